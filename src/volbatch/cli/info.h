@@ -1,0 +1,21 @@
+// `volbatch info`: what a dataset is and what it costs on disk.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "volbatch/store/dataset.h"
+
+namespace volbatch {
+
+struct StorageFootprint {
+  int64_t files = 0;
+  int64_t bytes = 0;  // stored bytes of every file under the dataset's directory
+};
+StorageFootprint MeasureFootprint(const std::string& path);
+
+// Dataset::Info plus the footprint and the compression ratio.
+nlohmann::json DescribeDataset(const Dataset& ds);
+std::string FormatDescription(const nlohmann::json& description);
+
+}  // namespace volbatch

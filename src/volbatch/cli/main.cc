@@ -1,0 +1,147 @@
+// The volbatch command: parses arguments and calls the library; errors become one line on
+// stderr and exit code 1 (2 for usage errors).
+#include <tbb/global_control.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "volbatch/cli/demo.h"
+#include "volbatch/cli/info.h"
+#include "volbatch/cli/parse.h"
+#include "volbatch/cli/transfer.h"
+#include "volbatch/codec/registry.h"
+#include "volbatch/core/error.h"
+
+namespace {
+
+using namespace volbatch;
+
+struct TransferFlags {
+  std::string chunks, codec, shards, format, fill_value;
+  bool overwrite = false;
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--chunks", chunks, "chunk shape Z,Y,X");
+    cmd->add_option("--codec", codec, "codec SPEC: raw, gzip:6, zstd:3, blosc:lz4:5:shuffle, ...");
+    cmd->add_option("--shards", shards, "shard shape Z,Y,X (Zarr v3)");
+    cmd->add_option("--format", format, "n5 | zarr2 | zarr3 (default: from the path)")
+        ->check(CLI::IsMember({"n5", "zarr2", "zarr3"}));
+    cmd->add_option("--fill-value", fill_value, "fill value (a number, NaN, Infinity, -Infinity)");
+    cmd->add_flag("--overwrite", overwrite, "replace an existing destination dataset");
+  }
+
+  TransferOptions Options() const {
+    TransferOptions o;
+    if (!chunks.empty()) o.chunks = ParseShapeList(chunks, "--chunks");
+    if (!codec.empty()) o.codec = codec;
+    if (!shards.empty()) o.shards = ParseShapeList(shards, "--shards");
+    o.format = format;
+    if (!fill_value.empty()) {
+      o.fill_value = nlohmann::json::parse(fill_value, nullptr, false);
+      if (o.fill_value.is_discarded()) o.fill_value = fill_value;  // NaN, Infinity as strings
+    }
+    o.overwrite = overwrite;
+    return o;
+  }
+};
+
+int Main(int argc, char** argv) {
+  CLI::App app{"volbatch: AI and image operators over volumes far larger than any GPU"};
+  app.require_subcommand(1);
+  int threads = 0;
+  app.add_option("--threads", threads, "worker threads (default: all cores)");
+
+  std::string path, src, dst, roi;
+  bool json = false;
+
+  auto* info = app.add_subcommand("info", "describe a dataset");
+  info->add_option("DATASET", path)->required();
+  info->add_flag("--json", json, "print JSON");
+
+  auto* create = app.add_subcommand("create", "create an empty dataset");
+  std::string shape, dtype = "uint8";
+  TransferFlags create_flags;
+  create->add_option("DATASET", path)->required();
+  create->add_option("--shape", shape, "Z,Y,X")->required();
+  create->add_option("--dtype", dtype, "data type");
+  create_flags.Add(create);
+
+  auto* import = app.add_subcommand("import", "import .npy, .tif, a folder of .tif or a dataset");
+  TransferFlags import_flags;
+  import->add_option("SRC", src)->required();
+  import->add_option("DST", dst)->required();
+  import_flags.Add(import);
+
+  auto* exp = app.add_subcommand("export", "export a dataset (or a region) to .npy, .tif, .raw");
+  exp->add_option("SRC", src)->required();
+  exp->add_option("DST", dst)->required();
+  exp->add_option("--roi", roi, "region Z0:Z1,Y0:Y1,X0:X1");
+
+  auto* copy = app.add_subcommand("copy", "copy a dataset, changing format, chunks or codec");
+  TransferFlags copy_flags;
+  copy->add_option("SRC", src)->required();
+  copy->add_option("DST", dst)->required();
+  copy_flags.Add(copy);
+
+  auto* demo = app.add_subcommand("demo", "run the main job end to end on generated data");
+  DemoOptions demo_options;
+  demo->add_option("DIR", demo_options.dir, "working directory");
+  demo->add_option("--depth", demo_options.depth);
+  demo->add_option("--height", demo_options.height);
+  demo->add_option("--width", demo_options.width);
+
+  for (auto* sub : {info, create, import, exp, copy, demo}) {
+    sub->add_option("--threads", threads, "worker threads (default: all cores)");
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  std::unique_ptr<tbb::global_control> limit;
+  if (threads > 0) {
+    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                  threads);
+  }
+
+  try {
+    if (*info) {
+      auto d = DescribeDataset(Dataset::Open(path));
+      std::cout << (json ? d.dump(2) + "\n" : FormatDescription(d));
+    } else if (*create) {
+      TransferOptions t = create_flags.Options();
+      CreateOptions c;
+      c.format = t.format;
+      c.shape = ParseShapeList(shape, "--shape");
+      c.dtype = ParseDataType(dtype, "--dtype");
+      c.chunks = t.chunks ? *t.chunks : DefaultChunks(c.shape, c.dtype);
+      c.codecs = ParseCodecSpec(t.codec.value_or("zstd:3"));
+      c.shards = t.shards;
+      c.fill_value = t.fill_value;
+      c.overwrite = t.overwrite;
+      Dataset::Create(path, c);
+    } else if (*import) {
+      ImportVolume(src, dst, import_flags.Options());
+    } else if (*exp) {
+      ExportVolume(src, dst, roi.empty() ? std::nullopt : std::optional<std::string>(roi));
+    } else if (*copy) {
+      CopyDataset(src, dst, copy_flags.Options());
+    } else if (*demo) {
+      RunDemo(demo_options, std::cout);
+    }
+  } catch (const Error& e) {
+    std::cerr << "volbatch: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "volbatch: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Main(argc, argv); }

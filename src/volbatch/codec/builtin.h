@@ -1,0 +1,6 @@
+#pragma once
+
+namespace volbatch {
+// Registers every codec shipped with volbatch (one line per codec in builtin.cc).
+void RegisterBuiltinCodecs();
+}  // namespace volbatch

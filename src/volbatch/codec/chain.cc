@@ -1,0 +1,104 @@
+#include "volbatch/codec/codec.h"
+#include "volbatch/codec/registry.h"
+#include "volbatch/core/checked.h"
+#include "volbatch/core/error.h"
+
+namespace volbatch {
+
+size_t ChunkSpec::num_bytes() const {
+  return static_cast<size_t>(
+      CheckedMul(NumElements(shape, "chunk shape"), static_cast<int64_t>(ByteSize(dtype)), "chunk bytes"));
+}
+
+CodecChain::CodecChain(std::vector<std::shared_ptr<const ArrayCodec>> array_codecs,
+                       std::shared_ptr<const ArrayToBytesCodec> array_to_bytes,
+                       std::vector<std::shared_ptr<const BytesCodec>> bytes_codecs)
+    : array_codecs_(std::move(array_codecs)),
+      array_to_bytes_(std::move(array_to_bytes)),
+      bytes_codecs_(std::move(bytes_codecs)) {
+  if (!array_to_bytes_) array_to_bytes_ = MakeArrayToBytesCodec("bytes", {{"endian", "little"}});
+}
+
+CodecChain CodecChain::FromJson(const nlohmann::json& codecs, const std::string& what) {
+  if (!codecs.is_array()) throw InvalidArgument(what + ": \"codecs\" must be a list");
+  std::vector<std::shared_ptr<const ArrayCodec>> aa;
+  std::shared_ptr<const ArrayToBytesCodec> ab;
+  std::vector<std::shared_ptr<const BytesCodec>> bb;
+  for (size_t i = 0; i < codecs.size(); ++i) {
+    const auto& c = codecs[i];
+    const std::string field = what + ": codecs[" + std::to_string(i) + "]";
+    std::string name;
+    nlohmann::json config = nlohmann::json::object();
+    if (c.is_string()) {
+      name = c.get<std::string>();
+    } else if (c.is_object() && c.contains("name") && c["name"].is_string()) {
+      name = c["name"].get<std::string>();
+      if (c.contains("configuration")) config = c["configuration"];
+      if (!config.is_object()) throw InvalidArgument(field + ".configuration must be an object");
+    } else {
+      throw InvalidArgument(field + " must be an object with a string \"name\"");
+    }
+    try {
+      switch (KindOfCodec(name)) {
+        case CodecKind::kArrayToArray:
+          if (ab) throw InvalidArgument("array->array codec \"" + name + "\" after the array->bytes codec");
+          aa.push_back(MakeArrayCodec(name, config));
+          break;
+        case CodecKind::kArrayToBytes:
+          if (ab) throw InvalidArgument("second array->bytes codec \"" + name + "\"");
+          ab = MakeArrayToBytesCodec(name, config);
+          break;
+        case CodecKind::kBytesToBytes:
+          if (!ab) throw InvalidArgument("bytes->bytes codec \"" + name + "\" before the array->bytes codec");
+          bb.push_back(MakeBytesCodec(name, config));
+          break;
+        case CodecKind::kUnknown:
+          MakeBytesCodec(name, config);  // throws the "unknown codec" error
+      }
+    } catch (const Error& e) {
+      throw WithContext(e, field);
+    }
+  }
+  if (!ab) throw InvalidArgument(what + ": \"codecs\" has no array->bytes codec (e.g. \"bytes\")");
+  return CodecChain(std::move(aa), std::move(ab), std::move(bb));
+}
+
+nlohmann::json CodecChain::ToJson() const {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& c : array_codecs_) j.push_back(c->ToJson());
+  j.push_back(array_to_bytes_->ToJson());
+  for (const auto& c : bytes_codecs_) j.push_back(c->ToJson());
+  return j;
+}
+
+Bytes CodecChain::Encode(const Array& chunk, const ChunkSpec& spec) const {
+  Array a = chunk;
+  ChunkSpec s = spec;
+  for (const auto& c : array_codecs_) {
+    a = c->Encode(a);
+    s = c->EncodedSpec(s);
+  }
+  Bytes b = array_to_bytes_->Encode(a, s);
+  for (const auto& c : bytes_codecs_) b = c->Encode(b, s);
+  return b;
+}
+
+Array CodecChain::Decode(ByteView encoded, const ChunkSpec& spec) const {
+  std::vector<ChunkSpec> specs{spec};
+  for (const auto& c : array_codecs_) specs.push_back(c->EncodedSpec(specs.back()));
+  const ChunkSpec& inner = specs.back();
+  const size_t bound = array_to_bytes_->EncodedSizeBound(inner);
+  // Intermediate streams (e.g. a gzip stream under crc32c) may exceed the raw size a little.
+  const size_t slack_bound = bound + bound / 8 + 4096;
+  Bytes buf;
+  ByteView cur = encoded;
+  for (size_t i = bytes_codecs_.size(); i-- > 0;) {
+    buf = bytes_codecs_[i]->Decode(cur, i == 0 ? bound : slack_bound, inner);
+    cur = buf;
+  }
+  Array a = array_to_bytes_->Decode(cur, inner);
+  for (size_t i = array_codecs_.size(); i-- > 0;) a = array_codecs_[i]->Decode(a, specs[i]);
+  return a;
+}
+
+}  // namespace volbatch

@@ -1,0 +1,200 @@
+#include "volbatch/core/array.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "volbatch/core/checked.h"
+#include "volbatch/core/error.h"
+
+namespace volbatch {
+
+Array::Array(DataType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  num_elements_ = NumElements(shape_, "array shape");
+  const int64_t n = CheckedMul(num_elements_, static_cast<int64_t>(ByteSize(dtype)), "array bytes");
+  bytes_.resize(static_cast<size_t>(n));
+}
+
+Array Array::Filled(DataType dtype, Shape shape, std::span<const std::byte> fill) {
+  Array a(dtype, std::move(shape));
+  const size_t es = a.element_size();
+  if (!fill.empty() && fill.size() != es) throw Internal("Array::Filled: fill size mismatch");
+  bool zero = std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; });
+  if (!zero) {
+    for (size_t off = 0; off < a.bytes_.size(); off += es) std::memcpy(&a.bytes_[off], fill.data(), es);
+  }
+  return a;
+}
+
+Array Array::FromBytes(DataType dtype, Shape shape, std::vector<std::byte> bytes) {
+  Array a;
+  a.dtype_ = dtype;
+  a.shape_ = std::move(shape);
+  a.num_elements_ = NumElements(a.shape_, "array shape");
+  if (CheckedMul(a.num_elements_, static_cast<int64_t>(ByteSize(dtype)), "array bytes") !=
+      static_cast<int64_t>(bytes.size())) {
+    throw DataLoss("array of shape " + ShapeToString(a.shape_) + " needs " +
+                   std::to_string(a.num_elements_ * ByteSize(dtype)) + " bytes, got " +
+                   std::to_string(bytes.size()));
+  }
+  a.bytes_ = std::move(bytes);
+  return a;
+}
+
+bool Array::AllEqual(std::span<const std::byte> fill) const {
+  const size_t es = element_size();
+  if (fill.empty() || std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; })) {
+    // Fast path: compare against zeros in words.
+    const std::byte* p = bytes_.data();
+    size_t n = bytes_.size();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (w) return false;
+    }
+    for (; i < n; ++i) {
+      if (p[i] != std::byte{0}) return false;
+    }
+    return true;
+  }
+  for (size_t off = 0; off < bytes_.size(); off += es) {
+    if (std::memcmp(&bytes_[off], fill.data(), es) != 0) return false;
+  }
+  return true;
+}
+
+Array Array::Slice(const Box& region) const {
+  if (!Box::FromShape(shape_).Contains(region)) {
+    throw Internal("Array::Slice: region " + region.ToString() + " outside " + ShapeToString(shape_));
+  }
+  Array out(dtype_, region.shape);
+  CopyRegion(*this, region.begin, out, Shape(rank(), 0), region.shape);
+  return out;
+}
+
+void CopyRegion(const std::byte* src, const Shape& src_shape, const Shape& src_origin,
+                std::byte* dst, const Shape& dst_shape, const Shape& dst_origin,
+                const Shape& extent, size_t es) {
+  const size_t rank = extent.size();
+  for (Index e : extent) {
+    if (e <= 0) return;
+  }
+  // Merge trailing axes that are contiguous in both buffers into one long run.
+  size_t inner = rank - 1;
+  Index run = extent[inner];
+  while (inner > 0 && extent[inner] == src_shape[inner] && extent[inner] == dst_shape[inner] &&
+         src_origin[inner] == 0 && dst_origin[inner] == 0) {
+    --inner;
+    run *= extent[inner];
+  }
+  // Strides in elements.
+  std::vector<Index> ss(rank), ds(rank);
+  Index s = 1, d = 1;
+  for (size_t i = rank; i-- > 0;) {
+    ss[i] = s;
+    ds[i] = d;
+    s *= src_shape[i];
+    d *= dst_shape[i];
+  }
+  Index src_off = 0, dst_off = 0;
+  for (size_t i = 0; i < rank; ++i) {
+    src_off += src_origin[i] * ss[i];
+    dst_off += dst_origin[i] * ds[i];
+  }
+  const size_t run_bytes = static_cast<size_t>(run) * es;
+  if (inner == 0) {
+    std::memcpy(dst + dst_off * es, src + src_off * es, run_bytes);
+    return;
+  }
+  std::vector<Index> idx(inner, 0);
+  while (true) {
+    Index so = src_off, dof = dst_off;
+    for (size_t i = 0; i < inner; ++i) {
+      so += idx[i] * ss[i];
+      dof += idx[i] * ds[i];
+    }
+    std::memcpy(dst + dof * es, src + so * es, run_bytes);
+    size_t i = inner;
+    while (i > 0) {
+      --i;
+      if (++idx[i] < extent[i]) break;
+      idx[i] = 0;
+      if (i == 0) return;
+    }
+  }
+}
+
+void CopyRegion(const Array& src, const Shape& src_origin, Array& dst, const Shape& dst_origin,
+                const Shape& extent) {
+  if (src.dtype() != dst.dtype()) throw Internal("CopyRegion: dtype mismatch");
+  CopyRegion(src.data(), src.shape(), src_origin, dst.data(), dst.shape(), dst_origin, extent,
+             src.element_size());
+}
+
+void SwapBytes(std::span<std::byte> data, size_t es) {
+  if (es <= 1) return;
+  std::byte* p = data.data();
+  const size_t n = data.size();
+  switch (es) {
+    case 2:
+      for (size_t i = 0; i + 2 <= n; i += 2) {
+        uint16_t v;
+        std::memcpy(&v, p + i, 2);
+        v = __builtin_bswap16(v);
+        std::memcpy(p + i, &v, 2);
+      }
+      break;
+    case 4:
+      for (size_t i = 0; i + 4 <= n; i += 4) {
+        uint32_t v;
+        std::memcpy(&v, p + i, 4);
+        v = __builtin_bswap32(v);
+        std::memcpy(p + i, &v, 4);
+      }
+      break;
+    case 8:
+      for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t v;
+        std::memcpy(&v, p + i, 8);
+        v = __builtin_bswap64(v);
+        std::memcpy(p + i, &v, 8);
+      }
+      break;
+    default:
+      for (size_t i = 0; i + es <= n; i += es) std::reverse(p + i, p + i + es);
+  }
+}
+
+Array Transpose(const Array& a, const std::vector<size_t>& perm) {
+  const size_t rank = a.rank();
+  if (perm.size() != rank) throw InvalidArgument("transpose: order has the wrong rank");
+  Shape out_shape(rank);
+  for (size_t i = 0; i < rank; ++i) out_shape[i] = a.shape()[perm[i]];
+  Array out(a.dtype(), out_shape);
+  const size_t es = a.element_size();
+  std::vector<Index> src_stride(rank);
+  Index s = 1;
+  for (size_t i = rank; i-- > 0;) {
+    src_stride[i] = s;
+    s *= a.shape()[i];
+  }
+  std::vector<Index> stride(rank);  // source stride along each output axis
+  for (size_t i = 0; i < rank; ++i) stride[i] = src_stride[perm[i]];
+  std::vector<Index> idx(rank, 0);
+  const std::byte* src = a.data();
+  std::byte* dst = out.data();
+  const Index n = out.num_elements();
+  Index src_off = 0;
+  for (Index k = 0; k < n; ++k) {
+    std::memcpy(dst + k * es, src + src_off * es, es);
+    for (size_t i = rank; i-- > 0;) {
+      src_off += stride[i];
+      if (++idx[i] < out_shape[i]) break;
+      src_off -= stride[i] * out_shape[i];
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+}  // namespace volbatch

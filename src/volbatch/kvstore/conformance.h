@@ -1,0 +1,46 @@
+// The KvStore conformance suite: every backend must behave the same for the format drivers
+// above it (absent keys, byte ranges and suffixes, atomic overwrite, sorted recursive listing,
+// key validation). The tests live in conformance_test.cc; a backend runs them by
+// instantiating the fixture in its own test file (same kvstore_test binary):
+//
+//   INSTANTIATE_TEST_SUITE_P(File, KvStoreConformance,
+//                            ::testing::Values(KvStoreBackend{"file", make, cleanup}),
+//                            KvStoreBackendName);
+//
+// Test-only header: it includes gtest, so library code must not include it.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "volbatch/kvstore/kvstore.h"
+
+namespace volbatch {
+
+struct KvStoreBackend {
+  std::string name;  // letters and digits only (gtest parameter name)
+  // A fresh, empty store; called once per test.
+  std::function<std::shared_ptr<KvStore>()> make;
+  // Optional: called after each test to remove what `make` created.
+  std::function<void()> cleanup;
+};
+
+inline std::string KvStoreBackendName(const ::testing::TestParamInfo<KvStoreBackend>& info) {
+  return info.param.name;
+}
+
+class KvStoreConformance : public ::testing::TestWithParam<KvStoreBackend> {
+ protected:
+  void SetUp() override { store_ = GetParam().make(); }
+  void TearDown() override {
+    store_.reset();
+    if (GetParam().cleanup) GetParam().cleanup();
+  }
+  KvStore& store() { return *store_; }
+  std::shared_ptr<KvStore> store_;
+};
+
+}  // namespace volbatch

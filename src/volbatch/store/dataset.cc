@@ -1,0 +1,230 @@
+#include "volbatch/store/dataset.h"
+
+#include <tbb/parallel_for.h>
+
+#include <filesystem>
+
+#include "volbatch/core/error.h"
+#include "volbatch/store/fill_value.h"
+
+namespace volbatch {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool IsContainerName(const std::string& name) {
+  auto ends = [&](const std::string& suffix) {
+    return name.size() > suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return ends(".n5") || ends(".zarr");
+}
+
+// The outermost ".n5"/".zarr" directory on the path is the container root; without one, the
+// array's own directory is.
+std::pair<fs::path, std::string> SplitContainer(const fs::path& path) {
+  fs::path abs = fs::absolute(path).lexically_normal();
+  std::vector<std::string> parts;
+  for (const auto& p : abs) {
+    if (!p.empty() && p != "/") parts.push_back(p.string());
+  }
+  while (!parts.empty() && parts.back().empty()) parts.pop_back();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (IsContainerName(parts[i])) {
+      fs::path root = "/";
+      for (size_t j = 0; j <= i; ++j) root /= parts[j];
+      std::string key;
+      for (size_t j = i + 1; j < parts.size(); ++j) key += (key.empty() ? "" : "/") + parts[j];
+      return {root, key};
+    }
+  }
+  return {abs, ""};
+}
+
+std::string FormatFromPath(const fs::path& path) {
+  for (const auto& p : fs::absolute(path)) {
+    const std::string s = p.string();
+    if (s.size() > 3 && s.compare(s.size() - 3, 3, ".n5") == 0) return "n5";
+  }
+  return "zarr3";
+}
+
+}  // namespace
+
+bool Dataset::Exists(const std::string& path) {
+  if (!fs::is_directory(path)) return false;
+  auto kv = OpenFileStore(path);
+  return DetectFormat(*kv) != nullptr;
+}
+
+Dataset Dataset::Open(const std::string& path) {
+  if (!fs::exists(path)) throw NotFound(path + ": no such dataset");
+  if (!fs::is_directory(path)) {
+    throw InvalidArgument(path + ": not a dataset directory (N5, Zarr v2 or Zarr v3 array)");
+  }
+  auto kv = OpenFileStore(path);
+  const Format* format = DetectFormat(*kv);
+  if (!format) {
+    throw NotFound(path +
+                   ": not an array (no N5 attributes.json with dimensions, .zarray or zarr.json)");
+  }
+  return Dataset(path, kv, format->open(kv, path));
+}
+
+Dataset Dataset::Create(const std::string& path, const CreateOptions& options) {
+  const std::string format_name = options.format.empty() ? FormatFromPath(path) : options.format;
+  const Format* format = FindFormat(format_name);
+  if (!format) {
+    std::string known;
+    for (const auto& n : FormatNames()) known += (known.empty() ? "" : ", ") + n;
+    throw InvalidArgument("format \"" + format_name + "\" is unknown (known: " + known + ")");
+  }
+  CheckRank(options.shape.size(), "shape");
+  if (options.chunks.size() != options.shape.size()) {
+    throw InvalidArgument("chunks " + ShapeToString(options.chunks) + " and shape " +
+                          ShapeToString(options.shape) + " differ in rank");
+  }
+  for (size_t i = 0; i < options.shape.size(); ++i) {
+    if (options.shape[i] < 0) throw InvalidArgument("shape must not be negative");
+    if (options.chunks[i] <= 0) {
+      throw InvalidArgument("chunks " + ShapeToString(options.chunks) + " must be positive");
+    }
+  }
+  if (fs::exists(path)) {
+    if (!fs::is_directory(path)) throw AlreadyExists(path + ": exists and is not a directory");
+    auto kv = OpenFileStore(path);
+    if (DetectFormat(*kv)) {
+      if (!options.overwrite) {
+        throw AlreadyExists(path + ": dataset exists (pass --overwrite to replace it)");
+      }
+      for (const auto& key : kv->List("")) kv->Erase(key);
+    } else if (!fs::is_empty(path)) {
+      throw AlreadyExists(path + ": directory exists and is not an array; refusing to write into it");
+    }
+  }
+  auto [root, key_in_root] = SplitContainer(path);
+  auto kv = OpenFileStore(path);
+  auto root_kv = OpenFileStore(root.string());
+  auto driver = format->create(kv, root_kv, key_in_root, options);
+  return Dataset(path, kv, driver);
+}
+
+Shape Dataset::UnitGrid() const {
+  const auto& l = layout();
+  Shape g(l.shape.size());
+  for (size_t i = 0; i < g.size(); ++i) g[i] = (l.shape[i] + l.write_chunks[i] - 1) / l.write_chunks[i];
+  return g;
+}
+
+void Dataset::CheckRegion(const Box& region, const char* op) const {
+  if (region.rank() != rank()) {
+    throw InvalidArgument(path_ + ": " + op + " region " + region.ToString() + " has rank " +
+                          std::to_string(region.rank()) + ", the array has rank " +
+                          std::to_string(rank()));
+  }
+  for (size_t i = 0; i < rank(); ++i) {
+    if (region.shape[i] < 0 || region.begin[i] < 0 || region.end(i) > shape()[i]) {
+      throw InvalidArgument(path_ + ": " + op + " region " + region.ToString() +
+                            " lies outside the array's shape " + ShapeToString(shape()));
+    }
+  }
+}
+
+Array Dataset::Read(const Box& region) const {
+  CheckRegion(region, "read");
+  Array out(dtype(), region.shape);
+  Read(region, out);
+  return out;
+}
+
+void Dataset::Read(const Box& region, Array& out) const {
+  CheckRegion(region, "read");
+  if (out.shape() != region.shape || out.dtype() != dtype()) {
+    throw Internal("Dataset::Read: output array does not match the region");
+  }
+  if (region.empty()) return;
+  const auto& l = layout();
+  const std::vector<Shape> units = GridCells(region, l.write_chunks);
+  tbb::parallel_for(size_t{0}, units.size(), [&](size_t u) {
+    const Shape& idx = units[u];
+    Shape origin(rank());
+    for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
+    const Box inter = Intersect(Box(origin, l.write_chunks), region);
+    const Box local = inter.Relative(origin);
+    std::optional<Array> part = driver_->ReadUnitRegion(*kv_, idx, local);
+    const Shape dst = inter.Relative(region.begin).begin;
+    if (part) {
+      CopyRegion(*part, Shape(rank(), 0), out, dst, inter.shape);
+    } else {
+      Array fill = Array::Filled(dtype(), inter.shape, l.fill_value);
+      CopyRegion(fill, Shape(rank(), 0), out, dst, inter.shape);
+    }
+  });
+}
+
+void Dataset::Write(const Box& region, const Array& data) {
+  CheckRegion(region, "write");
+  if (data.dtype() != dtype()) {
+    throw InvalidArgument(path_ + ": cannot write " + std::string(DataTypeName(data.dtype())) +
+                          " data into a " + std::string(DataTypeName(dtype())) + " array");
+  }
+  if (data.shape() != region.shape) {
+    throw InvalidArgument(path_ + ": data of shape " + ShapeToString(data.shape()) +
+                          " does not match the region " + region.ToString());
+  }
+  if (region.empty()) return;
+  const auto& l = layout();
+  const Box volume = Box::FromShape(l.shape);
+  const std::vector<Shape> units = GridCells(region, l.write_chunks);
+  tbb::parallel_for(size_t{0}, units.size(), [&](size_t u) {
+    const Shape& idx = units[u];
+    Shape origin(rank());
+    for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
+    const Box unit_box(origin, l.write_chunks);
+    const Box inter = Intersect(unit_box, region);
+    const Box valid = Intersect(unit_box, volume);
+    Array unit;
+    if (inter == valid) {
+      unit = Array::Filled(dtype(), l.write_chunks, l.fill_value);
+    } else {
+      auto existing = driver_->ReadUnitRegion(*kv_, idx, Box::FromShape(l.write_chunks));
+      unit = existing ? std::move(*existing) : Array::Filled(dtype(), l.write_chunks, l.fill_value);
+    }
+    CopyRegion(data, inter.Relative(region.begin).begin, unit, inter.Relative(origin).begin,
+               inter.shape);
+    WriteUnit(idx, unit);
+  });
+}
+
+void Dataset::WriteUnit(const Shape& unit_index, const Array& unit) {
+  const std::string key = driver_->UnitKey(unit_index);
+  std::optional<Bytes> encoded;
+  try {
+    encoded = driver_->EncodeUnit(unit, unit_index);
+  } catch (const Error& e) {
+    throw WithContext(e, kv_->Describe(key));
+  }
+  if (encoded) {
+    kv_->Set(key, *encoded);
+  } else {
+    kv_->Erase(key);
+  }
+}
+
+nlohmann::json Dataset::Info() const {
+  const auto& l = layout();
+  nlohmann::json j;
+  j["path"] = path_;
+  j["format"] = format();
+  j["shape"] = l.shape;
+  j["dtype"] = DataTypeName(l.dtype);
+  j["chunks"] = l.chunks;
+  if (l.write_chunks != l.chunks) j["shards"] = l.write_chunks;
+  j["fill_value"] = FillValueToJson(l.fill_value, l.dtype);
+  j["codecs"] = driver_->CodecSummary();
+  j["metadata"] = driver_->Metadata();
+  j["attributes"] = driver_->Attributes();
+  return j;
+}
+
+}  // namespace volbatch

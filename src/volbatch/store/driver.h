@@ -1,0 +1,92 @@
+// Format drivers: what one stored array looks like in N5, Zarr v2 or Zarr v3. A driver maps a
+// storage unit (a chunk, or a shard for sharded Zarr v3) to its key and to and from bytes;
+// Dataset does the region arithmetic, threading and read-modify-write once for all formats.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "volbatch/codec/codec.h"
+#include "volbatch/core/array.h"
+#include "volbatch/kvstore/kvstore.h"
+
+namespace volbatch {
+
+struct ArrayLayout {
+  Shape shape;
+  DataType dtype = DataType::kUint8;
+  Shape chunks;        // the read granularity (inner chunks when sharded)
+  Shape write_chunks;  // the storage unit: == chunks, or the shard shape
+  Bytes fill_value;    // one element, native endianness
+};
+
+// What `volbatch create`, `import` and `copy` ask of a new array.
+struct CreateOptions {
+  std::string format;  // "n5", "zarr2", "zarr3"; empty: from the path (.n5 -> n5, else zarr3)
+  Shape shape;
+  Shape chunks;
+  DataType dtype = DataType::kUint8;
+  // Zarr v3 bytes->bytes codec objects (ParseCodecSpec output); each format translates.
+  nlohmann::json codecs = nlohmann::json::array();
+  std::optional<Shape> shards;                          // Zarr v3 only
+  nlohmann::json fill_value = nullptr;                  // null: 0 (NaN allowed for floats: "NaN")
+  std::string dimension_separator = "/";                // Zarr v2: "." or "/"
+  std::string order = "C";                              // Zarr v2: "C" or "F"
+  std::string chunk_key_encoding = "default";           // Zarr v3: "default" or "v2"
+  std::string endian = "little";                        // Zarr v3 bytes / Zarr v2 dtype
+  nlohmann::json attributes = nlohmann::json::object();
+  bool overwrite = false;
+};
+
+class FormatDriver {
+ public:
+  virtual ~FormatDriver() = default;
+  virtual std::string format_name() const = 0;  // "n5", "zarr2", "zarr3"
+  virtual const ArrayLayout& layout() const = 0;
+  // Key of a storage unit, relative to the array's directory.
+  virtual std::string UnitKey(const Shape& unit_index) const = 0;
+  // Decodes a unit to an array of write_chunks shape (outside the volume: fill value).
+  // Errors are DataLoss/InvalidArgument; Dataset adds the key.
+  virtual Array DecodeUnit(ByteView bytes, const Shape& unit_index) const = 0;
+  // Encodes a unit given as an array of write_chunks shape. Returns nullopt when the unit
+  // should not exist (all fill value), so the caller erases it.
+  virtual std::optional<Bytes> EncodeUnit(const Array& unit, const Shape& unit_index) const = 0;
+  // Reads `local` (unit-local coordinates) of a unit; nullopt if the unit is absent. The
+  // default reads and decodes the whole unit; sharded arrays read only the inner chunks needed.
+  virtual std::optional<Array> ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
+                                              const Box& local) const;
+  // The array's metadata document as stored (for `info --json`).
+  virtual nlohmann::json Metadata() const = 0;
+  // One line describing the codecs, e.g. "bytes(little) | zstd(level=3)".
+  virtual std::string CodecSummary() const = 0;
+  virtual nlohmann::json Attributes() const = 0;
+};
+
+// A format, as the registry knows it. Adding a format is one file and one registration line.
+struct Format {
+  std::string name;
+  // True if `kv` (the array's directory) holds an array of this format.
+  std::function<bool(const KvStore& kv)> probe;
+  std::function<std::shared_ptr<FormatDriver>(std::shared_ptr<KvStore> kv,
+                                              const std::string& path)>
+      open;
+  // Writes the array metadata (parents/groups are the format's job too, via `root_kv`, the
+  // container root's store, and `key_in_root`, the array's path inside it).
+  std::function<std::shared_ptr<FormatDriver>(std::shared_ptr<KvStore> kv,
+                                              std::shared_ptr<KvStore> root_kv,
+                                              const std::string& key_in_root,
+                                              const CreateOptions& options)>
+      create;
+};
+
+void RegisterFormat(Format format);
+// nullptr if no format has this name.
+const Format* FindFormat(const std::string& name);
+// The first registered format whose probe matches, or nullptr.
+const Format* DetectFormat(const KvStore& kv);
+std::vector<std::string> FormatNames();
+
+}  // namespace volbatch
