@@ -96,3 +96,18 @@ def test_errors_name_what_is_wrong(volbatch, tmp_path):
     one_line_error(volbatch("info", tmp_path / "x.zarr/a", check=False), "shape", "zarr.json")
     # Unknown flags are usage errors (exit 2).
     assert volbatch("info", tmp_path, "--bogus", check=False).returncode == 2
+
+
+def test_tiff_stack_and_slice_folder_import_export(volbatch, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    a = em_like((9, 20, 31), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tif", a)
+    (tmp_path / "slices").mkdir()
+    for z in range(a.shape[0]):
+        tifffile.imwrite(tmp_path / "slices" / f"s{z}.tif", a[z])
+    volbatch("import", tmp_path / "stack.tif", tmp_path / "t.zarr/a", "--chunks", "4,8,8")
+    volbatch("import", tmp_path / "slices", tmp_path / "t.n5/b", "--chunks", "4,8,8")
+    volbatch("export", tmp_path / "t.zarr/a", tmp_path / "a.tif")
+    volbatch("export", tmp_path / "t.n5/b", tmp_path / "b.raw")
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "a.tif"), a)
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "b.raw", dtype=np.uint16).reshape(a.shape), a)

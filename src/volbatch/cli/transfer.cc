@@ -9,6 +9,7 @@
 #include "volbatch/cli/npy.h"
 #include "volbatch/cli/parse.h"
 #include "volbatch/cli/raw.h"
+#include "volbatch/cli/tiff.h"
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
 
@@ -38,6 +39,12 @@ SlabSource OpenSlabSource(const std::string& src) {
   if (EndsWith(lower, ".npy")) {
     auto reader = std::make_shared<NpyReader>(src);
     return {reader->header().dtype, reader->header().shape,
+            [reader](Index b, Index e) { return reader->ReadSlab(b, e); }};
+  }
+  // A directory that is not an array is taken as a folder of .tif slices.
+  if (IsTiffName(src) || (fs::is_directory(src) && !Dataset::Exists(src))) {
+    auto reader = std::make_shared<TiffReader>(src);
+    return {reader->dtype(), reader->shape(),
             [reader](Index b, Index e) { return reader->ReadSlab(b, e); }};
   }
   if (Dataset::Exists(src)) {
@@ -167,8 +174,12 @@ SlabSink OpenSlabSink(const std::string& dst, DataType dtype, const Shape& shape
     auto writer = std::make_shared<NpyWriter>(dst, dtype, shape);
     return {[writer](const Array& a) { writer->WriteSlab(a); }, [writer] { writer->Close(); }};
   }
+  if (EndsWith(lower, ".tif") || EndsWith(lower, ".tiff")) {
+    auto writer = std::make_shared<TiffWriter>(dst, dtype, shape);
+    return {[writer](const Array& a) { writer->WriteSlab(a); }, [writer] { writer->Close(); }};
+  }
   if (EndsWith(lower, ".raw")) {
-    auto writer = std::make_shared<RawWriter>(dst);
+    auto writer = std::make_shared<RawWriter>(dst, dtype, shape);
     return {[writer](const Array& a) { writer->WriteSlab(a); }, [writer] { writer->Close(); }};
   }
   throw InvalidArgument(dst + ": unknown export format (use .npy, .tif, .tiff or .raw)");
