@@ -54,21 +54,24 @@ Box ParseRoi(const std::string& text, const Shape& shape, const std::string& wha
     if (!parts[i].empty() && parts[i] != ":") {
       auto colon = parts[i].find(':');
       if (colon == std::string::npos) {
-        if (!ParseInt(parts[i], lo)) throw InvalidArgument(what + ": bad index \"" + parts[i] + "\"");
+        if (!ParseInt(parts[i], lo))
+          throw InvalidArgument(what + ": bad index \"" + parts[i] + "\"");
         if (lo < 0) lo += shape[i];
         hi = lo + 1;
       } else {
         std::string a = parts[i].substr(0, colon), b = parts[i].substr(colon + 1);
-        if (!a.empty() && !ParseInt(a, lo)) throw InvalidArgument(what + ": bad start \"" + a + "\"");
-        if (!b.empty() && !ParseInt(b, hi)) throw InvalidArgument(what + ": bad stop \"" + b + "\"");
+        if (!a.empty() && !ParseInt(a, lo))
+          throw InvalidArgument(what + ": bad start \"" + a + "\"");
+        if (!b.empty() && !ParseInt(b, hi))
+          throw InvalidArgument(what + ": bad stop \"" + b + "\"");
         if (lo < 0) lo += shape[i];
         if (hi < 0) hi += shape[i];
       }
     }
     if (lo < 0 || hi > shape[i] || lo >= hi) {
       throw InvalidArgument(what + ": axis " + std::to_string(i) + " range " + std::to_string(lo) +
-                            ":" + std::to_string(hi) + " is empty or outside 0:" +
-                            std::to_string(shape[i]));
+                            ":" + std::to_string(hi) +
+                            " is empty or outside 0:" + std::to_string(shape[i]));
     }
     box.begin[i] = lo;
     box.shape[i] = hi - lo;

@@ -66,7 +66,8 @@ Array SyntheticEm(const Box& region, const SyntheticEmOptions& o) {
         uint64_t nearest = 0;
         for (int k = 0; k < 27; ++k) {
           const auto& p = seeds[k];
-          const double d = (z - p[0]) * (z - p[0]) + (y - p[1]) * (y - p[1]) + (x - p[2]) * (x - p[2]);
+          const double d =
+              (z - p[0]) * (z - p[0]) + (y - p[1]) * (y - p[1]) + (x - p[2]) * (x - p[2]);
           if (d < d1) {
             d2 = d1;
             d1 = d;
@@ -92,8 +93,8 @@ Array SyntheticEm(const Box& region, const SyntheticEmOptions& o) {
         if (o.noise_sigma > 0) {
           const uint64_t n = Mix(o.seed * 31 + CellHash(o.seed ^ 0xabcdef, z, y, x));
           // Sum of four uniforms: close to a gaussian, cheap and deterministic.
-          const double g = (Unit(n) + Unit(Mix(n ^ 1)) + Unit(Mix(n ^ 2)) + Unit(Mix(n ^ 3)) - 2.0) *
-                           1.7320508;
+          const double g =
+              (Unit(n) + Unit(Mix(n ^ 1)) + Unit(Mix(n ^ 2)) + Unit(Mix(n ^ 3)) - 2.0) * 1.7320508;
           v += o.noise_sigma * g;
         }
         data[(lz * ny + ly) * nx + lx] = static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));

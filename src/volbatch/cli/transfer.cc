@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string Lower(std::string s) {
@@ -57,7 +58,8 @@ SlabSource OpenSlabSource(const std::string& src) {
             }};
   }
   if (!fs::exists(src)) throw NotFound(src + ": no such file or dataset");
-  throw InvalidArgument(src + ": not a .npy file, a .tif file, a folder of .tif slices or a dataset");
+  throw InvalidArgument(src +
+                        ": not a .npy file, a .tif file, a folder of .tif slices or a dataset");
 }
 
 CreateOptions MakeCreateOptions(const Shape& shape, DataType dtype, const TransferOptions& o,
@@ -119,7 +121,8 @@ Shape DefaultChunks(const Shape& shape, DataType dtype, int64_t target_bytes) {
   return c;
 }
 
-Dataset ImportVolume(const std::string& src, const std::string& dst, const TransferOptions& options) {
+Dataset ImportVolume(const std::string& src, const std::string& dst,
+                     const TransferOptions& options) {
   if (Dataset::Exists(src)) return CopyDataset(src, dst, options);
   SlabSource source = OpenSlabSource(src);
   Dataset out = Dataset::Create(dst, MakeCreateOptions(source.shape, source.dtype, options, {}));
@@ -149,13 +152,14 @@ void CopyInto(const Dataset& src, Dataset& dst) {
   });
 }
 
-Dataset CopyDataset(const std::string& src, const std::string& dst, const TransferOptions& options) {
+Dataset CopyDataset(const std::string& src, const std::string& dst,
+                    const TransferOptions& options) {
   Dataset in = Dataset::Open(src);
   if (fs::absolute(src).lexically_normal() == fs::absolute(dst).lexically_normal()) {
     throw InvalidArgument(dst + ": the destination is the source");
   }
-  Dataset out = Dataset::Create(
-      dst, MakeCreateOptions(in.shape(), in.dtype(), options, in.layout().chunks));
+  Dataset out =
+      Dataset::Create(dst, MakeCreateOptions(in.shape(), in.dtype(), options, in.layout().chunks));
   CopyInto(in, out);
   return out;
 }

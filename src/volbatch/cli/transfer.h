@@ -11,10 +11,10 @@
 namespace volbatch {
 
 struct TransferOptions {
-  std::optional<Shape> chunks;   // default: the source's chunks, or ~1 MiB chunks
+  std::optional<Shape> chunks;       // default: the source's chunks, or ~1 MiB chunks
   std::optional<std::string> codec;  // a codec SPEC; default: the source's codecs or zstd:3
-  std::optional<Shape> shards;   // Zarr v3 only
-  std::string format;            // n5 | zarr2 | zarr3; empty: from the path
+  std::optional<Shape> shards;       // Zarr v3 only
+  std::string format;                // n5 | zarr2 | zarr3; empty: from the path
   nlohmann::json fill_value = nullptr;
   bool overwrite = false;
 };
@@ -23,9 +23,11 @@ struct TransferOptions {
 Shape DefaultChunks(const Shape& shape, DataType dtype, int64_t target_bytes = 1 << 20);
 
 // SRC: .npy, a multi-page .tif/.tiff, a folder of .tif slices, or a dataset.
-Dataset ImportVolume(const std::string& src, const std::string& dst, const TransferOptions& options);
+Dataset ImportVolume(const std::string& src, const std::string& dst,
+                     const TransferOptions& options);
 // DST: .npy, .tif/.tiff or .raw. Refuses to overwrite an existing file.
-void ExportVolume(const std::string& src, const std::string& dst, const std::optional<std::string>& roi);
+void ExportVolume(const std::string& src, const std::string& dst,
+                  const std::optional<std::string>& roi);
 Dataset CopyDataset(const std::string& src, const std::string& dst, const TransferOptions& options);
 
 // Copies `src` into the new dataset `dst` block by block (blocks made of whole storage units).

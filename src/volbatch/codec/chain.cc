@@ -6,8 +6,8 @@
 namespace volbatch {
 
 size_t ChunkSpec::num_bytes() const {
-  return static_cast<size_t>(
-      CheckedMul(NumElements(shape, "chunk shape"), static_cast<int64_t>(ByteSize(dtype)), "chunk bytes"));
+  return static_cast<size_t>(CheckedMul(NumElements(shape, "chunk shape"),
+                                        static_cast<int64_t>(ByteSize(dtype)), "chunk bytes"));
 }
 
 CodecChain::CodecChain(std::vector<std::shared_ptr<const ArrayCodec>> array_codecs,
@@ -41,7 +41,9 @@ CodecChain CodecChain::FromJson(const nlohmann::json& codecs, const std::string&
     try {
       switch (KindOfCodec(name)) {
         case CodecKind::kArrayToArray:
-          if (ab) throw InvalidArgument("array->array codec \"" + name + "\" after the array->bytes codec");
+          if (ab)
+            throw InvalidArgument("array->array codec \"" + name +
+                                  "\" after the array->bytes codec");
           aa.push_back(MakeArrayCodec(name, config));
           break;
         case CodecKind::kArrayToBytes:
@@ -49,7 +51,9 @@ CodecChain CodecChain::FromJson(const nlohmann::json& codecs, const std::string&
           ab = MakeArrayToBytesCodec(name, config);
           break;
         case CodecKind::kBytesToBytes:
-          if (!ab) throw InvalidArgument("bytes->bytes codec \"" + name + "\" before the array->bytes codec");
+          if (!ab)
+            throw InvalidArgument("bytes->bytes codec \"" + name +
+                                  "\" before the array->bytes codec");
           bb.push_back(MakeBytesCodec(name, config));
           break;
         case CodecKind::kUnknown:

@@ -33,8 +33,8 @@ std::shared_ptr<const BytesCodec> MakeBytesCodec(const std::string& name,
                                                  const nlohmann::json& configuration);
 std::shared_ptr<const ArrayCodec> MakeArrayCodec(const std::string& name,
                                                  const nlohmann::json& configuration);
-std::shared_ptr<const ArrayToBytesCodec> MakeArrayToBytesCodec(
-    const std::string& name, const nlohmann::json& configuration);
+std::shared_ptr<const ArrayToBytesCodec> MakeArrayToBytesCodec(const std::string& name,
+                                                               const nlohmann::json& configuration);
 
 std::vector<std::string> RegisteredCodecNames();
 

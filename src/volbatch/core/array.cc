@@ -20,7 +20,8 @@ Array Array::Filled(DataType dtype, Shape shape, std::span<const std::byte> fill
   if (!fill.empty() && fill.size() != es) throw Internal("Array::Filled: fill size mismatch");
   bool zero = std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; });
   if (!zero) {
-    for (size_t off = 0; off < a.bytes_.size(); off += es) std::memcpy(&a.bytes_[off], fill.data(), es);
+    for (size_t off = 0; off < a.bytes_.size(); off += es)
+      std::memcpy(&a.bytes_[off], fill.data(), es);
   }
   return a;
 }
@@ -42,7 +43,8 @@ Array Array::FromBytes(DataType dtype, Shape shape, std::vector<std::byte> bytes
 
 bool Array::AllEqual(std::span<const std::byte> fill) const {
   const size_t es = element_size();
-  if (fill.empty() || std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; })) {
+  if (fill.empty() ||
+      std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; })) {
     // Fast path: compare against zeros in words.
     const std::byte* p = bytes_.data();
     size_t n = bytes_.size();
@@ -65,7 +67,8 @@ bool Array::AllEqual(std::span<const std::byte> fill) const {
 
 Array Array::Slice(const Box& region) const {
   if (!Box::FromShape(shape_).Contains(region)) {
-    throw Internal("Array::Slice: region " + region.ToString() + " outside " + ShapeToString(shape_));
+    throw Internal("Array::Slice: region " + region.ToString() + " outside " +
+                   ShapeToString(shape_));
   }
   Array out(dtype_, region.shape);
   CopyRegion(*this, region.begin, out, Shape(rank(), 0), region.shape);

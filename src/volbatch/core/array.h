@@ -34,9 +34,13 @@ class Array {
   std::span<const std::byte> bytes() const { return bytes_; }
   std::vector<std::byte> release() { return std::move(bytes_); }
   template <typename T>
-  T* data_as() { return reinterpret_cast<T*>(bytes_.data()); }
+  T* data_as() {
+    return reinterpret_cast<T*>(bytes_.data());
+  }
   template <typename T>
-  const T* data_as() const { return reinterpret_cast<const T*>(bytes_.data()); }
+  const T* data_as() const {
+    return reinterpret_cast<const T*>(bytes_.data());
+  }
 
   // True when every element's bytes equal `fill` (empty `fill` means all zero bytes).
   bool AllEqual(std::span<const std::byte> fill) const;

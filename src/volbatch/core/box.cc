@@ -8,7 +8,8 @@ namespace volbatch {
 Index NumElements(const Shape& shape, const char* what) {
   Index n = 1;
   for (Index s : shape) {
-    if (s < 0) throw InvalidArgument(std::string(what) + ": negative extent in " + ShapeToString(shape));
+    if (s < 0)
+      throw InvalidArgument(std::string(what) + ": negative extent in " + ShapeToString(shape));
     n = CheckedMul(n, s, what);
   }
   return n;
@@ -25,8 +26,8 @@ std::string ShapeToString(const Shape& shape) {
 
 void CheckRank(size_t rank, const char* what) {
   if (rank < 1 || rank > kMaxRank) {
-    throw InvalidArgument(std::string(what) + ": rank " + std::to_string(rank) +
-                          " is outside 1.." + std::to_string(kMaxRank));
+    throw InvalidArgument(std::string(what) + ": rank " + std::to_string(rank) + " is outside 1.." +
+                          std::to_string(kMaxRank));
   }
 }
 

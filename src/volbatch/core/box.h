@@ -32,10 +32,10 @@ struct Box {
   bool empty() const;
   Index num_elements() const { return NumElements(shape, "box"); }
   bool Contains(const Box& other) const;
-  Box Translate(const Shape& offset) const;     // begin + offset
-  Box Relative(const Shape& origin) const;      // begin - origin
-  Box Grow(const Shape& margin) const;          // begin - margin, shape + 2 margin
-  std::string ToString() const;                 // "[0:10, 5:20]"
+  Box Translate(const Shape& offset) const;  // begin + offset
+  Box Relative(const Shape& origin) const;   // begin - origin
+  Box Grow(const Shape& margin) const;       // begin - margin, shape + 2 margin
+  std::string ToString() const;              // "[0:10, 5:20]"
 
   friend bool operator==(const Box&, const Box&) = default;
 };

@@ -40,18 +40,30 @@ bool IsSigned(DataType t);
 template <typename F>
 decltype(auto) VisitDataType(DataType t, F&& f) {
   switch (t) {
-    case DataType::kBool: return f(bool{});
-    case DataType::kInt8: return f(int8_t{});
-    case DataType::kInt16: return f(int16_t{});
-    case DataType::kInt32: return f(int32_t{});
-    case DataType::kInt64: return f(int64_t{});
-    case DataType::kUint8: return f(uint8_t{});
-    case DataType::kUint16: return f(uint16_t{});
-    case DataType::kUint32: return f(uint32_t{});
-    case DataType::kUint64: return f(uint64_t{});
-    case DataType::kFloat16: return f(Float16{});
-    case DataType::kFloat32: return f(float{});
-    case DataType::kFloat64: return f(double{});
+    case DataType::kBool:
+      return f(bool{});
+    case DataType::kInt8:
+      return f(int8_t{});
+    case DataType::kInt16:
+      return f(int16_t{});
+    case DataType::kInt32:
+      return f(int32_t{});
+    case DataType::kInt64:
+      return f(int64_t{});
+    case DataType::kUint8:
+      return f(uint8_t{});
+    case DataType::kUint16:
+      return f(uint16_t{});
+    case DataType::kUint32:
+      return f(uint32_t{});
+    case DataType::kUint64:
+      return f(uint64_t{});
+    case DataType::kFloat16:
+      return f(Float16{});
+    case DataType::kFloat32:
+      return f(float{});
+    case DataType::kFloat64:
+      return f(double{});
   }
   return f(uint8_t{});
 }

@@ -99,7 +99,8 @@ Dataset Dataset::Create(const std::string& path, const CreateOptions& options) {
       }
       for (const auto& key : kv->List("")) kv->Erase(key);
     } else if (!fs::is_empty(path)) {
-      throw AlreadyExists(path + ": directory exists and is not an array; refusing to write into it");
+      throw AlreadyExists(path +
+                          ": directory exists and is not an array; refusing to write into it");
     }
   }
   auto [root, key_in_root] = SplitContainer(path);
@@ -112,7 +113,8 @@ Dataset Dataset::Create(const std::string& path, const CreateOptions& options) {
 Shape Dataset::UnitGrid() const {
   const auto& l = layout();
   Shape g(l.shape.size());
-  for (size_t i = 0; i < g.size(); ++i) g[i] = (l.shape[i] + l.write_chunks[i] - 1) / l.write_chunks[i];
+  for (size_t i = 0; i < g.size(); ++i)
+    g[i] = (l.shape[i] + l.write_chunks[i] - 1) / l.write_chunks[i];
   return g;
 }
 

@@ -31,12 +31,12 @@ struct CreateOptions {
   DataType dtype = DataType::kUint8;
   // Zarr v3 bytes->bytes codec objects (ParseCodecSpec output); each format translates.
   nlohmann::json codecs = nlohmann::json::array();
-  std::optional<Shape> shards;                          // Zarr v3 only
-  nlohmann::json fill_value = nullptr;                  // null: 0 (NaN allowed for floats: "NaN")
-  std::string dimension_separator = "/";                // Zarr v2: "." or "/"
-  std::string order = "C";                              // Zarr v2: "C" or "F"
-  std::string chunk_key_encoding = "default";           // Zarr v3: "default" or "v2"
-  std::string endian = "little";                        // Zarr v3 bytes / Zarr v2 dtype
+  std::optional<Shape> shards;                 // Zarr v3 only
+  nlohmann::json fill_value = nullptr;         // null: 0 (NaN allowed for floats: "NaN")
+  std::string dimension_separator = "/";       // Zarr v2: "." or "/"
+  std::string order = "C";                     // Zarr v2: "C" or "F"
+  std::string chunk_key_encoding = "default";  // Zarr v3: "default" or "v2"
+  std::string endian = "little";               // Zarr v3 bytes / Zarr v2 dtype
   nlohmann::json attributes = nlohmann::json::object();
   bool overwrite = false;
 };
@@ -70,15 +70,13 @@ struct Format {
   std::string name;
   // True if `kv` (the array's directory) holds an array of this format.
   std::function<bool(const KvStore& kv)> probe;
-  std::function<std::shared_ptr<FormatDriver>(std::shared_ptr<KvStore> kv,
-                                              const std::string& path)>
+  std::function<std::shared_ptr<FormatDriver>(std::shared_ptr<KvStore> kv, const std::string& path)>
       open;
   // Writes the array metadata (parents/groups are the format's job too, via `root_kv`, the
   // container root's store, and `key_in_root`, the array's path inside it).
-  std::function<std::shared_ptr<FormatDriver>(std::shared_ptr<KvStore> kv,
-                                              std::shared_ptr<KvStore> root_kv,
-                                              const std::string& key_in_root,
-                                              const CreateOptions& options)>
+  std::function<std::shared_ptr<FormatDriver>(
+      std::shared_ptr<KvStore> kv, std::shared_ptr<KvStore> root_kv, const std::string& key_in_root,
+      const CreateOptions& options)>
       create;
 };
 

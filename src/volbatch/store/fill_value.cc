@@ -118,7 +118,8 @@ Bytes ParseFillValue(const nlohmann::json& j, DataType dtype, const std::string&
       }
       int64_t i = j.get<int64_t>();
       if (i < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
-          (i > 0 && static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<T>::max()))) {
+          (i > 0 &&
+           static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<T>::max()))) {
         throw InvalidArgument(what + ": fill_value out of range");
       }
       return ToBytes(static_cast<T>(i));
