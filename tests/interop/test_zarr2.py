@@ -47,8 +47,6 @@ COMPRESSOR_KEYS = list(COMPRESSORS)
 # Known gaps, kept visible: strict, so a fix turns them into failures that ask for this list
 # to shrink.
 KNOWN_GAPS = {
-    "blosc_snappy": "volbatch's blosc codec refuses cname \"snappy\" although Debian's "
-                    "libblosc (which numcodecs uses too) decodes it",
     "lzma_alone": "volbatch reads LZMA only in the xz container (numcodecs' default), not "
                   "FORMAT_ALONE",
 }

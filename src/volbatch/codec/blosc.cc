@@ -149,7 +149,8 @@ class BloscCodec : public BytesCodec {
 void RegisterBloscCodec() {
   RegisterBytesCodec("blosc", [](const nlohmann::json& config) {
     codec_internal::ConfigReader r("blosc", config);
-    const std::string cname = r.Enum("cname", "lz4", {"blosclz", "lz4", "lz4hc", "zstd", "zlib"});
+    const std::string cname =
+        r.Enum("cname", "lz4", {"blosclz", "lz4", "lz4hc", "snappy", "zstd", "zlib"});
     const int clevel = static_cast<int>(r.Int("clevel", 5, 0, 9));
     const std::string shuffle =
         r.Enum("shuffle", "shuffle", {"noshuffle", "shuffle", "bitshuffle"});

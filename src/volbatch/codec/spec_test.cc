@@ -67,7 +67,7 @@ TEST(ParseCodecSpec, ErrorsNameTheSpecAndTheProblem) {
       {"zstd:3++crc32c", "empty codec"},
       {"raw+gzip", "\"raw\""},
       {"gzip+raw", "\"raw\""},
-      {"blosc:snappy", "blosc.cname must be one of"},
+      {"blosc:lzo", "blosc.cname must be one of"},
       {"blosc:lz4:12", "blosc.clevel must be 0..9, got 12"},
       {"blosc:lz4:5:sideways", "blosc.shuffle must be one of"},
       {"blosc:lz4:5:shuffle:1", "at most 3"},
