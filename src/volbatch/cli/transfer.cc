@@ -42,20 +42,12 @@ SlabSource OpenSlabSource(const std::string& src) {
     return {reader->header().dtype, reader->header().shape,
             [reader](Index b, Index e) { return reader->ReadSlab(b, e); }};
   }
-  // A directory that is not an array is taken as a folder of .tif slices.
-  if (IsTiffName(src) || (fs::is_directory(src) && !Dataset::Exists(src))) {
+  // ImportVolume has already routed datasets to CopyDataset, so a directory here is a folder
+  // of .tif slices.
+  if (IsTiffName(src) || fs::is_directory(src)) {
     auto reader = std::make_shared<TiffReader>(src);
     return {reader->dtype(), reader->shape(),
             [reader](Index b, Index e) { return reader->ReadSlab(b, e); }};
-  }
-  if (Dataset::Exists(src)) {
-    auto ds = std::make_shared<Dataset>(Dataset::Open(src));
-    return {ds->dtype(), ds->shape(), [ds](Index b, Index e) {
-              Box box = Box::FromShape(ds->shape());
-              box.begin[0] = b;
-              box.shape[0] = e - b;
-              return ds->Read(box);
-            }};
   }
   if (!fs::exists(src)) throw NotFound(src + ": no such file or dataset");
   throw InvalidArgument(src +
@@ -172,20 +164,16 @@ struct SlabSink {
   std::function<void()> close;
 };
 
+template <typename Writer>
+SlabSink SinkOf(std::shared_ptr<Writer> writer) {
+  return {[writer](const Array& a) { writer->WriteSlab(a); }, [writer] { writer->Close(); }};
+}
+
 SlabSink OpenSlabSink(const std::string& dst, DataType dtype, const Shape& shape) {
   const std::string lower = Lower(dst);
-  if (EndsWith(lower, ".npy")) {
-    auto writer = std::make_shared<NpyWriter>(dst, dtype, shape);
-    return {[writer](const Array& a) { writer->WriteSlab(a); }, [writer] { writer->Close(); }};
-  }
-  if (EndsWith(lower, ".tif") || EndsWith(lower, ".tiff")) {
-    auto writer = std::make_shared<TiffWriter>(dst, dtype, shape);
-    return {[writer](const Array& a) { writer->WriteSlab(a); }, [writer] { writer->Close(); }};
-  }
-  if (EndsWith(lower, ".raw")) {
-    auto writer = std::make_shared<RawWriter>(dst, dtype, shape);
-    return {[writer](const Array& a) { writer->WriteSlab(a); }, [writer] { writer->Close(); }};
-  }
+  if (EndsWith(lower, ".npy")) return SinkOf(std::make_shared<NpyWriter>(dst, dtype, shape));
+  if (IsTiffName(dst)) return SinkOf(std::make_shared<TiffWriter>(dst, dtype, shape));
+  if (EndsWith(lower, ".raw")) return SinkOf(std::make_shared<RawWriter>(dst, dtype, shape));
   throw InvalidArgument(dst + ": unknown export format (use .npy, .tif, .tiff or .raw)");
 }
 
