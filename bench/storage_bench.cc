@@ -178,7 +178,7 @@ int Main(int argc, char** argv) {
   for (int rep = 0; rep < reps; ++rep) {
     fs::remove_all(out);
     const auto t0 = Clock::now();
-    Dataset ds = Dataset::Create(out.string(), options);
+    Dataset ds = Dataset::Create(out.string(), options, {.sync = SyncMode::kDeferred});
     Index z = 0;
     for (const auto& s : slabs) {
       Box box = Box::FromShape(shape);
@@ -187,6 +187,7 @@ int Main(int argc, char** argv) {
       ds.Write(box, s);
       z += s.shape()[0];
     }
+    ds.Sync();
     const auto t1 = Clock::now();
     const Dataset in = Dataset::Open(out.string());
     z = 0;

@@ -38,11 +38,12 @@ void RunDemo(const DemoOptions& o, std::ostream& out) {
   c.chunks = {64, 64, 64};
   c.codecs = ParseCodecSpec("gzip:5");
   c.overwrite = true;  // the demo's own output, regenerated on every run
-  Dataset n5 = Dataset::Create(n5_path, c);
+  Dataset n5 = Dataset::Create(n5_path, c, {.sync = SyncMode::kDeferred});
   for (Index z = 0; z < shape[0]; z += 64) {
     Box slab({z, 0, 0}, {std::min<Index>(64, shape[0] - z), shape[1], shape[2]});
     n5.Write(slab, SyntheticEm(slab, SyntheticEmOptions{}));
   }
+  n5.Sync();
   out << fmt::format("generated and wrote N5 (gzip) in {:.2f} s\n\n", Seconds(t0));
   out << FormatDescription(DescribeDataset(n5)) << "\n";
 

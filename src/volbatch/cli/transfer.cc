@@ -117,8 +117,10 @@ Dataset ImportVolume(const std::string& src, const std::string& dst,
                      const TransferOptions& options) {
   if (Dataset::Exists(src)) return CopyDataset(src, dst, options);
   SlabSource source = OpenSlabSource(src);
-  Dataset out = Dataset::Create(dst, MakeCreateOptions(source.shape, source.dtype, options, {}));
+  Dataset out = Dataset::Create(dst, MakeCreateOptions(source.shape, source.dtype, options, {}),
+                                {.sync = SyncMode::kDeferred});
   CopySlabs(source, out);
+  out.Sync();
   return out;
 }
 
@@ -151,8 +153,10 @@ Dataset CopyDataset(const std::string& src, const std::string& dst,
     throw InvalidArgument(dst + ": the destination is the source");
   }
   Dataset out =
-      Dataset::Create(dst, MakeCreateOptions(in.shape(), in.dtype(), options, in.layout().chunks));
+      Dataset::Create(dst, MakeCreateOptions(in.shape(), in.dtype(), options, in.layout().chunks),
+                      {.sync = SyncMode::kDeferred});
   CopyInto(in, out);
+  out.Sync();
   return out;
 }
 

@@ -1,5 +1,7 @@
 // import / export / copy: moving volumes between array files (.npy, .tif, .raw) and datasets,
-// slab by slab so that memory stays bounded by a few storage units' worth of planes.
+// slab by slab so that memory stays bounded by a few storage units' worth of planes. Import and
+// copy write with deferred durability and sync once at the end: the destination is complete
+// and durable when they return, and one that a crash interrupts is simply written again.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +33,7 @@ void ExportVolume(const std::string& src, const std::string& dst,
 Dataset CopyDataset(const std::string& src, const std::string& dst, const TransferOptions& options);
 
 // Copies `src` into the new dataset `dst` block by block (blocks made of whole storage units).
+// Durable only after dst.Sync() if dst defers durability.
 void CopyInto(const Dataset& src, Dataset& dst);
 
 }  // namespace volbatch

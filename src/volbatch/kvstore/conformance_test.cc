@@ -223,5 +223,57 @@ TEST_P(KvStoreConformance, ConcurrentSetOfSiblingsInNewDirectories) {
   EXPECT_EQ(store().Get("n/7/3"), B("3"));
 }
 
+TEST_P(KvStoreConformance, SyncKeepsValuesAndIsIdempotent) {
+  store().Sync();  // nothing written yet
+  store().Set("s/a", B("1"));
+  store().Set("s/b", B("2"));
+  store().Erase("s/b");
+  store().Sync();
+  store().Sync();  // nothing new
+  EXPECT_EQ(store().Get("s/a"), B("1"));
+  EXPECT_FALSE(store().Get("s/b").has_value());
+  auto sub = store().Sub("s");
+  sub->Set("c", B("3"));
+  sub->Sync();
+  store().Sync();
+  EXPECT_EQ(store().List(""), (std::vector<std::string>{"s/a", "s/c"}));
+}
+
+TEST_P(KvStoreConformance, ConcurrentSetsAndSyncs) {
+  constexpr int kThreads = 6;
+  constexpr int kKeys = 40;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto sub = store().Sub("t" + std::to_string(t % 2));
+      for (int i = 0; i < kKeys; ++i) {
+        const std::string key = std::to_string(t) + "/" + std::to_string(i);
+        sub->Set(key, Iota(1000 + static_cast<size_t>(i)));
+        // A Set is visible at once, before any Sync.
+        EXPECT_EQ(sub->Get(key), Iota(1000 + static_cast<size_t>(i))) << key;
+        if (i % 8 == t % 8) sub->Sync();
+      }
+      store().Sync();
+    });
+  }
+  for (auto& th : threads) th.join();
+  store().Sync();
+  const auto keys = store().List("");
+  EXPECT_EQ(keys.size(), static_cast<size_t>(kThreads * kKeys));
+  for (const auto& k : keys) {
+    const size_t i = static_cast<size_t>(std::stoi(k.substr(k.rfind('/') + 1)));
+    EXPECT_EQ(store().Get(k), Iota(1000 + i)) << k;
+  }
+}
+
+TEST_P(KvStoreConformance, SweepTemporariesNeverRemovesKeys) {
+  for (const char* k : {"a", ".zarray", "d/.k.tmp.notours", "d/0.0.0", "d/e/f"}) {
+    store().Set(k, B(k));
+  }
+  EXPECT_EQ(store().SweepTemporaries("", std::chrono::seconds(0)), 0u);
+  EXPECT_EQ(store().List(""),
+            (std::vector<std::string>{".zarray", "a", "d/.k.tmp.notours", "d/0.0.0", "d/e/f"}));
+}
+
 }  // namespace
 }  // namespace volbatch

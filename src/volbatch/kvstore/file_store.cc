@@ -1,25 +1,62 @@
 // The local filesystem store: key "a/b/c" is the file "<root>/a/b/c", holding the value's bytes
-// verbatim (no header, no padding).
+// verbatim (no header, no padding). Directories are created as keys need them.
 //
-// Set writes "<dir>/.<name>.tmp.<pid>.<16 hex digits>" in the key's own directory, fsyncs it,
-// renames it over the final name and fsyncs the directory, so a reader sees the old value or the
-// new one and a crash leaves at most a temporary file (which List hides). That costs one
-// open/write/fsync/rename/fsync(dir) per Set, plus a mkdir and a parent fsync per directory it
-// has to create. Get is open + fstat + pread; GetRange reads only the requested bytes.
-// Every key is resolved against the canonical root (one lstat per path component) so that a
-// symbolic link cannot lead a key outside the store.
+// Set writes "<dir>/.<name>.tmp.<pid>.<tag><random>" in the key's own directory (<tag>: 8 hex
+// digits naming this host, <random>: 8 more) and renames it over the final name, so a reader
+// sees the old value or the new one, never a part, and a writer that dies leaves at most a
+// temporary file, which List hides and SweepTemporaries removes. What durability costs depends
+// on the SyncMode:
+//
+// - kEachWrite: Set fsyncs the temporary file before the rename and the directory after it
+//   (Erase the directory), and a new directory's parent is fsync'd too. One Set costs
+//   open/write/fsync/close/rename/fsync(dir): two journal commits, ~3-4 ms on the disks we
+//   measured, which caps a writer at ~40 MB/s of 128 KiB chunks whatever the codec.
+// - kDeferred: Set and Erase skip every fsync, so a chunk costs what the page cache costs.
+//   Sync() then makes all of them durable at once, by one of (DeferredSync):
+//     kSyncfs:  syncfs(2) on each filesystem written to, through a directory opened before the
+//               first write to it (syncfs reports writeback errors since that open, Linux >=
+//               5.8). One writeback pass and one journal commit for everything.
+//     kPerFile: open+fsync of every file renamed into place and every directory changed, 32 at
+//               a time (one fsync at a time leaves the disk idle between commits).
+//   Measured on a 2-core VM (ext4, virtio), 8000 files of 128 KiB written by 2 threads: writes
+//   6.0 s + syncfs 0.9 s against 5.6 s + 2.3 s per file; each-write fsync runs at ~36 MB/s.
+//   syncfs also writes back other programs' dirty data on that filesystem, which costs time
+//   but is never wrong. kAuto picks kSyncfs on kernels that report its errors.
+//
+// Why deferred is safe: readers still see whole values only (the rename is atomic whether or
+// not it is durable). A power loss or kernel crash can lose, or leave empty or torn under their
+// final names, only values set or erased after the last Sync that returned. A block-wise job
+// records a block done only after Sync returns, so every such value belongs to a block the
+// job has not recorded and rewrites in full when it resumes; a value durable before a
+// successful Sync stays as it was. A process that merely dies (no power loss) loses nothing:
+// the page cache still holds what it renamed. A failed Sync cannot say which data is durable
+// (the kernel may have dropped the pages it could not write), so it fails every later Sync of
+// that store too, rather than let a retry report success.
+//
+// Sub() stores share this bookkeeping with their parent, so Sync on any of them covers all.
+// Get is open + fstat + pread; GetRange reads only the requested bytes. Every key is resolved
+// against the canonical root (one lstat per path component) so that a symbolic link cannot
+// lead a key outside the store.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <random>
 #include <string>
 #include <system_error>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 
 #include "volbatch/core/checked.h"
@@ -60,32 +97,86 @@ class Fd {
 };
 
 // Temporary names are ".<name>.tmp.<pid>.<16 hex>"; List must not show them as keys.
-bool IsTempName(std::string_view name) {
-  if (name.size() < 2 || name[0] != '.') return false;
+struct TempName {
+  std::string_view name;  // the key's last segment, cut to kMaxTempBase characters
+  long pid;
+  std::string_view hex;  // host tag (8) + random (8)
+};
+
+// Long key names would make the temporary name exceed NAME_MAX (255).
+constexpr size_t kMaxTempBase = 128;
+
+std::optional<TempName> ParseTempName(std::string_view name) {
+  if (name.size() < 2 || name[0] != '.') return std::nullopt;
   const size_t tmp = name.rfind(".tmp.");
-  if (tmp == std::string_view::npos || tmp < 2) return false;
+  if (tmp == std::string_view::npos || tmp < 2) return std::nullopt;
   std::string_view rest = name.substr(tmp + 5);
   const size_t dot = rest.find('.');
-  if (dot == 0 || dot == std::string_view::npos) return false;
+  if (dot == 0 || dot == std::string_view::npos) return std::nullopt;
+  long pid = 0;
   for (char c : rest.substr(0, dot)) {
-    if (c < '0' || c > '9') return false;
+    if (c < '0' || c > '9') return std::nullopt;
+    pid = pid > (LONG_MAX - 9) / 10 ? LONG_MAX : pid * 10 + (c - '0');
   }
   std::string_view hex = rest.substr(dot + 1);
-  if (hex.size() != 16) return false;
-  return std::all_of(hex.begin(), hex.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  if (hex.size() != 16) return std::nullopt;
+  if (!std::all_of(hex.begin(), hex.end(),
+                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+    return std::nullopt;
+  }
+  return TempName{name.substr(1, tmp - 1), pid, hex};
 }
 
-std::string RandomHex() {
+bool IsTempName(std::string_view name) { return ParseTempName(name).has_value(); }
+
+std::string Hex(uint64_t v, int digits) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string s(static_cast<size_t>(digits), '0');
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) s[static_cast<size_t>(i)] = kDigits[v & 15];
+  return s;
+}
+
+// Names this host in temporary names, so that SweepTemporaries only judges a writer's pid
+// where that pid means something: on a filesystem shared by several hosts, a pid that is dead
+// here may be a live writer elsewhere. (FNV-1a of the host name.)
+const std::string& HostTag() {
+  static const std::string tag = [] {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    uint32_t h = 2166136261u;
+    for (const char* p = host; *p; ++p) h = (h ^ static_cast<unsigned char>(*p)) * 16777619u;
+    return Hex(h, 8);
+  }();
+  return tag;
+}
+
+std::string RandomHex8() {
   thread_local std::mt19937_64 rng([] {
     std::random_device rd;
     return (uint64_t{rd()} << 32) ^ rd() ^ std::hash<std::thread::id>()(std::this_thread::get_id());
   }());
-  static const char* digits = "0123456789abcdef";
-  uint64_t v = rng();
-  std::string s(16, '0');
-  for (int i = 15; i >= 0; --i, v >>= 4) s[i] = digits[v & 15];
-  return s;
+  return Hex(rng() & 0xffffffffu, 8);
+}
+
+std::string TempFileName(std::string_view name, long pid) {
+  return "." + std::string(name.substr(0, kMaxTempBase)) + ".tmp." + std::to_string(pid) + "." +
+         HostTag() + RandomHex8();
+}
+
+// kill(pid, 0) fails with ESRCH only when no such process exists (EPERM: it exists).
+bool ProcessAlive(long pid) {
+  if (pid <= 0 || pid > INT_MAX) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH;
+}
+
+// syncfs(2) reports writeback errors (since the descriptor was opened) from Linux 5.8 on;
+// before, it returned 0 even when data was lost.
+bool SyncfsReportsErrors() {
+  struct utsname u;
+  if (::uname(&u) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 5 || (major == 5 && minor >= 8);
 }
 
 void FsyncDir(const std::string& dir) {
@@ -117,10 +208,29 @@ Bytes ReadAt(int fd, const std::string& path, uint64_t offset, uint64_t length) 
   return out;
 }
 
+// What a store and its Sub stores share: the durability mode and, when deferred, what the next
+// Sync has to make durable.
+struct SyncState {
+  SyncMode mode = SyncMode::kEachWrite;
+  DeferredSync method = DeferredSync::kSyncfs;  // resolved: never kAuto
+
+  std::mutex mu;  // guards the fields below
+  bool dirty = false;
+  // kSyncfs: a directory opened on each filesystem written to, before the first write to it.
+  std::vector<std::pair<dev_t, Fd>> filesystems;
+  // kPerFile: files renamed into place and directories whose entries changed.
+  std::unordered_set<std::string> files, dirs;
+  std::string failure;  // set by a failed Sync; every later Sync repeats it
+
+  // Held for a whole Sync: a Sync that finds nothing new to do must still wait until an
+  // earlier, concurrent one has finished its fsyncs before it can return.
+  std::mutex sync_mu;
+};
+
 class FileStore : public KvStore {
  public:
-  FileStore(std::string root, std::string canonical_root)
-      : root_(std::move(root)), canonical_(std::move(canonical_root)) {}
+  FileStore(std::string root, std::string canonical_root, std::shared_ptr<SyncState> sync)
+      : root_(std::move(root)), canonical_(std::move(canonical_root)), sync_(std::move(sync)) {}
 
   std::optional<Bytes> Get(std::string_view key) const override {
     const std::string path = Resolve(key);
@@ -170,10 +280,7 @@ class FileStore : public KvStore {
     const std::string path = Resolve(key);
     const size_t slash = path.rfind('/');
     const std::string dir = path.substr(0, slash);
-    // Long key names would make the temporary name exceed NAME_MAX (255).
-    const std::string name = path.substr(slash + 1, 128);
-    const std::string tmp =
-        dir + "/." + name + ".tmp." + std::to_string(::getpid()) + "." + RandomHex();
+    const std::string tmp = dir + "/" + TempFileName(path.substr(slash + 1), ::getpid());
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
     Fd fd(::open(tmp.c_str(), flags, 0666));
     if (!fd && errno == ENOENT) {
@@ -186,6 +293,12 @@ class FileStore : public KvStore {
       ::unlink(tmp.c_str());
       return IoError(path + ": " + what + ": " + ErrnoText(err));
     };
+    const bool deferred = sync_->mode == SyncMode::kDeferred;
+    if (deferred && sync_->method == DeferredSync::kSyncfs) {
+      struct stat sb;
+      if (::fstat(fd.get(), &sb) != 0) throw fail("fstat failed", errno);
+      WatchFilesystem(sb.st_dev, dir);
+    }
     size_t done = 0;
     while (done < value.size()) {
       const size_t want = std::min<size_t>(value.size() - done, size_t{1} << 30);
@@ -196,16 +309,30 @@ class FileStore : public KvStore {
       }
       done += static_cast<size_t>(n);
     }
-    if (::fsync(fd.get()) != 0) throw fail("fsync failed", errno);
+    if (!deferred && ::fsync(fd.get()) != 0) throw fail("fsync failed", errno);
     if (fd.Close() != 0) throw fail("close failed", errno);
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw fail("rename failed", errno);
-    FsyncDir(dir);
+    if (deferred) {
+      Changed(&path, dir);
+    } else {
+      FsyncDir(dir);
+    }
   }
 
   void Erase(std::string_view key) override {
     const std::string path = Resolve(key);
     if (::unlink(path.c_str()) == 0) {
-      FsyncDir(path.substr(0, path.rfind('/')));
+      const std::string dir = path.substr(0, path.rfind('/'));
+      if (sync_->mode == SyncMode::kDeferred) {
+        // The unlink changed a filesystem that Sync may not know yet.
+        struct stat sb;
+        if (sync_->method == DeferredSync::kSyncfs && ::stat(dir.c_str(), &sb) == 0) {
+          WatchFilesystem(sb.st_dev, dir);
+        }
+        Changed(nullptr, dir);
+      } else {
+        FsyncDir(dir);
+      }
       return;
     }
     // A missing file or directory on the way means the key is absent; a directory is no key.
@@ -215,22 +342,99 @@ class FileStore : public KvStore {
     throw IoError(path + ": cannot remove: " + ErrnoText(errno));
   }
 
+  void Sync() override {
+    SyncState& st = *sync_;
+    if (st.mode != SyncMode::kDeferred) return;
+    std::lock_guard sync_lock(st.sync_mu);
+    std::vector<int> filesystems;
+    std::vector<std::string> files, dirs;
+    {
+      std::lock_guard lock(st.mu);
+      if (!st.failure.empty()) throw IoError(st.failure);
+      if (!st.dirty) return;
+      st.dirty = false;
+      for (const auto& [dev, fd] : st.filesystems) filesystems.push_back(fd.get());
+      files.assign(st.files.begin(), st.files.end());
+      dirs.assign(st.dirs.begin(), st.dirs.end());
+      st.files.clear();
+      st.dirs.clear();
+    }
+    std::string failure;
+    if (st.method == DeferredSync::kSyncfs) {
+      for (int fd : filesystems) {
+        if (::syncfs(fd) != 0) {
+          failure = root_ + ": syncfs failed: " + ErrnoText(errno);
+          break;
+        }
+      }
+    } else {
+      // Files first, so that no directory entry becomes durable before the data it names.
+      failure = FsyncAll(files, false);
+      if (failure.empty()) failure = FsyncAll(dirs, true);
+    }
+    if (!failure.empty()) {
+      std::lock_guard lock(st.mu);
+      st.failure = failure + " (what was written since the previous Sync may be lost)";
+      throw IoError(st.failure);
+    }
+  }
+
+  size_t SweepTemporaries(std::string_view prefix, std::chrono::seconds stale_after) override {
+    const auto [start, dir_key] = Scope(prefix);
+    const time_t now = ::time(nullptr);
+    size_t removed = 0;
+    Walk(start, dir_key, prefix,
+         [&](const fs::path& p, const std::string& dir_key_of, const std::string& name,
+             fs::file_type type) {
+           const auto t = ParseTempName(name);
+           if (!t || type != fs::file_type::regular) return;
+           // In scope when the key it was meant for is (names of long keys are cut).
+           const std::string target = dir_key_of + std::string(t->name);
+           if (!std::string_view(target).starts_with(prefix) &&
+               !(t->name.size() == kMaxTempBase && prefix.starts_with(target))) {
+             return;
+           }
+           const bool local = t->hex.substr(0, 8) == HostTag();
+           bool stale = local && !ProcessAlive(t->pid);
+           const std::string path = p.string();
+           if (!stale) {
+             struct stat sb;
+             if (::lstat(path.c_str(), &sb) != 0) return;  // renamed or removed meanwhile
+             stale = now - sb.st_mtime >= stale_after.count();
+           }
+           if (!stale) return;
+           // Not synced: a removal that a crash undoes is swept again by the next run.
+           if (::unlink(path.c_str()) == 0) {
+             ++removed;
+           } else if (errno != ENOENT) {
+             throw IoError(path + ": cannot remove stale temporary file: " + ErrnoText(errno));
+           }
+         });
+    return removed;
+  }
+
   std::vector<std::string> List(std::string_view prefix) const override {
-    std::string dir_key;  // the deepest directory fully named by the prefix ("a/b/")
-    if (!prefix.empty()) {
-      std::string_view p = prefix;
-      if (p.back() == '/') p.remove_suffix(1);
-      ValidateKey(p);
-      const size_t slash = prefix.rfind('/');
-      if (slash != std::string_view::npos) dir_key = std::string(prefix.substr(0, slash + 1));
-    }
-    std::string start = root_;
-    if (!dir_key.empty()) {
-      start = Join(dir_key.substr(0, dir_key.size() - 1));
-      CheckInside(start, dir_key);
-    }
+    const auto [start, dir_key] = Scope(prefix);
     std::vector<std::string> keys;
-    Walk(start, dir_key, prefix, keys);
+    Walk(start, dir_key, prefix,
+         [&](const fs::path& p, const std::string& dir_key_of, const std::string& name,
+             fs::file_type type) {
+           if (IsTempName(name)) return;
+           const std::string key = dir_key_of + name;
+           if (type == fs::file_type::symlink) {
+             std::error_code sec;
+             if (!fs::is_regular_file(p, sec)) return;
+             // A link leading outside is not a key of this store (Get would refuse it).
+             try {
+               CheckInside(p.string(), key);
+             } catch (const Error&) {
+               return;
+             }
+           } else if (type != fs::file_type::regular) {
+             return;
+           }
+           if (std::string_view(key).starts_with(prefix)) keys.push_back(key);
+         });
     std::sort(keys.begin(), keys.end());
     return keys;
   }
@@ -240,10 +444,10 @@ class FileStore : public KvStore {
   std::shared_ptr<KvStore> Sub(std::string_view prefix) const override {
     std::string_view p = prefix;
     if (!p.empty() && p.back() == '/') p.remove_suffix(1);
-    if (p.empty()) return std::make_shared<FileStore>(root_, canonical_);
+    if (p.empty()) return std::make_shared<FileStore>(root_, canonical_, sync_);
     ValidateKey(p);
     const std::string path = Join(p);
-    return std::make_shared<FileStore>(path, CheckInside(path, p));
+    return std::make_shared<FileStore>(path, CheckInside(path, p), sync_);
   }
 
  private:
@@ -291,8 +495,8 @@ class FileStore : public KvStore {
     return static_cast<uint64_t>(st.st_size);
   }
 
-  // Creates the root and the key's parent directories, syncing each new directory's parent so
-  // the new entry survives a crash along with the file.
+  // Creates the root and the key's parent directories. Each new directory's entry in its parent
+  // must become durable with the file: synced here, or left to Sync when deferred.
   void MakeParents(std::string_view key) const {
     std::error_code ec;
     fs::create_directories(root_, ec);
@@ -304,7 +508,11 @@ class FileStore : public KvStore {
       if (slash == std::string_view::npos) break;
       const std::string dir = Join(key.substr(0, slash));
       if (::mkdir(dir.c_str(), 0777) == 0) {
-        FsyncDir(parent);
+        if (sync_->mode == SyncMode::kDeferred) {
+          Changed(nullptr, parent);
+        } else {
+          FsyncDir(parent);
+        }
       } else if (errno != EEXIST) {
         throw IoError(dir + ": cannot create directory: " + ErrnoText(errno));
       }
@@ -313,10 +521,88 @@ class FileStore : public KvStore {
     }
   }
 
-  // Collects the files below `dir` (whose key prefix is `dir_key`, "" or ending in '/') whose
-  // keys start with `prefix`. Symbolic links to directories are not followed (no cycles).
+  // Deferred mode: makes sure Sync will cover the filesystem `dev` that `dir` lives on. Set
+  // calls this before it writes, so that syncfs through the directory opened here reports the
+  // writeback errors of that write.
+  void WatchFilesystem(dev_t dev, const std::string& dir) const {
+    std::lock_guard lock(sync_->mu);
+    for (const auto& [known, fd] : sync_->filesystems) {
+      if (known == dev) return;
+    }
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw IoError(dir + ": cannot open directory to sync it later: " + ErrnoText(errno));
+    sync_->filesystems.emplace_back(dev, std::move(fd));
+  }
+
+  // Deferred mode: records that `file` (may be null) was renamed into `dir`, or that `dir`'s
+  // entries changed.
+  void Changed(const std::string* file, const std::string& dir) const {
+    std::lock_guard lock(sync_->mu);
+    sync_->dirty = true;
+    if (sync_->method != DeferredSync::kPerFile) return;
+    if (file) sync_->files.insert(*file);
+    sync_->dirs.insert(dir);
+  }
+
+  // fsyncs every path, up to 32 at a time (the disk commits concurrent fsyncs together). A
+  // path that no longer exists was erased or its directory replaced since; the directory
+  // fsync covers that. Returns the first failure, or "".
+  static std::string FsyncAll(const std::vector<std::string>& paths, bool directories) {
+    if (paths.empty()) return "";
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    std::string failure;
+    auto work = [&] {
+      for (size_t i; (i = next++) < paths.size();) {
+        const std::string& path = paths[i];
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directories ? O_DIRECTORY : 0)));
+        std::string what;
+        if (!fd) {
+          if (errno != ENOENT && errno != ENOTDIR) what = "cannot open to sync: ";
+        } else if (::fsync(fd.get()) != 0 && !(directories && errno == EINVAL)) {
+          what = "fsync failed: ";
+        }
+        if (!what.empty()) {
+          std::lock_guard lock(mu);
+          if (failure.empty()) failure = path + ": " + what + ErrnoText(errno);
+          next = paths.size();
+        }
+      }
+    };
+    const size_t n = std::min<size_t>(32, (paths.size() + 7) / 8);
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < n; ++t) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    return failure;
+  }
+
+  // Where a walk for `prefix` starts: the deepest directory the prefix fully names, and that
+  // directory's key prefix ("" or ending in '/').
+  std::pair<std::string, std::string> Scope(std::string_view prefix) const {
+    std::string dir_key;
+    if (!prefix.empty()) {
+      std::string_view p = prefix;
+      if (p.back() == '/') p.remove_suffix(1);
+      ValidateKey(p);
+      const size_t slash = prefix.rfind('/');
+      if (slash != std::string_view::npos) dir_key = std::string(prefix.substr(0, slash + 1));
+    }
+    std::string start = root_;
+    if (!dir_key.empty()) {
+      start = Join(dir_key.substr(0, dir_key.size() - 1));
+      CheckInside(start, dir_key);
+    }
+    return {start, dir_key};
+  }
+
+  // Calls fn(path, dir_key, name, type) for every non-directory entry below `dir` (whose key
+  // prefix is `dir_key`) in directories that can hold keys starting with `prefix`. Symbolic
+  // links to directories are not followed (no cycles).
+  using Visit =
+      std::function<void(const fs::path&, const std::string&, const std::string&, fs::file_type)>;
   void Walk(const std::string& dir, const std::string& dir_key, std::string_view prefix,
-            std::vector<std::string>& keys) const {
+            const Visit& fn) const {
     std::error_code ec;
     fs::directory_iterator it(dir, ec);
     if (ec) {
@@ -325,42 +611,33 @@ class FileStore : public KvStore {
     }
     for (; it != fs::directory_iterator(); it.increment(ec)) {
       const std::string name = it->path().filename().string();
-      const std::string key = dir_key + name;
       const auto type = it->symlink_status(ec).type();
+      if (ec == std::errc::no_such_file_or_directory) {
+        // Renamed or removed since the directory was read (a Set's temporary file, say).
+        ec.clear();
+        continue;
+      }
       if (ec) break;
       if (type == fs::file_type::directory) {
-        const std::string sub = key + "/";
+        const std::string sub = dir_key + name + "/";
         const std::string_view s = sub;
-        if (s.starts_with(prefix) || prefix.starts_with(s)) {
-          Walk(it->path().string(), sub, prefix, keys);
-        }
+        if (s.starts_with(prefix) || prefix.starts_with(s))
+          Walk(it->path().string(), sub, prefix, fn);
         continue;
       }
-      if (IsTempName(name)) continue;
-      if (type == fs::file_type::symlink) {
-        std::error_code sec;
-        if (!fs::is_regular_file(it->path(), sec)) continue;
-        // A link leading outside is not a key of this store (Get would refuse it).
-        try {
-          CheckInside(it->path().string(), key);
-        } catch (const Error&) {
-          continue;
-        }
-      } else if (type != fs::file_type::regular) {
-        continue;
-      }
-      if (std::string_view(key).starts_with(prefix)) keys.push_back(key);
+      fn(it->path(), dir_key, name, type);
     }
     if (ec) throw IoError(dir + ": cannot list: " + ec.message());
   }
 
   std::string root_;       // absolute, normalized, no trailing '/'
   std::string canonical_;  // symbolic links resolved; keys must stay below it
+  std::shared_ptr<SyncState> sync_;
 };
 
 }  // namespace
 
-std::shared_ptr<KvStore> OpenFileStore(const std::string& root) {
+std::shared_ptr<KvStore> OpenFileStore(const std::string& root, const FileStoreOptions& options) {
   if (root.empty()) throw InvalidArgument("file store: empty root path");
   if (root.find('\0') != std::string::npos) {
     throw InvalidArgument("file store: root path contains a NUL character");
@@ -372,7 +649,18 @@ std::shared_ptr<KvStore> OpenFileStore(const std::string& root) {
   std::string canonical = fs::weakly_canonical(abs, ec).string();
   if (ec) throw IoError(abs + ": cannot resolve: " + ec.message());
   while (canonical.size() > 1 && canonical.back() == '/') canonical.pop_back();
-  return std::make_shared<FileStore>(abs, canonical);
+  auto sync = std::make_shared<SyncState>();
+  sync->mode = options.sync;
+  sync->method = options.deferred_sync;
+  if (sync->method == DeferredSync::kAuto) {
+    static const bool syncfs_ok = SyncfsReportsErrors();
+    sync->method = syncfs_ok ? DeferredSync::kSyncfs : DeferredSync::kPerFile;
+  }
+  return std::make_shared<FileStore>(abs, canonical, std::move(sync));
+}
+
+std::string FileStoreTemporaryName(std::string_view name, long pid) {
+  return TempFileName(name, pid);
 }
 
 }  // namespace volbatch

@@ -2,6 +2,7 @@
 // validates them (ValidateKey) so a key cannot escape the store's root.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,10 +30,26 @@ class KvStore {
   virtual std::optional<Bytes> Get(std::string_view key) const = 0;
   // Throws DataLoss naming the key if the range lies outside the value.
   virtual std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const = 0;
-  // Atomic and durable: readers see the old value or the new one, never a mix.
+  // Atomic: readers see the old value or the new one, never a mix. Durable when it returns,
+  // unless the store defers durability to Sync (FileStoreOptions).
   virtual void Set(std::string_view key, ByteView value) = 0;
-  // Absent keys are not an error.
+  // Absent keys are not an error. Durable like Set.
   virtual void Erase(std::string_view key) = 0;
+  // Makes every Set and Erase that returned before this call (through this store, its Sub
+  // stores or the store it is a Sub of) durable. Stores that are durable per call need not do
+  // anything. Throws IoError naming what could not be synced; after that the store cannot
+  // vouch for anything written before, so later calls keep failing.
+  virtual void Sync() {}
+  // Removes temporary files that writers which died mid-Set left below `prefix` (a key prefix,
+  // as in List), and returns how many. Never removes a key, nor a temporary file a running Set
+  // may still rename: only those made by a process on this host that no longer exists, or
+  // untouched for `stale_after` (which must exceed the longest a Set can take). Stores without
+  // temporaries return 0.
+  virtual size_t SweepTemporaries(std::string_view prefix, std::chrono::seconds stale_after) {
+    (void)prefix;
+    (void)stale_after;
+    return 0;
+  }
   // Every key starting with `prefix` (recursively), sorted.
   virtual std::vector<std::string> List(std::string_view prefix) const = 0;
   // Where a key lives, for messages ("/data/raw.n5/s0/0/1/2").
@@ -45,8 +62,34 @@ class KvStore {
 // a NUL, a backslash, or an empty segment.
 void ValidateKey(std::string_view key);
 
+// Long enough that no Set is still writing a temporary file untouched for so long.
+inline constexpr std::chrono::seconds kStaleTemporaryAge = std::chrono::hours(1);
+
+enum class SyncMode {
+  kEachWrite,  // every Set/Erase is durable when it returns (an fsync of file and directory)
+  kDeferred,   // Set/Erase are atomic for readers at once, durable after the next Sync
+};
+
+// How a deferred store's Sync works (see file_store.cc for the measurements).
+enum class DeferredSync {
+  kAuto,     // kSyncfs where the kernel reports writeback errors through syncfs (Linux >= 5.8)
+  kSyncfs,   // one syncfs(2) per filesystem written to
+  kPerFile,  // an fsync of every file written and directory changed, many at a time
+};
+
+struct FileStoreOptions {
+  SyncMode sync = SyncMode::kEachWrite;
+  DeferredSync deferred_sync = DeferredSync::kAuto;
+};
+
 // A store over a local directory (created on first write). Writes go to a temporary file in
-// the same directory, are fsync'd and renamed over the final name.
-std::shared_ptr<KvStore> OpenFileStore(const std::string& root);
+// the same directory that is renamed over the final name; file_store.cc describes the layout
+// and what each SyncMode costs.
+std::shared_ptr<KvStore> OpenFileStore(const std::string& root,
+                                       const FileStoreOptions& options = {});
+
+// The temporary file name a file store's Set uses for `name` in process `pid` of this host
+// (".<name>.tmp.<pid>.<host tag><random>"), so tests can fake what a crashed writer leaves.
+std::string FileStoreTemporaryName(std::string_view name, long pid);
 
 }  // namespace volbatch

@@ -57,12 +57,12 @@ bool Dataset::Exists(const std::string& path) {
   return DetectFormat(*kv) != nullptr;
 }
 
-Dataset Dataset::Open(const std::string& path) {
+Dataset Dataset::Open(const std::string& path, const DatasetOptions& dataset_options) {
   if (!fs::exists(path)) throw NotFound(path + ": no such dataset");
   if (!fs::is_directory(path)) {
     throw InvalidArgument(path + ": not a dataset directory (N5, Zarr v2 or Zarr v3 array)");
   }
-  auto kv = OpenFileStore(path);
+  auto kv = OpenFileStore(path, {.sync = dataset_options.sync});
   const Format* format = DetectFormat(*kv);
   if (!format) {
     throw NotFound(path +
@@ -71,7 +71,8 @@ Dataset Dataset::Open(const std::string& path) {
   return Dataset(path, kv, format->open(kv, path));
 }
 
-Dataset Dataset::Create(const std::string& path, const CreateOptions& options) {
+Dataset Dataset::Create(const std::string& path, const CreateOptions& options,
+                        const DatasetOptions& dataset_options) {
   const std::string format_name = options.format.empty() ? FormatFromPath(path) : options.format;
   const Format* format = FindFormat(format_name);
   if (!format) {
@@ -90,9 +91,11 @@ Dataset Dataset::Create(const std::string& path, const CreateOptions& options) {
       throw InvalidArgument("chunks " + ShapeToString(options.chunks) + " must be positive");
     }
   }
+  // Deferred: the metadata written below and the erasures are synced once, at the end.
+  const FileStoreOptions store_options{.sync = dataset_options.sync};
+  auto kv = OpenFileStore(path, store_options);
   if (fs::exists(path)) {
     if (!fs::is_directory(path)) throw AlreadyExists(path + ": exists and is not a directory");
-    auto kv = OpenFileStore(path);
     if (DetectFormat(*kv)) {
       if (!options.overwrite) {
         throw AlreadyExists(path + ": dataset exists (pass --overwrite to replace it)");
@@ -104,9 +107,14 @@ Dataset Dataset::Create(const std::string& path, const CreateOptions& options) {
     }
   }
   auto [root, key_in_root] = SplitContainer(path);
-  auto kv = OpenFileStore(path);
-  auto root_kv = OpenFileStore(root.string());
+  auto root_kv = OpenFileStore(root.string(), store_options);
   auto driver = format->create(kv, root_kv, key_in_root, options);
+  try {
+    root_kv->Sync();
+    kv->Sync();
+  } catch (const Error& e) {
+    throw WithContext(e, path + ": syncing the new array's metadata");
+  }
   return Dataset(path, kv, driver);
 }
 
@@ -211,6 +219,18 @@ void Dataset::WriteUnit(const Shape& unit_index, const Array& unit) {
   } else {
     kv_->Erase(key);
   }
+}
+
+void Dataset::Sync() {
+  try {
+    kv_->Sync();
+  } catch (const Error& e) {
+    throw WithContext(e, path_);
+  }
+}
+
+size_t Dataset::SweepTemporaries(std::chrono::seconds stale_after) {
+  return kv_->SweepTemporaries("", stale_after);
 }
 
 nlohmann::json Dataset::Info() const {

@@ -2,8 +2,15 @@
 // writes any region; work is spread over storage units with oneTBB (limit it with a
 // tbb::global_control or task_arena). A write touching part of a unit reads, modifies and
 // rewrites that unit; units equal to the fill value are erased rather than stored.
+//
+// Durability: by default every unit is durable when Write returns (an fsync per file). With
+// DatasetOptions{.sync = SyncMode::kDeferred} writes are atomic for readers at once but
+// durable only after Sync(), one flush for all of them; a power loss before it can lose or tear
+// units written since the last Sync, so record work done only after Sync returns (the engine's
+// ledger does). kvstore/file_store.cc has the costs and the argument.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -11,13 +18,20 @@
 
 namespace volbatch {
 
+// How a Dataset handle writes (not part of the array: two handles on one array may differ).
+struct DatasetOptions {
+  SyncMode sync = SyncMode::kEachWrite;
+};
+
 class Dataset {
  public:
   // Format detected from the metadata in `path`. Throws NotFound naming the path.
-  static Dataset Open(const std::string& path);
+  static Dataset Open(const std::string& path, const DatasetOptions& dataset_options = {});
   // Creates the array (and its container and parent groups). Refuses an existing array with
   // AlreadyExists unless options.overwrite, in which case its old chunks are erased first.
-  static Dataset Create(const std::string& path, const CreateOptions& options);
+  // The metadata is durable when it returns, whatever dataset_options.sync says.
+  static Dataset Create(const std::string& path, const CreateOptions& options,
+                        const DatasetOptions& dataset_options = {});
   static bool Exists(const std::string& path);
 
   const std::string& path() const { return path_; }
@@ -38,6 +52,14 @@ class Dataset {
   void WriteUnit(const Shape& unit_index, const Array& unit);
   // Number of units along each axis.
   Shape UnitGrid() const;
+
+  // Makes every Write and WriteUnit that returned before it durable (nothing to do unless
+  // opened with SyncMode::kDeferred). Throws IoError naming the dataset.
+  void Sync();
+  // Removes the temporary files of writers that died mid-write (see KvStore::SweepTemporaries)
+  // and returns how many; safe while other processes write. Call it before writing a dataset a
+  // crashed run may have written.
+  size_t SweepTemporaries(std::chrono::seconds stale_after = kStaleTemporaryAge);
 
   // A summary for `volbatch info --json`.
   nlohmann::json Info() const;

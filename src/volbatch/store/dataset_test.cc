@@ -1,0 +1,154 @@
+// Dataset handles: deferred durability (Sync) and the sweep of crashed writers' temporaries,
+// for every format. The formats' own layouts are tested in n5_test, zarr2_test and zarr3_test.
+#include "volbatch/store/dataset.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "volbatch/codec/registry.h"
+#include "volbatch/core/error.h"
+
+namespace volbatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path TestDir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string(info->test_suite_name()) + "." + info->name();
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  fs::path dir = fs::path(VOLBATCH_BINARY_DIR) / "test_tmp" / "dataset_test" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+Array RandomArray(DataType dtype, const Shape& shape, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Array a(dtype, shape);
+  for (auto& b : a.bytes()) b = static_cast<std::byte>(rng() % 7);  // some all-zero chunks
+  return a;
+}
+
+// Regular files below `dir` whose names mark them as temporaries.
+std::vector<std::string> Temporaries(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && name.find(".tmp.") != std::string::npos) out.push_back(name);
+  }
+  return out;
+}
+
+struct Variant {
+  std::string name;
+  std::string path;  // relative to the test directory
+  std::string format;
+  std::optional<Shape> shards;
+};
+
+class DatasetFormats : public ::testing::TestWithParam<Variant> {
+ protected:
+  CreateOptions Options() const {
+    CreateOptions o;
+    o.format = GetParam().format;
+    o.shape = {40, 33, 20};
+    o.chunks = {8, 8, 8};
+    o.shards = GetParam().shards;
+    o.dtype = DataType::kUint16;
+    o.codecs = ParseCodecSpec("zstd:1");
+    return o;
+  }
+};
+
+TEST_P(DatasetFormats, DeferredWritesAreVisibleAtOnceAndDurableAfterSync) {
+  const fs::path dir = TestDir();
+  const std::string path = (dir / GetParam().path).string();
+  const CreateOptions o = Options();
+  Dataset ds = Dataset::Create(path, o, {.sync = SyncMode::kDeferred});
+  const Array data = RandomArray(o.dtype, o.shape, 1);
+  // Two writes that share storage units (read-modify-write of renamed, not yet synced units).
+  Box first = Box::FromShape(o.shape);
+  first.shape[0] = 13;
+  Box second = Box::FromShape(o.shape);
+  second.begin[0] = 13;
+  second.shape[0] = o.shape[0] - 13;
+  ds.Write(first, data.Slice(first));
+  ds.Write(second, data.Slice(second));
+  // Another handle (another process) sees complete units before any Sync.
+  EXPECT_EQ(Dataset::Open(path).Read(Box::FromShape(o.shape)), data);
+  ds.Sync();
+  ds.Sync();
+  EXPECT_EQ(Dataset::Open(path, {.sync = SyncMode::kDeferred}).Read(Box::FromShape(o.shape)), data);
+  EXPECT_TRUE(Temporaries(dir).empty());
+}
+
+TEST_P(DatasetFormats, DeferredOverwriteErasesTheOldUnits) {
+  const fs::path dir = TestDir();
+  const std::string path = (dir / GetParam().path).string();
+  CreateOptions o = Options();
+  Dataset old = Dataset::Create(path, o);
+  old.Write(Box::FromShape(o.shape), RandomArray(o.dtype, o.shape, 2));
+  o.overwrite = true;
+  Dataset ds = Dataset::Create(path, o, {.sync = SyncMode::kDeferred});
+  ds.Sync();
+  EXPECT_TRUE(Dataset::Open(path).Read(Box::FromShape(o.shape)).AllEqual({}));
+}
+
+TEST_P(DatasetFormats, SweepRemovesOnlyCrashedWritersTemporaries) {
+  const fs::path dir = TestDir();
+  const std::string path = (dir / GetParam().path).string();
+  const CreateOptions o = Options();
+  Dataset ds = Dataset::Create(path, o);
+  const Array data = RandomArray(o.dtype, o.shape, 3);
+  ds.Write(Box::FromShape(o.shape), data);
+  // A writer that died mid-write, and one of this (live) process.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  std::vector<fs::path> units;
+  for (const auto& e : fs::recursive_directory_iterator(path)) {
+    if (e.is_regular_file()) units.push_back(e.path());
+  }
+  ASSERT_FALSE(units.empty());
+  for (size_t i = 0; i < units.size(); i += 3) {
+    const fs::path p =
+        units[i].parent_path() / FileStoreTemporaryName(units[i].filename().string(), child);
+    std::ofstream(p) << "half a chunk";
+  }
+  const fs::path live = units[0].parent_path() / FileStoreTemporaryName("x", ::getpid());
+  std::ofstream(live) << "in flight";
+  EXPECT_EQ(ds.SweepTemporaries(), (units.size() + 2) / 3);
+  EXPECT_EQ(Temporaries(path), std::vector<std::string>{live.filename().string()});
+  EXPECT_EQ(Dataset::Open(path).Read(Box::FromShape(o.shape)), data);
+  EXPECT_EQ(ds.SweepTemporaries(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, DatasetFormats,
+    ::testing::Values(Variant{"n5", "c.n5/g/a", "n5", std::nullopt},
+                      Variant{"zarr2", "c.zarr/g/a", "zarr2", std::nullopt},
+                      Variant{"zarr3", "c.zarr/g/a", "zarr3", std::nullopt},
+                      Variant{"zarr3sharded", "c.zarr/g/a", "zarr3", Shape{16, 16, 16}}),
+    [](const ::testing::TestParamInfo<Variant>& info) { return info.param.name; });
+
+TEST(Dataset, SyncOfAnEachWriteHandleDoesNothing) {
+  const fs::path dir = TestDir();
+  CreateOptions o;
+  o.shape = {4, 4};
+  o.chunks = {2, 2};
+  Dataset ds = Dataset::Create((dir / "a.zarr").string(), o);
+  ds.Write(Box::FromShape(o.shape), Array::Filled(DataType::kUint8, o.shape, {}));
+  ds.Sync();
+  EXPECT_EQ(ds.SweepTemporaries(), 0u);
+}
+
+}  // namespace
+}  // namespace volbatch
