@@ -12,6 +12,7 @@
 #include "volbatch/cli/transfer.h"
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
+#include "volbatch/engine/run.h"
 
 namespace {
 
@@ -91,7 +92,26 @@ int Main(int argc, char** argv) {
   demo->add_option("--height", demo_options.height);
   demo->add_option("--width", demo_options.width);
 
-  for (auto* sub : {info, create, import, exp, copy, demo}) {
+  auto* run =
+      app.add_subcommand("run", "run a job file over the whole volume (resumes by default)");
+  std::string executor = "local";
+  int workers = 1;
+  RunOptions run_options;
+  run->add_option("JOB", path, "job file (TOML)")->required();
+  run->add_option("--executor", executor, "local (processes, slurm, mpi, k8s: not yet)");
+  run->add_option("--workers", workers, "workers (local: 1)");
+  auto* resume_flag = run->add_flag("--resume", run_options.resume,
+                                    "continue an existing job directory (refuse if there is none)");
+  run->add_flag("--force", run_options.force,
+                "start over: forget done blocks and write into an existing output")
+      ->excludes(resume_flag);
+  run->add_flag("--quiet", run_options.quiet, "no progress line");
+
+  auto* status = app.add_subcommand("status", "what a job directory's ledgers say");
+  status->add_option("JOBDIR", path)->required();
+  status->add_flag("--json", json, "print JSON");
+
+  for (auto* sub : {info, create, import, exp, copy, demo, run}) {
     sub->add_option("--threads", threads, "worker threads (default: all cores)");
   }
 
@@ -131,6 +151,25 @@ int Main(int argc, char** argv) {
       CopyDataset(src, dst, copy_flags.Options());
     } else if (*demo) {
       RunDemo(demo_options, std::cout);
+    } else if (*run) {
+      if (executor != "local") {
+        throw Unsupported("--executor " + executor + " is not available yet (local only)");
+      }
+      if (workers != 1) {
+        throw InvalidArgument("--workers: the local executor runs one worker; use --threads");
+      }
+      run_options.threads = threads;
+      const RunSummary summary = RunJob(ParseJobFile(path), run_options);
+      std::cout << summary.ToText();
+      if (summary.blocks_failed > 0) {
+        std::cerr << "volbatch: " << summary.blocks_failed << " of " << summary.blocks_total
+                  << " blocks failed (" << summary.failures.front().error
+                  << "); run again to retry them\n";
+        return 1;
+      }
+    } else if (*status) {
+      const nlohmann::json s = JobStatus(path);
+      std::cout << (json ? s.dump(2) + "\n" : JobStatusText(s));
     }
   } catch (const Error& e) {
     std::cerr << "volbatch: " << e.what() << "\n";

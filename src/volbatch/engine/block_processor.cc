@@ -1,0 +1,169 @@
+#include "volbatch/engine/block_processor.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "volbatch/core/error.h"
+#include "volbatch/tile/padding.h"
+
+namespace volbatch {
+
+BlockProcessor::BlockProcessor(const ResolvedJob& job, std::shared_ptr<const Dataset> input,
+                               std::shared_ptr<Dataset> output)
+    : job_(job),
+      input_(std::move(input)),
+      output_(std::move(output)),
+      grid_(job.output_spatial, job.block, job.unit),
+      lattice_(job.output_spatial, job.window, job.overlap, job.scale.up) {
+  if (job.blend) weights_ = BlendWeights(job.blend_kind, job.window, job.overlap);
+}
+
+Box BlockProcessor::FullBox(const Box& spatial, Index channels) const {
+  if (!channels) return spatial;
+  Box b = spatial;
+  b.begin.insert(b.begin.begin(), 0);
+  b.shape.insert(b.shape.begin(), channels);
+  return b;
+}
+
+namespace {
+
+Box WindowInput(const ResolvedJob& job, const Box& window) {
+  return job.scale.InputBox(window).Grow(job.context);
+}
+
+}  // namespace
+
+BlockInput BlockProcessor::Read(Index block) const {
+  BlockInput in;
+  in.block = block;
+  in.region = grid_.BlockBox(block);
+  const Box hull = lattice_.Hull(in.region);
+  in.input_box = WindowInput(job_, hull);
+  const Box source = PaddingSource(in.input_box, job_.input_spatial, job_.padding.mode);
+  Array src = [&] {
+    Array a(job_.input_dtype, FullBox(source, job_.input_channels).shape);
+    if (!source.empty()) input_->Read(FullBox(source, job_.input_channels), a);
+    in.bytes_read = static_cast<int64_t>(a.num_bytes());
+    return a;
+  }();
+  in.data = source == in.input_box
+                ? std::move(src)
+                : Pad(src, source, in.input_box, job_.input_spatial, job_.padding);
+  return in;
+}
+
+namespace {
+
+// Adds w * y (as float) over `extent` of a window result into the accumulators.
+template <typename T>
+void Accumulate(const T* y, const Shape& ystrides_shape, const Shape& yorigin, float* acc,
+                float* wsum, const Shape& acc_shape, const Shape& acc_origin, const Shape& extent,
+                const float* w, Index channels, Index window_voxels, Index acc_voxels) {
+  const size_t r = extent.size();
+  const Index rows = NumElements(Shape(extent.begin(), extent.end() - 1), "extent");
+  const Index len = extent[r - 1];
+  Shape idx(r, 0);
+  for (Index row = 0; row < rows; ++row) {
+    Index yo = 0, ao = 0;
+    for (size_t a = 0; a < r; ++a) {
+      yo = yo * ystrides_shape[a] + (yorigin[a] + idx[a]);
+      ao = ao * acc_shape[a] + (acc_origin[a] + idx[a]);
+    }
+    const float* wr = w + yo;
+    float* sr = wsum + ao;
+    for (Index x = 0; x < len; ++x) sr[x] += wr[x];
+    for (Index c = 0; c < std::max<Index>(1, channels); ++c) {
+      const T* yr = y + c * window_voxels + yo;
+      float* ar = acc + c * acc_voxels + ao;
+      for (Index x = 0; x < len; ++x) ar[x] += wr[x] * static_cast<float>(yr[x]);
+    }
+    for (size_t a = r - 1; a-- > 0;) {
+      if (++idx[a] < extent[a]) break;
+      idx[a] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+Array BlockProcessor::Compute(const BlockInput& in) const {
+  const std::vector<Shape> windows = lattice_.WindowsTouching(in.region);
+  const Index c_out = job_.output_channels;
+  const Box out_full = FullBox(in.region, c_out);
+  const size_t r = in.region.rank();
+  const Index region_voxels = in.region.num_elements();
+  const Index window_voxels = NumElements(job_.window, "window");
+
+  Array result(job_.compute_dtype, out_full.shape);  // used without blending
+  std::vector<float> acc, wsum;
+  if (job_.blend) {
+    acc.assign(static_cast<size_t>(region_voxels * std::max<Index>(1, c_out)), 0.f);
+    wsum.assign(static_cast<size_t>(region_voxels), 0.f);
+  }
+  // Windows are computed a group at a time in parallel and applied in lattice order, which
+  // keeps the float sums identical however blocks, threads or groups are arranged.
+  const size_t group = static_cast<size_t>(std::max(1, job_.threads)) * 2;
+  for (size_t g0 = 0; g0 < windows.size(); g0 += group) {
+    const size_t g1 = std::min(windows.size(), g0 + group);
+    std::vector<Array> outs(g1 - g0);
+    tbb::parallel_for(g0, g1, [&](size_t k) {
+      const Box wbox = lattice_.WindowBox(windows[k]);
+      WindowInfo info{wbox, WindowInput(job_, wbox), job_.input_spatial};
+      const Box local = info.input.Relative(in.input_box.begin);
+      Array x = in.data.Slice(FullBox(local, job_.input_channels));
+      Array y = job_.op->Compute(x, info);
+      const Shape want = FullBox(wbox, c_out).shape;
+      if (y.shape() != want || y.dtype() != job_.compute_dtype) {
+        throw Internal(job_.op->name() + " returned " + ShapeToString(y.shape()) + " " +
+                       std::string(DataTypeName(y.dtype())) + " for window " + wbox.ToString() +
+                       "; expected " + ShapeToString(want) + " " +
+                       std::string(DataTypeName(job_.compute_dtype)));
+      }
+      outs[k - g0] = std::move(y);
+    });
+    for (size_t k = g0; k < g1; ++k) {
+      const Box wbox = lattice_.WindowBox(windows[k]);
+      const Box inter = Intersect(wbox, in.region);
+      if (inter.empty()) continue;
+      const Array& y = outs[k - g0];
+      if (!job_.blend) {
+        CopyRegion(y, FullBox(inter.Relative(wbox.begin), c_out).begin, result,
+                   FullBox(inter.Relative(in.region.begin), c_out).begin,
+                   FullBox(inter, c_out).shape);
+        continue;
+      }
+      VisitDataType(y.dtype(), [&](auto t) {
+        using T = decltype(t);
+        if constexpr (std::is_arithmetic_v<T>) {
+          Accumulate<T>(y.data_as<T>(), job_.window, inter.Relative(wbox.begin).begin, acc.data(),
+                        wsum.data(), in.region.shape, inter.Relative(in.region.begin).begin,
+                        inter.shape, weights_.data(), c_out, window_voxels, region_voxels);
+        } else {
+          throw Unsupported(job_.op->name() + ": float16 results cannot be blended");
+        }
+      });
+    }
+  }
+  (void)r;
+  if (job_.blend) {
+    Array blended(DataType::kFloat32, out_full.shape);
+    float* o = blended.data_as<float>();
+    for (Index c = 0; c < std::max<Index>(1, c_out); ++c) {
+      for (Index v = 0; v < region_voxels; ++v) {
+        o[c * region_voxels + v] =
+            acc[static_cast<size_t>(c * region_voxels + v)] / wsum[static_cast<size_t>(v)];
+      }
+    }
+    result = std::move(blended);
+  }
+  return CastArray(result, job_.output_dtype);
+}
+
+void BlockProcessor::Write(const Box& region, const Array& data) const {
+  output_->Write(FullBox(region, job_.output_channels), data);
+}
+
+}  // namespace volbatch

@@ -1,0 +1,55 @@
+// BlockProcessor: one block from input to output, in three steps the pipeline overlaps:
+//   Read    — the input under every window touching the block (the windows' hull mapped to
+//             input space, grown by the operator's context), padded virtually at the border;
+//   Compute — every window on the global lattice that touches the block, in lattice order,
+//             blended (sum w*y / sum w) or, for exact operators, copied as they are;
+//   Write   — the block's whole chunks, then made durable.
+// A block's result depends only on the lattice and the padded volume, never on the block
+// (DESIGN invariants 2 and 3): the output is bit-identical for any block size, thread count
+// or order.
+#pragma once
+
+#include <memory>
+
+#include "volbatch/engine/job.h"
+#include "volbatch/store/dataset.h"
+#include "volbatch/tile/block_grid.h"
+#include "volbatch/tile/lattice.h"
+
+namespace volbatch {
+
+struct BlockInput {
+  Index block = 0;
+  Box region;              // output space, spatial: what the block writes
+  Box input_box;           // input space, spatial: what `data` covers
+  Array data;              // [c?, input_box]
+  int64_t bytes_read = 0;  // decoded bytes read from the input (before padding)
+};
+
+class BlockProcessor {
+ public:
+  BlockProcessor(const ResolvedJob& job, std::shared_ptr<const Dataset> input,
+                 std::shared_ptr<Dataset> output);
+
+  const BlockGrid& grid() const { return grid_; }
+  const Lattice& lattice() const { return lattice_; }
+
+  BlockInput Read(Index block) const;
+  // [c_out?, region] in the output's element type.
+  Array Compute(const BlockInput& in) const;
+  // Writes the block's chunks and makes them durable.
+  void Write(const Box& region, const Array& data) const;
+
+  // The block's output box with the channel axis (if any) prepended.
+  Box FullBox(const Box& spatial, Index channels) const;
+
+ private:
+  const ResolvedJob& job_;
+  std::shared_ptr<const Dataset> input_;
+  std::shared_ptr<Dataset> output_;
+  BlockGrid grid_;
+  Lattice lattice_;
+  std::vector<float> weights_;  // blend weights over one window (empty: no blending)
+};
+
+}  // namespace volbatch

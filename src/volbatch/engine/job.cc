@@ -1,0 +1,498 @@
+#include "volbatch/engine/job.h"
+
+#include <toml++/toml.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "volbatch/codec/registry.h"
+#include "volbatch/core/checked.h"
+#include "volbatch/core/error.h"
+#include "volbatch/store/dataset.h"
+
+namespace volbatch {
+namespace fs = std::filesystem;
+
+namespace {
+
+nlohmann::json TomlToJson(const toml::node& node) {
+  if (const auto* t = node.as_table()) {
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [k, v] : *t) j[std::string(k.str())] = TomlToJson(v);
+    return j;
+  }
+  if (const auto* a = node.as_array()) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& v : *a) j.push_back(TomlToJson(v));
+    return j;
+  }
+  if (const auto* v = node.as_string()) return v->get();
+  if (const auto* v = node.as_integer()) return v->get();
+  if (const auto* v = node.as_floating_point()) return v->get();
+  if (const auto* v = node.as_boolean()) return v->get();
+  // Dates and times: kept as a marker, rejected wherever a value is read.
+  return "<date or time value>";
+}
+
+std::optional<Shape> OptionalShape(ParamTable& t, const std::string& key) {
+  if (!t.Has(key)) return std::nullopt;
+  const nlohmann::json* v = t.Raw(key);
+  if (!v->is_array() || v->empty()) {
+    throw t.Bad(key, "must be a list of integers (z, y, x), not " + v->dump());
+  }
+  Shape s;
+  for (const auto& e : *v) {
+    if (!e.is_number_integer()) throw t.Bad(key, "must hold integers, not " + e.dump());
+    s.push_back(e.get<Index>());
+  }
+  return s;
+}
+
+ParamTable Table(const nlohmann::json& root, const std::string& name, bool required) {
+  if (!root.contains(name)) {
+    if (required) throw InvalidArgument("[" + name + "]: missing table");
+    return ParamTable(nlohmann::json::object(), 0, name);
+  }
+  const auto& t = root.at(name);
+  if (!t.is_object()) throw InvalidArgument("[" + name + "]: must be a table");
+  return ParamTable(t, 0, name);
+}
+
+}  // namespace
+
+int64_t ParseByteSize(const nlohmann::json& value, const std::string& what) {
+  if (value.is_number_integer()) {
+    if (value.get<int64_t>() <= 0) throw InvalidArgument(what + ": must be positive");
+    return value.get<int64_t>();
+  }
+  if (!value.is_string()) {
+    throw InvalidArgument(what + ": must be a size like \"4GiB\" or a number of bytes, not " +
+                          value.dump());
+  }
+  const std::string s = value.get<std::string>();
+  size_t pos = 0;
+  double number = 0;
+  try {
+    number = std::stod(s, &pos);
+  } catch (const std::exception&) {
+    throw InvalidArgument(what + ": \"" + s + "\" is not a size like \"4GiB\"");
+  }
+  std::string unit = s.substr(pos);
+  unit.erase(0, unit.find_first_not_of(' '));
+  static const std::pair<const char*, double> kUnits[] = {{"", 1},
+                                                          {"B", 1},
+                                                          {"KB", 1e3},
+                                                          {"MB", 1e6},
+                                                          {"GB", 1e9},
+                                                          {"TB", 1e12},
+                                                          {"KiB", 1024.0},
+                                                          {"MiB", 1048576.0},
+                                                          {"GiB", 1073741824.0},
+                                                          {"TiB", 1099511627776.0},
+                                                          {"K", 1024.0},
+                                                          {"M", 1048576.0},
+                                                          {"G", 1073741824.0}};
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) {
+      const double bytes = number * factor;
+      if (!(bytes >= 1) || bytes > 9e18) {
+        throw InvalidArgument(what + ": \"" + s + "\" is not a usable size");
+      }
+      return static_cast<int64_t>(bytes);
+    }
+  }
+  throw InvalidArgument(what + ": unknown unit \"" + unit + "\" in \"" + s +
+                        "\" (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
+}
+
+JobSpec ParseJobToml(const std::string& text, const std::string& source) {
+  nlohmann::json root;
+  try {
+    root = TomlToJson(toml::parse(text, source));
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    throw InvalidArgument(source + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) +
+                          ": " + std::string(e.description()));
+  }
+  JobSpec spec;
+  spec.source = source;
+  try {
+    for (const auto& [key, value] : root.items()) {
+      static const char* kTables[] = {"input", "output", "operator", "tiling", "run"};
+      if (std::find(std::begin(kTables), std::end(kTables), key) == std::end(kTables)) {
+        throw InvalidArgument("[" + key +
+                              "]: unknown table (a job has [input], [output], [operator], "
+                              "[tiling] and [run])");
+      }
+    }
+    {
+      ParamTable t = Table(root, "input", true);
+      spec.input.path = t.String("path");
+      spec.input.channels = t.Bool("channels", false);
+      t.Finish();
+    }
+    {
+      ParamTable t = Table(root, "output", true);
+      spec.output.path = t.String("path");
+      spec.output.format = t.String("format", "");
+      if (!spec.output.format.empty() && spec.output.format != "n5" &&
+          spec.output.format != "zarr2" && spec.output.format != "zarr3") {
+        throw t.Bad("format", "\"" + spec.output.format + "\" is not one of n5, zarr2, zarr3");
+      }
+      if (t.Has("dtype")) {
+        const std::string d = t.String("dtype");
+        spec.output.dtype = ParseDataType(d, "[output] dtype");
+      }
+      spec.output.chunks = OptionalShape(t, "chunks");
+      spec.output.codec = t.String("codec", "zstd:3");
+      spec.output.shards = OptionalShape(t, "shards");
+      t.Finish();
+    }
+    if (!root.contains("operator") || !root.at("operator").is_object()) {
+      throw InvalidArgument("[operator]: missing table (type = \"identity\", \"gaussian\", ...)");
+    }
+    spec.op = root.at("operator");
+    {
+      ParamTable t = Table(root, "tiling", false);
+      spec.tiling.window = OptionalShape(t, "window");
+      spec.tiling.overlap = OptionalShape(t, "overlap");
+      if (t.Has("blend")) spec.tiling.blend = t.String("blend");
+      spec.tiling.padding = t.String("padding", "reflect");
+      spec.tiling.padding_value = t.Number("padding_value", 0.0);
+      spec.tiling.block = OptionalShape(t, "block");
+      t.Finish();
+    }
+    {
+      ParamTable t = Table(root, "run", false);
+      spec.run.threads = static_cast<int>(t.Integer("threads", 0));
+      if (spec.run.threads < 0 || spec.run.threads > 4096) {
+        throw t.Bad("threads", "must be between 1 and 4096 (0: every core)");
+      }
+      if (const auto* m = t.Raw("memory")) spec.run.memory = ParseByteSize(*m, "[run] memory");
+      spec.run.blocks_in_flight = static_cast<int>(t.Integer("blocks_in_flight", 0));
+      if (spec.run.blocks_in_flight < 0 || spec.run.blocks_in_flight > 1024) {
+        throw t.Bad("blocks_in_flight", "must be between 1 and 1024");
+      }
+      spec.run.retries = static_cast<int>(t.Integer("retries", 1));
+      if (spec.run.retries < 0 || spec.run.retries > 100) {
+        throw t.Bad("retries", "must be between 0 and 100");
+      }
+      spec.run.order = t.String("order", "lattice");
+      if (spec.run.order != "lattice" && spec.run.order != "shuffle") {
+        throw t.Bad("order", "\"" + spec.run.order + "\" is not one of lattice, shuffle");
+      }
+      spec.run.seed = static_cast<uint64_t>(t.Integer("seed", 0));
+      spec.run.jobdir = t.String("jobdir", "");
+      t.Finish();
+    }
+  } catch (const Error& e) {
+    throw WithContext(e, source);
+  }
+  return spec;
+}
+
+JobSpec ParseJobFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw NotFound(path + ": cannot open the job file");
+  std::stringstream text;
+  text << in.rdbuf();
+  JobSpec spec = ParseJobToml(text.str(), path);
+  // Relative paths in a job file are relative to the file, so a job runs from any directory.
+  const fs::path base = fs::absolute(path).parent_path();
+  auto rebase = [&](std::string& p) {
+    if (!p.empty() && fs::path(p).is_relative()) p = (base / p).lexically_normal().string();
+  };
+  rebase(spec.input.path);
+  rebase(spec.output.path);
+  rebase(spec.run.jobdir);
+  if (spec.op.contains("model") && spec.op["model"].is_string()) {
+    std::string m = spec.op["model"].get<std::string>();
+    rebase(m);
+    spec.op["model"] = m;
+  }
+  return spec;
+}
+
+std::string DefaultJobDir(const std::string& output_path) {
+  fs::path p = fs::absolute(output_path).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return p.string() + ".volbatch";
+}
+
+namespace {
+
+std::string OutputFormat(const JobSpec& spec) {
+  if (!spec.output.format.empty()) return spec.output.format;
+  for (const auto& part : fs::path(spec.output.path)) {
+    const std::string s = part.string();
+    if (s.size() > 3 && s.compare(s.size() - 3, 3, ".n5") == 0) return "n5";
+  }
+  return "zarr3";
+}
+
+Shape Spatial(const Shape& full, Index channels) {
+  return channels ? Shape(full.begin() + 1, full.end()) : full;
+}
+
+Shape WithChannels(Index channels, const Shape& spatial) {
+  Shape s;
+  if (channels) s.push_back(channels);
+  s.insert(s.end(), spatial.begin(), spatial.end());
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json ResolvedJob::Identity() const {
+  nlohmann::json j;
+  j["input"] = {{"path", input_path},
+                {"shape", input_shape},
+                {"dtype", DataTypeName(input_dtype)},
+                {"channels", input_channels}};
+  j["output"] = {{"path", output_path},     {"format", output_format},
+                 {"shape", output_shape},   {"dtype", DataTypeName(output_dtype)},
+                 {"chunks", output_chunks}, {"codecs", output_codecs}};
+  if (output_shards) j["output"]["shards"] = *output_shards;
+  j["operator"] = op->Parameters();
+  j["tiling"] = {{"window", window},
+                 {"overlap", overlap},
+                 {"blend", blend ? BlendKindName(blend_kind) : "none"},
+                 {"padding", PaddingModeName(padding.mode)},
+                 {"block", block}};
+  if (padding.mode == PaddingMode::kConstant) j["tiling"]["padding_value"] = padding.value;
+  return j;
+}
+
+int64_t ResolvedJob::BlockBytes(const Shape& blk) const {
+  // The windows touching a block reach at most one window beyond it on each side; the input
+  // is that hull mapped to input space plus context, read once and padded once (2 copies).
+  const size_t r = blk.size();
+  Shape hull(r), in(r);
+  for (size_t i = 0; i < r; ++i) {
+    hull[i] = std::min(blk[i], output_spatial[i]) + 2 * window[i];
+    in[i] = hull[i] * scale.down[i] / scale.up[i] + 2 * context[i];
+  }
+  const double c_in = std::max<Index>(1, input_channels);
+  const double c_out = std::max<Index>(1, output_channels);
+  double v_block = 1, v_in = 1;
+  for (size_t i = 0; i < r; ++i) {
+    v_block *= static_cast<double>(std::min(blk[i], output_spatial[i]));
+    v_in *= static_cast<double>(in[i]);
+  }
+  double bytes = 2 * v_in * c_in * static_cast<double>(ByteSize(input_dtype));
+  bytes += v_block * c_out * static_cast<double>(ByteSize(compute_dtype));
+  if (blend) bytes += v_block * (c_out + 1) * 4;
+  bytes += v_block * c_out * static_cast<double>(ByteSize(output_dtype));
+  return static_cast<int64_t>(std::min(bytes, 9e18));
+}
+
+ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
+  ResolvedJob job;
+  job.spec = spec;
+  job.input_path = fs::absolute(spec.input.path).lexically_normal().string();
+  job.output_path = fs::absolute(spec.output.path).lexically_normal().string();
+  job.jobdir = spec.run.jobdir.empty() ? DefaultJobDir(job.output_path)
+                                       : fs::absolute(spec.run.jobdir).lexically_normal().string();
+  auto fail = [&](const std::string& field, const std::string& what) {
+    return InvalidArgument(spec.source + ": " + field + ": " + what);
+  };
+  if (job.input_path == job.output_path) {
+    throw fail("[output] path", "is the input dataset; the engine never writes its input");
+  }
+  // Input.
+  Dataset input = [&] {
+    try {
+      return Dataset::Open(job.input_path);
+    } catch (const Error& e) {
+      throw WithContext(e, spec.source + ": [input] path");
+    }
+  }();
+  job.input_shape = input.shape();
+  job.input_dtype = input.dtype();
+  if (spec.input.channels) {
+    if (input.rank() < 2) throw fail("[input] channels", "a channel axis needs rank >= 2");
+    job.input_channels = input.shape()[0];
+  }
+  job.input_spatial = Spatial(job.input_shape, job.input_channels);
+  const size_t rank = job.input_spatial.size();
+
+  // Operator.
+  try {
+    job.op = MakeOperator(spec.op, rank);
+  } catch (const Error& e) {
+    throw WithContext(e, spec.source);
+  }
+  job.scale = job.op->GetScale();
+  job.context = job.op->Context();
+  try {
+    job.output_channels = job.op->OutputChannels(job.input_channels);
+  } catch (const Error& e) {
+    throw WithContext(e, spec.source);
+  }
+  job.output_spatial = job.scale.OutputShape(job.input_spatial);
+  job.output_shape = WithChannels(job.output_channels, job.output_spatial);
+  job.compute_dtype = job.op->ComputeDType(job.input_dtype);
+  job.output_dtype = spec.output.dtype.value_or(job.compute_dtype);
+  try {
+    job.op->CheckOutputDType(job.input_dtype, job.output_dtype);
+  } catch (const Error& e) {
+    throw fail("[output] dtype", std::string(DataTypeName(job.output_dtype)) + ": " + e.what());
+  }
+  job.op->SetOutputDType(job.output_dtype);
+  job.compute_dtype = job.op->ComputeDType(job.input_dtype);
+
+  // Output layout.
+  job.output_format = OutputFormat(spec);
+  Shape chunks = spec.output.chunks.value_or(Shape(rank, 64));
+  if (chunks.size() == rank && job.output_channels) {
+    chunks.insert(chunks.begin(), job.output_channels);
+  }
+  if (chunks.size() != job.output_shape.size()) {
+    throw fail("[output] chunks", ShapeToString(chunks) + " has " + std::to_string(chunks.size()) +
+                                      " axes; the output " + ShapeToString(job.output_shape) +
+                                      " has " + std::to_string(job.output_shape.size()));
+  }
+  for (Index c : chunks) {
+    if (c < 1) throw fail("[output] chunks", ShapeToString(chunks) + " must be positive");
+  }
+  if (job.output_channels && chunks[0] != job.output_channels) {
+    throw fail("[output] chunks", "the channel axis must be one chunk (" +
+                                      std::to_string(job.output_channels) +
+                                      "), so that a block owns whole chunks");
+  }
+  job.output_chunks = chunks;
+  if (spec.output.shards) {
+    if (job.output_format != "zarr3") {
+      throw fail("[output] shards", "sharding needs a Zarr v3 output (format = \"zarr3\")");
+    }
+    Shape shards = *spec.output.shards;
+    if (shards.size() == rank && job.output_channels) {
+      shards.insert(shards.begin(), job.output_channels);
+    }
+    if (shards.size() != chunks.size()) {
+      throw fail("[output] shards", ShapeToString(shards) + " and chunks " + ShapeToString(chunks) +
+                                        " differ in rank");
+    }
+    for (size_t i = 0; i < shards.size(); ++i) {
+      if (shards[i] < 1 || shards[i] % chunks[i] != 0) {
+        throw fail("[output] shards", ShapeToString(shards) + " must be a multiple of the chunks " +
+                                          ShapeToString(chunks));
+      }
+    }
+    job.output_shards = shards;
+  }
+  try {
+    job.output_codecs = ParseCodecSpec(spec.output.codec);
+  } catch (const Error& e) {
+    throw WithContext(e, spec.source + ": [output] codec");
+  }
+  job.unit = Spatial(job.output_shards.value_or(job.output_chunks), job.output_channels);
+
+  // Tiling.
+  if (spec.tiling.window) {
+    job.window = *spec.tiling.window;
+  } else {
+    job.window = job.op->DefaultWindow();
+    if (job.op->Exact() && job.window.size() == rank) {
+      // An exact operator needs no particular window: one that divides the storage unit never
+      // straddles a block border, so a block computes nothing outside itself.
+      for (size_t i = 0; i < rank; ++i) {
+        const Index w = std::min(job.window[i], job.unit[i]);
+        if (job.unit[i] % w == 0 && w % job.scale.up[i] == 0) job.window[i] = w;
+      }
+    }
+  }
+  if (job.window.size() != rank) {
+    throw fail("[tiling] window", ShapeToString(job.window) + " must have " + std::to_string(rank) +
+                                      " axes (z, y, x)");
+  }
+  job.overlap = spec.tiling.overlap.value_or(Shape(rank, 0));
+  if (job.overlap.size() != rank) {
+    throw fail("[tiling] overlap",
+               ShapeToString(job.overlap) + " must have " + std::to_string(rank) + " axes");
+  }
+  for (size_t i = 0; i < rank; ++i) {
+    if (job.window[i] < 1)
+      throw fail("[tiling] window", ShapeToString(job.window) + " must be positive");
+    if (job.overlap[i] < 0 || job.overlap[i] >= job.window[i]) {
+      throw fail("[tiling] overlap", ShapeToString(job.overlap) +
+                                         " must be >= 0 and smaller than the window " +
+                                         ShapeToString(job.window) + " on every axis");
+    }
+    if (job.window[i] % job.scale.up[i] != 0 ||
+        (job.window[i] - job.overlap[i]) % job.scale.up[i] != 0) {
+      throw fail("[tiling] window", ShapeToString(job.window) +
+                                        " and window - overlap must be multiples of the scale " +
+                                        job.scale.ToString());
+    }
+  }
+  const std::string blend = spec.tiling.blend.value_or(job.op->Exact() ? "none" : "gaussian");
+  job.blend = blend != "none";
+  if (job.blend) {
+    job.blend_kind = ParseBlendKind(blend);
+  } else if (!job.op->Exact()) {
+    throw fail("[tiling] blend", "\"none\" needs an exact operator; " + job.op->name() +
+                                     " windows must be blended (constant, linear, gaussian, bump)");
+  }
+  try {
+    job.padding.mode = ParsePaddingMode(spec.tiling.padding);
+  } catch (const Error& e) {
+    throw WithContext(e, spec.source);
+  }
+  job.padding.value = spec.tiling.padding_value;
+
+  // Run.
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  job.threads = spec.run.threads > 0 ? spec.run.threads : cores;
+  job.blocks_in_flight =
+      spec.run.blocks_in_flight > 0 ? spec.run.blocks_in_flight : job.threads + 1;
+  job.memory = spec.run.memory > 0 ? spec.run.memory : int64_t{2} << 30;
+
+  // Block: given, stored by an earlier run, or the largest that fits the budget.
+  if (spec.tiling.block) {
+    job.block = *spec.tiling.block;
+    if (job.block.size() != rank) {
+      throw fail("[tiling] block",
+                 ShapeToString(job.block) + " must have " + std::to_string(rank) + " axes");
+    }
+    for (size_t i = 0; i < rank; ++i) {
+      if (job.block[i] < 1 || job.block[i] % job.unit[i] != 0) {
+        throw fail("[tiling] block",
+                   ShapeToString(job.block) + " is not a multiple of the output's " +
+                       (job.output_shards ? "shards " : "chunks ") + ShapeToString(job.unit) +
+                       " (a block must own whole " + (job.output_shards ? "shards)" : "chunks)"));
+      }
+    }
+  } else if (stored_block && stored_block->size() == rank) {
+    job.block = *stored_block;
+  } else {
+    Shape blk = job.unit;
+    const int64_t budget = job.memory / std::max(1, job.blocks_in_flight);
+    while (true) {
+      // Grow the axis that is smallest in voxels (keeps blocks compact: less halo per voxel),
+      // while the block still fits the budget and is not already the whole axis.
+      int best = -1;
+      for (size_t i = 0; i < rank; ++i) {
+        if (blk[i] >= job.output_spatial[i]) continue;
+        if (best < 0 || blk[i] < blk[static_cast<size_t>(best)]) best = static_cast<int>(i);
+      }
+      if (best < 0) break;
+      Shape next = blk;
+      next[static_cast<size_t>(best)] *= 2;
+      if (job.BlockBytes(next) > budget) break;
+      blk = next;
+    }
+    job.block = blk;
+  }
+  if (job.BlockBytes(job.unit) > job.memory) {
+    throw fail("[run] memory", std::to_string(job.memory) + " bytes cannot hold one block of " +
+                                   ShapeToString(job.unit) + " (needs about " +
+                                   std::to_string(job.BlockBytes(job.unit)) + " bytes)");
+  }
+  return job;
+}
+
+}  // namespace volbatch

@@ -1,0 +1,104 @@
+// Job: what `volbatch run` does, read from the TOML job file (see DESIGN.md "The job file").
+// Every table is read key by key and unknown keys are errors naming "[table] key", so a typo
+// cannot silently change what runs. The spec is then resolved against the input dataset and
+// the operator (ResolveJob) into the geometry the engine works with.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "volbatch/core/box.h"
+#include "volbatch/core/dtype.h"
+#include "volbatch/ops/operator.h"
+#include "volbatch/tile/blend.h"
+#include "volbatch/tile/padding.h"
+
+namespace volbatch {
+
+struct JobSpec {
+  std::string source;  // the job file, for messages
+  struct Input {
+    std::string path;
+    bool channels = false;  // the dataset's first axis is channels
+  } input;
+  struct Output {
+    std::string path;
+    std::string format;             // "" = from the path
+    std::optional<DataType> dtype;  // default: what the operator computes
+    std::optional<Shape> chunks;    // spatial, or with the channel axis first
+    std::string codec = "zstd:3";
+    std::optional<Shape> shards;
+  } output;
+  nlohmann::json op = nlohmann::json::object();  // the [operator] table
+  struct Tiling {
+    std::optional<Shape> window;   // output space; default: the operator's
+    std::optional<Shape> overlap;  // default 0
+    std::optional<std::string> blend;
+    std::string padding = "reflect";
+    double padding_value = 0;
+    std::optional<Shape> block;
+  } tiling;
+  struct Run {
+    int threads = 0;                // 0: every core
+    int64_t memory = 0;             // bytes; 0: the default budget
+    int blocks_in_flight = 0;       // 0: threads + 1
+    int retries = 1;                // re-tries of a failing block within one run
+    std::string order = "lattice";  // "lattice" | "shuffle" (a test of order independence)
+    uint64_t seed = 0;
+    std::string jobdir;  // "" = beside the output
+  } run;
+};
+
+// Throws InvalidArgument naming the file and "[table] key" for anything wrong.
+JobSpec ParseJobFile(const std::string& path);
+JobSpec ParseJobToml(const std::string& text, const std::string& source);
+// "4GiB", "512 MiB", "1e9", 1000000 -> bytes; throws naming `what`.
+int64_t ParseByteSize(const nlohmann::json& value, const std::string& what);
+
+// The job resolved against its input and operator: everything a block needs.
+struct ResolvedJob {
+  JobSpec spec;
+  std::string input_path, output_path, jobdir;  // absolute
+  Shape input_shape;                            // full, with channels first if any
+  DataType input_dtype = DataType::kUint8;
+  Index input_channels = 0;  // 0: no channel axis
+  Shape input_spatial;
+  std::shared_ptr<Operator> op;
+  Scale scale;
+  Shape context;
+  Index output_channels = 0;
+  Shape output_spatial;
+  Shape output_shape;  // full, with channels first if any
+  DataType compute_dtype = DataType::kFloat32;
+  DataType output_dtype = DataType::kFloat32;
+  Shape output_chunks;                 // full
+  std::optional<Shape> output_shards;  // full
+  std::string output_format;           // n5 | zarr2 | zarr3
+  nlohmann::json output_codecs;
+  Shape unit;             // spatial storage unit (shard or chunk)
+  Shape window, overlap;  // output space
+  bool blend = false;
+  BlendKind blend_kind = BlendKind::kConstant;
+  Padding padding;
+  Shape block;  // spatial
+  int threads = 1;
+  int blocks_in_flight = 2;
+  int64_t memory = 0;
+
+  // What identifies the job's output: input metadata, output layout, operator, tiling.
+  nlohmann::json Identity() const;
+  // Estimated peak bytes one block in flight needs.
+  int64_t BlockBytes(const Shape& block) const;
+};
+
+// Opens the input, builds the operator, checks every field against the others. `stored_block`
+// is the block of an existing job directory, used when the job names none (so a resume keeps
+// the same block grid whatever the memory budget says).
+ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block = std::nullopt);
+
+// The default job directory of an output dataset: "<output>.volbatch" beside it.
+std::string DefaultJobDir(const std::string& output_path);
+
+}  // namespace volbatch

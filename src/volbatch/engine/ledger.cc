@@ -1,0 +1,138 @@
+#include "volbatch/engine/ledger.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "volbatch/codec/crc32c.h"
+#include "volbatch/core/error.h"
+
+namespace volbatch {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr uint32_t kMagic = 0x314C4256;  // "VBL1" little-endian
+
+template <typename T>
+void Put(std::string& s, size_t at, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) s[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+template <typename T>
+T Get(const char* p) {
+  T v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    v |= static_cast<T>(static_cast<unsigned char>(p[i])) << (8 * i);
+  }
+  return v;
+}
+uint32_t Crc(const char* p, size_t n) {
+  return Crc32c(std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), n));
+}
+std::string ErrnoText(int e) { return std::system_category().message(e); }
+}  // namespace
+
+std::string LedgerPath(const std::string& jobdir, int worker) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "worker-%04d.log", worker);
+  return (fs::path(jobdir) / "ledger" / name).string();
+}
+
+std::string EncodeLedgerRecord(const LedgerRecord& r) {
+  std::string s(kLedgerRecordSize, '\0');
+  Put<uint32_t>(s, 0, kMagic);
+  s[4] = static_cast<char>(r.status);
+  Put<uint64_t>(s, 8, static_cast<uint64_t>(r.block));
+  Put<uint64_t>(s, 16, r.time_ms);
+  Put<uint32_t>(s, 24, r.duration_ms);
+  Put<uint32_t>(s, 28, Crc(s.data(), 28));
+  return s;
+}
+
+LedgerWriter::LedgerWriter(const std::string& jobdir, int worker)
+    : path_(LedgerPath(jobdir, worker)) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path_).parent_path(), ec);
+  if (ec) throw IoError(path_ + ": cannot create the ledger directory: " + ec.message());
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError(path_ + ": cannot open the ledger: " + ErrnoText(errno));
+  // A torn record at the end (a crash mid-append) would misalign every later record: cut it.
+  const off_t size = ::lseek(fd_, 0, SEEK_END);
+  if (size > 0 && size % static_cast<off_t>(kLedgerRecordSize) != 0) {
+    if (::ftruncate(fd_, size - size % static_cast<off_t>(kLedgerRecordSize)) != 0) {
+      throw IoError(path_ + ": cannot cut a torn record: " + ErrnoText(errno));
+    }
+  }
+}
+
+LedgerWriter::~LedgerWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void LedgerWriter::Append(const LedgerRecord& record) {
+  const std::string bytes = EncodeLedgerRecord(record);
+  ssize_t n;
+  do {
+    n = ::write(fd_, bytes.data(), bytes.size());
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(bytes.size())) {
+    throw IoError(path_ + ": cannot append a record: " +
+                  (n < 0 ? ErrnoText(errno) : std::string("short write")));
+  }
+  if (::fdatasync(fd_) != 0) throw IoError(path_ + ": fdatasync failed: " + ErrnoText(errno));
+}
+
+size_t LedgerState::done() const {
+  return static_cast<size_t>(std::count_if(latest.begin(), latest.end(), [](const auto& kv) {
+    return kv.second.status == BlockStatus::kDone;
+  }));
+}
+size_t LedgerState::failed() const { return latest.size() - done(); }
+bool LedgerState::IsDone(Index block) const {
+  auto it = latest.find(block);
+  return it != latest.end() && it->second.status == BlockStatus::kDone;
+}
+
+LedgerState ReadLedgers(const std::string& jobdir) {
+  LedgerState state;
+  const fs::path dir = fs::path(jobdir) / "ledger";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return state;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("worker-", 0) == 0 && entry.path().extension() == ".log") {
+      state.files.push_back(entry.path().string());
+    }
+  }
+  std::sort(state.files.begin(), state.files.end());
+  for (const auto& file : state.files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw IoError(file + ": cannot read the ledger");
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    state.torn_bytes += data.size() % kLedgerRecordSize;
+    for (size_t at = 0; at + kLedgerRecordSize <= data.size(); at += kLedgerRecordSize) {
+      const char* p = data.data() + at;
+      const uint8_t status = static_cast<uint8_t>(p[4]);
+      if (Get<uint32_t>(p) != kMagic || Get<uint32_t>(p + 28) != Crc(p, 28) ||
+          (status != 1 && status != 2)) {
+        ++state.bad_records;
+        continue;
+      }
+      LedgerRecord r;
+      r.status = static_cast<BlockStatus>(status);
+      r.block = static_cast<Index>(Get<uint64_t>(p + 8));
+      r.time_ms = Get<uint64_t>(p + 16);
+      r.duration_ms = Get<uint32_t>(p + 24);
+      ++state.records;
+      auto [it, inserted] = state.latest.emplace(r.block, r);
+      if (!inserted && it->second.status != BlockStatus::kDone) it->second = r;
+    }
+  }
+  return state;
+}
+
+}  // namespace volbatch

@@ -1,0 +1,399 @@
+#include "volbatch/engine/run.h"
+
+#include <sys/resource.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <sstream>
+
+#include "volbatch/core/error.h"
+#include "volbatch/engine/block_processor.h"
+#include "volbatch/engine/job_dir.h"
+#include "volbatch/engine/ledger.h"
+#include "volbatch/engine/progress.h"
+#include "volbatch/engine/statistics.h"
+#include "volbatch/store/dataset.h"
+
+namespace volbatch {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+int64_t PeakRss() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;
+}
+
+// The output dataset: created, or an existing one checked against the job's layout.
+std::shared_ptr<Dataset> PrepareOutput(const ResolvedJob& job, bool owned_by_job) {
+  const std::string where = job.spec.source + ": [output] path: " + job.output_path;
+  if (Dataset::Exists(job.output_path)) {
+    auto out = std::make_shared<Dataset>(Dataset::Open(job.output_path));
+    const ArrayLayout& l = out->layout();
+    const Shape write_chunks = job.output_shards.value_or(job.output_chunks);
+    std::string diff;
+    if (out->format() != job.output_format) {
+      diff = "format " + out->format() + ", the job's " + job.output_format;
+    } else if (l.shape != job.output_shape) {
+      diff = "shape " + ShapeToString(l.shape) + ", the job's " + ShapeToString(job.output_shape);
+    } else if (l.dtype != job.output_dtype) {
+      diff = "dtype " + std::string(DataTypeName(l.dtype)) + ", the job's " +
+             std::string(DataTypeName(job.output_dtype));
+    } else if (l.chunks != job.output_chunks || l.write_chunks != write_chunks) {
+      diff = "chunks " + ShapeToString(l.chunks) +
+             (l.write_chunks != l.chunks ? " in shards " + ShapeToString(l.write_chunks) : "") +
+             ", the job's " + ShapeToString(job.output_chunks) +
+             (job.output_shards ? " in shards " + ShapeToString(*job.output_shards) : "");
+    }
+    if (!diff.empty()) {
+      throw FailedPrecondition(where + " exists with a different layout (" + diff +
+                               "); remove it or choose another output path");
+    }
+    if (!owned_by_job) {
+      throw FailedPrecondition(where +
+                               " exists and was not written by this job (no job "
+                               "directory at " +
+                               job.jobdir + "); pass --force to write into it");
+    }
+    return out;
+  }
+  CreateOptions o;
+  o.format = job.output_format;
+  o.shape = job.output_shape;
+  o.chunks = job.output_chunks;
+  o.dtype = job.output_dtype;
+  o.codecs = job.output_codecs;
+  o.shards = job.output_shards;
+  try {
+    return std::make_shared<Dataset>(Dataset::Create(job.output_path, o));
+  } catch (const Error& e) {
+    throw WithContext(e, where);
+  }
+}
+
+struct Token {
+  Index block = -1;
+  Clock::time_point start;
+  BlockInput input;
+  Array output;
+  Box region;
+  std::string error;
+};
+
+struct Counters {
+  std::atomic<int64_t> read_ns{0}, compute_ns{0}, write_ns{0}, bytes_read{0}, bytes_written{0},
+      voxels{0};
+};
+
+void AddNs(std::atomic<int64_t>& a, Clock::time_point since) {
+  a += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
+}
+
+std::string BlockText(const BlockProcessor& p, Index block) {
+  return "block " + std::to_string(block) + " " + p.grid().BlockBox(block).ToString();
+}
+
+// One pass of the pipeline over `todo`; returns the blocks that failed (with their errors).
+std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& proc,
+                                  const std::vector<Index>& todo, LedgerWriter* ledger,
+                                  bool record_failures, Counters& c, Progress& progress) {
+  std::vector<BlockFailure> failures;
+  size_t next = 0;
+  auto guarded = [&](Token* t, auto&& f) {
+    if (!t->error.empty()) return;
+    try {
+      f();
+    } catch (const Error& e) {
+      t->error = e.what();
+    } catch (const std::exception& e) {
+      t->error = std::string("unexpected failure: ") + e.what();
+    }
+  };
+  tbb::parallel_pipeline(
+      static_cast<size_t>(std::max(1, job.blocks_in_flight)),
+      tbb::make_filter<
+          void, Token*>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) -> Token* {
+        if (next >= todo.size()) {
+          fc.stop();
+          return nullptr;
+        }
+        auto* t = new Token;
+        t->block = todo[next++];
+        t->start = Clock::now();
+        return t;
+      }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
+        const auto s = Clock::now();
+        guarded(t, [&] {
+          t->input = proc.Read(t->block);
+          t->region = t->input.region;
+          c.bytes_read += t->input.bytes_read;
+        });
+        AddNs(c.read_ns, s);
+        return t;
+      }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
+        const auto s = Clock::now();
+        guarded(t, [&] {
+          t->output = proc.Compute(t->input);
+          t->input = BlockInput{};
+        });
+        AddNs(c.compute_ns, s);
+        return t;
+      }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
+        const auto s = Clock::now();
+        guarded(t, [&] {
+          proc.Write(t->region, t->output);
+          c.bytes_written += static_cast<int64_t>(t->output.num_bytes());
+          c.voxels += t->output.num_elements();
+        });
+        AddNs(c.write_ns, s);
+        t->output = Array();
+        return t;
+      }) & tbb::make_filter<Token*, void>(tbb::filter_mode::serial_out_of_order, [&](Token* t) {
+        std::unique_ptr<Token> own(t);
+        LedgerRecord r;
+        r.block = t->block;
+        r.time_ms = NowMs();
+        r.duration_ms =
+            static_cast<uint32_t>(std::min(4e9, Seconds(Clock::now() - t->start) * 1000));
+        if (t->error.empty()) {
+          r.status = BlockStatus::kDone;
+          ledger->Append(r);  // only now: the block's chunks are durable
+          progress.Add(t->region.num_elements(), false);
+        } else {
+          if (record_failures) {
+            r.status = BlockStatus::kFailed;
+            ledger->Append(r);
+            progress.Add(0, true);
+          }
+          failures.push_back({t->block, proc.grid().BlockBox(t->block).ToString(),
+                              BlockText(proc, t->block) + ": " + t->error});
+        }
+      }));
+  return failures;
+}
+
+}  // namespace
+
+RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
+  const auto t0 = Clock::now();
+  const std::string jobdir_path = spec.run.jobdir.empty()
+                                      ? DefaultJobDir(spec.output.path)
+                                      : fs::absolute(spec.run.jobdir).lexically_normal().string();
+  JobDir dir(jobdir_path);
+  const std::optional<nlohmann::json> old = dir.ReadJob();
+  if (options.resume && !old) {
+    throw FailedPrecondition(jobdir_path + ": no job to resume (no job.json)");
+  }
+  JobSpec effective = spec;
+  if (options.threads > 0) effective.run.threads = options.threads;
+  ResolvedJob job = ResolveJob(effective, options.force ? std::nullopt : StoredBlock(jobdir_path));
+
+  const nlohmann::json identity = job.Identity();
+  if (old && !options.force) {
+    const std::string change = DescribeChange(old->value("identity", nlohmann::json()), identity);
+    if (!change.empty()) {
+      throw FailedPrecondition(jobdir_path +
+                               ": the job changed since this directory was "
+                               "started (" +
+                               change + "); run with --force to start over");
+    }
+  }
+  // job.json goes down before a new output is created, so that an output on disk always has
+  // the job directory that owns it (a crash in between must not orphan it).
+  std::shared_ptr<Dataset> output;
+  const bool owned = old.has_value() || options.force;
+  if (Dataset::Exists(job.output_path)) output = PrepareOutput(job, owned);
+  if (!old || options.force) {
+    dir.Reset();
+    dir.WriteJob(job);
+  }
+  if (!output) output = PrepareOutput(job, owned);
+  auto input = std::make_shared<const Dataset>(Dataset::Open(job.input_path));
+
+  RunSummary summary;
+  summary.jobdir = jobdir_path;
+  summary.threads = job.threads;
+  summary.blocks_in_flight = job.blocks_in_flight;
+  summary.block = job.block;
+
+  tbb::task_arena arena(job.threads);
+  // Statistics: once per job, kept in the job directory (a resume reuses them).
+  const nlohmann::json request = job.op->StatisticsRequest();
+  if (!request.is_null()) {
+    const auto s0 = Clock::now();
+    std::optional<nlohmann::json> stats = dir.ReadJson("stats.json");
+    if (!stats || stats->value("request", nlohmann::json()) != request) {
+      nlohmann::json computed;
+      arena.execute([&] { computed = ComputeStatistics(*input, request); });
+      stats = nlohmann::json{{"request", request}, {"statistics", computed}};
+      dir.WriteJson("stats.json", *stats);
+    }
+    job.op->SetStatistics(stats->at("statistics"));
+    summary.statistics_s = Seconds(Clock::now() - s0);
+  }
+
+  BlockProcessor proc(job, input, output);
+  const LedgerState state = ReadLedgers(jobdir_path);
+  std::vector<Index> todo;
+  for (Index b = 0; b < proc.grid().num_blocks(); ++b) {
+    if (!state.IsDone(b)) todo.push_back(b);
+  }
+  if (job.spec.run.order == "shuffle") {
+    std::mt19937_64 rng(job.spec.run.seed);
+    std::shuffle(todo.begin(), todo.end(), rng);
+  }
+  summary.blocks_total = proc.grid().num_blocks();
+  summary.blocks_skipped = summary.blocks_total - static_cast<Index>(todo.size());
+
+  LedgerWriter ledger(jobdir_path, options.worker);
+  Progress progress(summary.blocks_total, summary.blocks_skipped,
+                    !options.quiet && ::isatty(STDERR_FILENO));
+  Counters c;
+  std::vector<BlockFailure> failures;
+  for (int attempt = 0; attempt <= job.spec.run.retries && !todo.empty(); ++attempt) {
+    const bool last = attempt == job.spec.run.retries;
+    arena.execute([&] { failures = RunPass(job, proc, todo, &ledger, last, c, progress); });
+    todo.clear();
+    for (const auto& f : failures) todo.push_back(f.block);
+    std::sort(todo.begin(), todo.end());
+    if (!last) failures.clear();
+  }
+  progress.Finish();
+
+  summary.failures = failures;
+  summary.blocks_failed = static_cast<Index>(failures.size());
+  summary.blocks_done = summary.blocks_total - summary.blocks_skipped - summary.blocks_failed;
+  summary.voxels = c.voxels;
+  summary.bytes_read = c.bytes_read;
+  summary.bytes_written = c.bytes_written;
+  summary.read_s = static_cast<double>(c.read_ns) / 1e9;
+  summary.compute_s = static_cast<double>(c.compute_ns) / 1e9;
+  summary.write_s = static_cast<double>(c.write_ns) / 1e9;
+  summary.wall_s = Seconds(Clock::now() - t0);
+  summary.peak_rss_bytes = PeakRss();
+  dir.WriteJson("summary.json", summary.ToJson());
+  return summary;
+}
+
+nlohmann::json RunSummary::ToJson() const {
+  nlohmann::json j = {{"jobdir", jobdir},
+                      {"blocks_total", blocks_total},
+                      {"blocks_skipped", blocks_skipped},
+                      {"blocks_done", blocks_done},
+                      {"blocks_failed", blocks_failed},
+                      {"voxels", voxels},
+                      {"bytes_read", bytes_read},
+                      {"bytes_written", bytes_written},
+                      {"wall_s", wall_s},
+                      {"read_s", read_s},
+                      {"compute_s", compute_s},
+                      {"write_s", write_s},
+                      {"statistics_s", statistics_s},
+                      {"threads", threads},
+                      {"blocks_in_flight", blocks_in_flight},
+                      {"block", block},
+                      {"peak_rss_bytes", peak_rss_bytes}};
+  j["failures"] = nlohmann::json::array();
+  for (const auto& f : failures) {
+    j["failures"].push_back({{"block", f.block}, {"region", f.region}, {"error", f.error}});
+  }
+  return j;
+}
+
+std::string RunSummary::ToText() const {
+  char buf[1024];
+  const double mvox = wall_s > 0 ? static_cast<double>(voxels) / wall_s / 1e6 : 0;
+  std::snprintf(
+      buf, sizeof(buf),
+      "blocks: %lld done, %lld skipped (done before), %lld failed, of %lld (block %s)\n"
+      "voxels: %lld written, %.1f Mvox/s\n"
+      "bytes:  %.1f MiB read, %.1f MiB written (decoded)\n"
+      "time:   %.2f s wall; thread-seconds read %.2f, compute %.2f, write %.2f%s\n"
+      "memory: peak RSS %.0f MiB; %d threads, %d blocks in flight\n"
+      "job:    %s\n",
+      static_cast<long long>(blocks_done), static_cast<long long>(blocks_skipped),
+      static_cast<long long>(blocks_failed), static_cast<long long>(blocks_total),
+      ShapeToString(block).c_str(), static_cast<long long>(voxels), mvox,
+      static_cast<double>(bytes_read) / 1048576.0, static_cast<double>(bytes_written) / 1048576.0,
+      wall_s, read_s, compute_s, write_s,
+      statistics_s > 0 ? (", statistics " + std::to_string(statistics_s) + " s").c_str() : "",
+      static_cast<double>(peak_rss_bytes) / 1048576.0, threads, blocks_in_flight, jobdir.c_str());
+  std::string s = buf;
+  for (size_t i = 0; i < failures.size() && i < 10; ++i) s += "failed: " + failures[i].error + "\n";
+  if (failures.size() > 10) {
+    s += "... and " + std::to_string(failures.size() - 10) + " more (see summary.json)\n";
+  }
+  return s;
+}
+
+nlohmann::json JobStatus(const std::string& jobdir) {
+  JobDir dir(jobdir);
+  const auto job = dir.ReadJob();
+  if (!job) throw NotFound(jobdir + ": not a job directory (no job.json)");
+  Index total = 0;
+  try {
+    const auto& id = job->at("identity");
+    Shape shape = id.at("output").at("shape").get<Shape>();
+    const Shape block = id.at("tiling").at("block").get<Shape>();
+    if (shape.size() == block.size() + 1) shape.erase(shape.begin());
+    total = BlockGrid(shape, block, block).num_blocks();
+  } catch (const nlohmann::json::exception& e) {
+    throw DataLoss(jobdir + "/job.json: missing or malformed field (" + e.what() + ")");
+  }
+  const LedgerState state = ReadLedgers(jobdir);
+  nlohmann::json j = {{"jobdir", jobdir},
+                      {"fingerprint", job->value("fingerprint", "")},
+                      {"blocks_total", total},
+                      {"blocks_done", state.done()},
+                      {"blocks_failed", state.failed()},
+                      {"blocks_remaining", total - static_cast<Index>(state.done())},
+                      {"ledgers", state.files.size()},
+                      {"bad_records", state.bad_records},
+                      {"torn_bytes", state.torn_bytes}};
+  nlohmann::json failed = nlohmann::json::array();
+  for (const auto& [b, r] : state.latest) {
+    if (r.status == BlockStatus::kFailed) failed.push_back(b);
+  }
+  j["failed_blocks"] = failed;
+  if (auto s = dir.ReadJson("summary.json")) j["last_run"] = *s;
+  return j;
+}
+
+std::string JobStatusText(const nlohmann::json& s) {
+  std::ostringstream o;
+  const Index total = s["blocks_total"], done = s["blocks_done"];
+  o << "job " << s["jobdir"].get<std::string>() << " (" << s["fingerprint"].get<std::string>()
+    << ")\n";
+  o << "blocks: " << done << " done of " << total << " ("
+    << (total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0) << "%), "
+    << s["blocks_failed"] << " failed, " << s["blocks_remaining"] << " remaining\n";
+  if (!s["failed_blocks"].empty()) o << "failed blocks: " << s["failed_blocks"].dump() << "\n";
+  if (s["bad_records"] != 0 || s["torn_bytes"] != 0) {
+    o << "ledger: " << s["bad_records"] << " bad records and " << s["torn_bytes"]
+      << " torn bytes ignored\n";
+  }
+  if (s.contains("last_run")) {
+    const auto& r = s["last_run"];
+    o << "last run: " << r.value("blocks_done", 0) << " blocks in " << r.value("wall_s", 0.0)
+      << " s, " << r.value("blocks_failed", 0) << " failed\n";
+  }
+  return o.str();
+}
+
+}  // namespace volbatch

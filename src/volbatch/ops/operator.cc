@@ -1,0 +1,263 @@
+#include "volbatch/ops/operator.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+
+#include "volbatch/core/error.h"
+#include "volbatch/ops/builtin.h"
+
+namespace volbatch {
+
+void Operator::CheckOutputDType(DataType /*input*/, DataType output) const {
+  if (output == DataType::kFloat16) {
+    throw InvalidArgument(name() + " cannot write float16 (volbatch does not compute in float16)");
+  }
+}
+
+Shape Operator::DefaultWindow() const {
+  // 64^3 windows keep a window's input (with context) in the caches' reach while making the
+  // per-window overhead negligible.
+  return Shape(spatial_rank_, 64);
+}
+
+// ---- OperatorParams -----------------------------------------------------------------------
+
+ParamTable::ParamTable(nlohmann::json table, size_t spatial_rank, std::string table_name)
+    : table_(std::move(table)), spatial_rank_(spatial_rank), name_(std::move(table_name)) {
+  if (!table_.is_object()) throw InvalidArgument("[" + name_ + "]: must be a table");
+}
+
+Error ParamTable::Bad(const std::string& key, const std::string& what) const {
+  return InvalidArgument("[" + name_ + "] " + key + ": " + what);
+}
+
+bool ParamTable::Has(const std::string& key) const { return table_.contains(key); }
+
+const nlohmann::json& ParamTable::Get(const std::string& key) {
+  used_.insert(key);
+  return table_.at(key);
+}
+
+const nlohmann::json* ParamTable::Raw(const std::string& key) {
+  used_.insert(key);
+  return table_.contains(key) ? &table_.at(key) : nullptr;
+}
+
+double ParamTable::Number(const std::string& key, std::optional<double> fallback) {
+  used_.insert(key);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    throw Bad(key, "missing (a number)");
+  }
+  const auto& v = Get(key);
+  if (!v.is_number()) throw Bad(key, "must be a number, not " + v.dump());
+  return v.get<double>();
+}
+
+Index ParamTable::Integer(const std::string& key, std::optional<Index> fallback) {
+  used_.insert(key);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    throw Bad(key, "missing (an integer)");
+  }
+  const auto& v = Get(key);
+  if (!v.is_number_integer()) throw Bad(key, "must be an integer, not " + v.dump());
+  return v.get<Index>();
+}
+
+std::string ParamTable::String(const std::string& key, std::optional<std::string> fallback) {
+  used_.insert(key);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    throw Bad(key, "missing (a string)");
+  }
+  const auto& v = Get(key);
+  if (!v.is_string()) throw Bad(key, "must be a string, not " + v.dump());
+  return v.get<std::string>();
+}
+
+bool ParamTable::Bool(const std::string& key, std::optional<bool> fallback) {
+  used_.insert(key);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    throw Bad(key, "missing (true or false)");
+  }
+  const auto& v = Get(key);
+  if (!v.is_boolean()) throw Bad(key, "must be true or false, not " + v.dump());
+  return v.get<bool>();
+}
+
+std::vector<double> ParamTable::Numbers(const std::string& key,
+                                        std::optional<std::vector<double>> fallback) {
+  used_.insert(key);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    throw Bad(key, "missing (a number or a list of " + std::to_string(spatial_rank_) + " numbers)");
+  }
+  const auto& v = Get(key);
+  if (v.is_number()) return std::vector<double>(spatial_rank_, v.get<double>());
+  if (!v.is_array() || v.size() != spatial_rank_) {
+    throw Bad(key, "must be a number or a list of " + std::to_string(spatial_rank_) +
+                       " numbers (one per axis, z y x), not " + v.dump());
+  }
+  std::vector<double> out;
+  for (const auto& e : v) {
+    if (!e.is_number()) throw Bad(key, "must hold numbers, not " + e.dump());
+    out.push_back(e.get<double>());
+  }
+  return out;
+}
+
+Shape ParamTable::Integers(const std::string& key, std::optional<Shape> fallback) {
+  used_.insert(key);
+  if (!Has(key)) {
+    if (fallback) return *fallback;
+    throw Bad(key,
+              "missing (an integer or a list of " + std::to_string(spatial_rank_) + " integers)");
+  }
+  const auto& v = Get(key);
+  if (v.is_number_integer()) return Shape(spatial_rank_, v.get<Index>());
+  if (!v.is_array() || v.size() != spatial_rank_) {
+    throw Bad(key, "must be an integer or a list of " + std::to_string(spatial_rank_) +
+                       " integers (one per axis, z y x), not " + v.dump());
+  }
+  Shape out;
+  for (const auto& e : v) {
+    if (!e.is_number_integer()) throw Bad(key, "must hold integers, not " + e.dump());
+    out.push_back(e.get<Index>());
+  }
+  return out;
+}
+
+void ParamTable::Finish() const {
+  for (const auto& [key, value] : table_.items()) {
+    if (!used_.count(key)) {
+      if (name_ == "operator") {
+        throw Bad(key, "unknown key for type \"" + table_.value("type", std::string("?")) + "\"");
+      }
+      throw Bad(key, "unknown key");
+    }
+  }
+}
+
+// ---- registry -----------------------------------------------------------------------------
+
+namespace {
+std::map<std::string, OperatorFactory>& Registry() {
+  static std::map<std::string, OperatorFactory> r;
+  return r;
+}
+std::once_flag builtin_once;
+void EnsureBuiltins() { std::call_once(builtin_once, RegisterBuiltinOperators); }
+}  // namespace
+
+void RegisterOperator(const std::string& type, OperatorFactory factory) {
+  Registry()[type] = std::move(factory);
+}
+
+std::vector<std::string> RegisteredOperators() {
+  EnsureBuiltins();
+  std::vector<std::string> names;
+  for (const auto& [name, f] : Registry()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Operator> MakeOperator(const nlohmann::json& table, size_t spatial_rank) {
+  EnsureBuiltins();
+  OperatorParams params(table, spatial_rank);
+  const std::string type = params.String("type");
+  auto it = Registry().find(type);
+  if (it == Registry().end()) {
+    std::string known;
+    for (const auto& n : RegisteredOperators()) known += (known.empty() ? "" : ", ") + n;
+    throw InvalidArgument("[operator] type: \"" + type + "\" is unknown (known: " + known + ")");
+  }
+  auto op = it->second(params);
+  params.Finish();
+  return op;
+}
+
+// ---- element conversion --------------------------------------------------------------------
+
+std::vector<double> ToDoubles(const Array& a) {
+  std::vector<double> out(static_cast<size_t>(a.num_elements()));
+  VisitDataType(a.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_arithmetic_v<T>) {
+      const T* p = a.data_as<T>();
+      for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<double>(p[i]);
+    } else {
+      throw Unsupported("float16 data cannot be computed on; cast it to float32 first");
+    }
+  });
+  return out;
+}
+
+namespace {
+
+template <typename To, typename From>
+To ConvertOne(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From{};
+  } else if constexpr (std::is_floating_point_v<To>) {
+    return static_cast<To>(v);
+  } else if constexpr (std::is_floating_point_v<From>) {
+    if (std::isnan(v)) return To{0};
+    const double r = std::nearbyint(static_cast<double>(v));
+    // Compare in double: the bounds of 64-bit types are not exact there, so saturate with >=.
+    if (r <= static_cast<double>(std::numeric_limits<To>::lowest())) {
+      return std::numeric_limits<To>::lowest();
+    }
+    if (r >= static_cast<double>(std::numeric_limits<To>::max())) {
+      return std::numeric_limits<To>::max();
+    }
+    return static_cast<To>(r);
+  } else {
+    // Integer to integer, saturating.
+    using Wide = std::conditional_t<std::is_signed_v<From>, int64_t, uint64_t>;
+    const Wide w = static_cast<Wide>(v);
+    if constexpr (std::is_signed_v<From>) {
+      if (w < 0 && !std::is_signed_v<To>) return To{0};
+      if constexpr (std::is_signed_v<To>) {
+        if (w < static_cast<int64_t>(std::numeric_limits<To>::lowest())) {
+          return std::numeric_limits<To>::lowest();
+        }
+      }
+      if (w > 0 &&
+          static_cast<uint64_t>(w) > static_cast<uint64_t>(std::numeric_limits<To>::max())) {
+        return std::numeric_limits<To>::max();
+      }
+    } else {
+      if (w > static_cast<uint64_t>(std::numeric_limits<To>::max())) {
+        return std::numeric_limits<To>::max();
+      }
+    }
+    return static_cast<To>(w);
+  }
+}
+
+}  // namespace
+
+Array CastArray(const Array& a, DataType to) {
+  if (a.dtype() == to) return a;
+  Array out(to, a.shape());
+  const size_t n = static_cast<size_t>(a.num_elements());
+  VisitDataType(a.dtype(), [&](auto f) {
+    using From = decltype(f);
+    VisitDataType(to, [&](auto t) {
+      using To = decltype(t);
+      if constexpr (std::is_arithmetic_v<From> && std::is_arithmetic_v<To>) {
+        const From* src = a.data_as<From>();
+        To* dst = out.data_as<To>();
+        for (size_t i = 0; i < n; ++i) dst[i] = ConvertOne<To>(src[i]);
+      } else {
+        throw Unsupported("conversion to or from float16 is not supported here");
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace volbatch
