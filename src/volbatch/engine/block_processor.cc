@@ -164,6 +164,7 @@ Array BlockProcessor::Compute(const BlockInput& in) const {
 
 void BlockProcessor::Write(const Box& region, const Array& data) const {
   output_->Write(FullBox(region, job_.output_channels), data);
+  output_->Sync();
 }
 
 }  // namespace volbatch

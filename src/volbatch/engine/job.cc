@@ -483,6 +483,16 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
       Shape next = blk;
       next[static_cast<size_t>(best)] *= 2;
       if (job.BlockBytes(next) > budget) break;
+      // Keep enough blocks to fill the pipeline (reads and writes overlap compute only across
+      // blocks) once the block is big enough that its halo no longer dominates.
+      Index blocks = 1;
+      for (size_t i = 0; i < rank; ++i) {
+        blocks *= (job.output_spatial[i] + next[i] - 1) / next[i];
+      }
+      if (blocks < 4 * static_cast<Index>(job.blocks_in_flight) &&
+          NumElements(blk, "block") >= Index{1} << 21) {
+        break;
+      }
       blk = next;
     }
     job.block = blk;

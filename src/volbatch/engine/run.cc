@@ -40,11 +40,14 @@ int64_t PeakRss() {
   return static_cast<int64_t>(u.ru_maxrss) * 1024;
 }
 
+// Blocks sync their chunks once, after all of them are written, then record themselves done.
+const DatasetOptions kDeferred{.sync = SyncMode::kDeferred};
+
 // The output dataset: created, or an existing one checked against the job's layout.
 std::shared_ptr<Dataset> PrepareOutput(const ResolvedJob& job, bool owned_by_job) {
   const std::string where = job.spec.source + ": [output] path: " + job.output_path;
   if (Dataset::Exists(job.output_path)) {
-    auto out = std::make_shared<Dataset>(Dataset::Open(job.output_path));
+    auto out = std::make_shared<Dataset>(Dataset::Open(job.output_path, kDeferred));
     const ArrayLayout& l = out->layout();
     const Shape write_chunks = job.output_shards.value_or(job.output_chunks);
     std::string diff;
@@ -81,7 +84,7 @@ std::shared_ptr<Dataset> PrepareOutput(const ResolvedJob& job, bool owned_by_job
   o.codecs = job.output_codecs;
   o.shards = job.output_shards;
   try {
-    return std::make_shared<Dataset>(Dataset::Create(job.output_path, o));
+    return std::make_shared<Dataset>(Dataset::Create(job.output_path, o, kDeferred));
   } catch (const Error& e) {
     throw WithContext(e, where);
   }
@@ -224,6 +227,8 @@ RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
     dir.WriteJob(job);
   }
   if (!output) output = PrepareOutput(job, owned);
+  // A run killed mid-write leaves temporaries beside the chunks it was writing.
+  output->SweepTemporaries();
   auto input = std::make_shared<const Dataset>(Dataset::Open(job.input_path));
 
   RunSummary summary;
