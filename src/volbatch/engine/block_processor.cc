@@ -92,43 +92,51 @@ void Accumulate(const T* y, const Shape& ystrides_shape, const Shape& yorigin, f
 Array BlockProcessor::Compute(const BlockInput& in) const {
   const std::vector<Shape> windows = lattice_.WindowsTouching(in.region);
   const Index c_out = job_.output_channels;
-  const Box out_full = FullBox(in.region, c_out);
-  const size_t r = in.region.rank();
+  const Index c_win = job_.compute_channels;
   const Index region_voxels = in.region.num_elements();
   const Index window_voxels = NumElements(job_.window, "window");
 
-  Array result(job_.compute_dtype, out_full.shape);  // used without blending
+  Array result;  // without blending: the windows' results as they are
   std::vector<float> acc, wsum;
   if (job_.blend) {
-    acc.assign(static_cast<size_t>(region_voxels * std::max<Index>(1, c_out)), 0.f);
+    acc.assign(static_cast<size_t>(region_voxels * std::max<Index>(1, c_win)), 0.f);
     wsum.assign(static_cast<size_t>(region_voxels), 0.f);
+  } else {
+    result = Array(job_.compute_dtype, FullBox(in.region, c_out).shape);
   }
-  // Windows are computed a group at a time in parallel and applied in lattice order, which
-  // keeps the float sums identical however blocks, threads or groups are arranged.
-  const size_t group = static_cast<size_t>(std::max(1, job_.threads)) * 2;
+  // Windows are computed a group at a time (in parallel, or as a model's batch) and applied in
+  // lattice order, which keeps the float sums identical however blocks, threads or groups are
+  // arranged.
+  const size_t group = std::max(static_cast<size_t>(std::max(1, job_.threads)) * 2,
+                                job_.op->WindowsPerCall());
   for (size_t g0 = 0; g0 < windows.size(); g0 += group) {
     const size_t g1 = std::min(windows.size(), g0 + group);
-    std::vector<Array> outs(g1 - g0);
+    std::vector<Array> inputs(g1 - g0);
+    std::vector<WindowInfo> infos(g1 - g0);
     tbb::parallel_for(g0, g1, [&](size_t k) {
       const Box wbox = lattice_.WindowBox(windows[k]);
-      WindowInfo info{wbox, WindowInput(job_, wbox), job_.input_spatial};
-      const Box local = info.input.Relative(in.input_box.begin);
-      Array x = in.data.Slice(FullBox(local, job_.input_channels));
-      Array y = job_.op->Compute(x, info);
-      const Shape want = FullBox(wbox, c_out).shape;
+      infos[k - g0] = WindowInfo{wbox, WindowInput(job_, wbox), job_.input_spatial};
+      const Box local = infos[k - g0].input.Relative(in.input_box.begin);
+      inputs[k - g0] = in.data.Slice(FullBox(local, job_.input_channels));
+    });
+    std::vector<Array> outs = job_.op->ComputeBatch(inputs, infos);
+    inputs.clear();
+    if (outs.size() != infos.size()) {
+      throw Internal(job_.op->name() + " returned " + std::to_string(outs.size()) +
+                     " results for " + std::to_string(infos.size()) + " windows");
+    }
+    for (size_t k = g0; k < g1; ++k) {
+      const Box& wbox = infos[k - g0].output;
+      const Array& y = outs[k - g0];
+      const Shape want = FullBox(wbox, c_win).shape;
       if (y.shape() != want || y.dtype() != job_.compute_dtype) {
         throw Internal(job_.op->name() + " returned " + ShapeToString(y.shape()) + " " +
                        std::string(DataTypeName(y.dtype())) + " for window " + wbox.ToString() +
                        "; expected " + ShapeToString(want) + " " +
                        std::string(DataTypeName(job_.compute_dtype)));
       }
-      outs[k - g0] = std::move(y);
-    });
-    for (size_t k = g0; k < g1; ++k) {
-      const Box wbox = lattice_.WindowBox(windows[k]);
       const Box inter = Intersect(wbox, in.region);
       if (inter.empty()) continue;
-      const Array& y = outs[k - g0];
       if (!job_.blend) {
         CopyRegion(y, FullBox(inter.Relative(wbox.begin), c_out).begin, result,
                    FullBox(inter.Relative(in.region.begin), c_out).begin,
@@ -138,26 +146,31 @@ Array BlockProcessor::Compute(const BlockInput& in) const {
       VisitDataType(y.dtype(), [&](auto t) {
         using T = decltype(t);
         if constexpr (std::is_arithmetic_v<T>) {
-          Accumulate<T>(y.data_as<T>(), job_.window, inter.Relative(wbox.begin).begin, acc.data(),
-                        wsum.data(), in.region.shape, inter.Relative(in.region.begin).begin,
-                        inter.shape, weights_.data(), c_out, window_voxels, region_voxels);
+          Accumulate<T>(y.data_as<T>(), job_.window, inter.Relative(wbox.begin).begin,
+                        acc.data(), wsum.data(), in.region.shape,
+                        inter.Relative(in.region.begin).begin, inter.shape, weights_.data(),
+                        c_win, window_voxels, region_voxels);
         } else {
           throw Unsupported(job_.op->name() + ": float16 results cannot be blended");
         }
       });
     }
   }
-  (void)r;
   if (job_.blend) {
-    Array blended(DataType::kFloat32, out_full.shape);
+    Array blended(DataType::kFloat32, FullBox(in.region, c_win).shape);
     float* o = blended.data_as<float>();
-    for (Index c = 0; c < std::max<Index>(1, c_out); ++c) {
+    for (Index c = 0; c < std::max<Index>(1, c_win); ++c) {
       for (Index v = 0; v < region_voxels; ++v) {
         o[c * region_voxels + v] =
             acc[static_cast<size_t>(c * region_voxels + v)] / wsum[static_cast<size_t>(v)];
       }
     }
-    result = std::move(blended);
+    acc.clear();
+    result = job_.op->Finalize(std::move(blended));
+    if (result.shape() != FullBox(in.region, c_out).shape) {
+      throw Internal(job_.op->name() + ": Finalize returned " + ShapeToString(result.shape()) +
+                     " for region " + in.region.ToString());
+    }
   }
   return CastArray(result, job_.output_dtype);
 }

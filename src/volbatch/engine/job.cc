@@ -277,14 +277,15 @@ int64_t ResolvedJob::BlockBytes(const Shape& blk) const {
   }
   const double c_in = std::max<Index>(1, input_channels);
   const double c_out = std::max<Index>(1, output_channels);
+  const double c_compute = std::max<Index>(1, compute_channels);
   double v_block = 1, v_in = 1;
   for (size_t i = 0; i < r; ++i) {
     v_block *= static_cast<double>(std::min(blk[i], output_spatial[i]));
     v_in *= static_cast<double>(in[i]);
   }
   double bytes = 2 * v_in * c_in * static_cast<double>(ByteSize(input_dtype));
-  bytes += v_block * c_out * static_cast<double>(ByteSize(compute_dtype));
-  if (blend) bytes += v_block * (c_out + 1) * 4;
+  bytes += v_block * c_compute * static_cast<double>(ByteSize(compute_dtype));
+  if (blend) bytes += v_block * (c_compute + 1) * 4;
   bytes += v_block * c_out * static_cast<double>(ByteSize(output_dtype));
   return static_cast<int64_t>(std::min(bytes, 9e18));
 }
@@ -329,6 +330,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   job.context = job.op->Context();
   try {
     job.output_channels = job.op->OutputChannels(job.input_channels);
+    job.compute_channels = job.op->ComputeChannels(job.input_channels);
   } catch (const Error& e) {
     throw WithContext(e, spec.source);
   }
@@ -431,6 +433,10 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   }
   const std::string blend = spec.tiling.blend.value_or(job.op->Exact() ? "none" : "gaussian");
   job.blend = blend != "none";
+  if (!job.blend && job.compute_channels != job.output_channels) {
+    throw fail("[tiling] blend", "\"none\" cannot be used with " + job.op->name() +
+                                     ", whose windows are reduced after blending");
+  }
   if (job.blend) {
     job.blend_kind = ParseBlendKind(blend);
   } else if (!job.op->Exact()) {

@@ -69,6 +69,7 @@ struct ResolvedJob {
   Scale scale;
   Shape context;
   Index output_channels = 0;
+  Index compute_channels = 0;  // what windows return and blending accumulates
   Shape output_spatial;
   Shape output_shape;  // full, with channels first if any
   DataType compute_dtype = DataType::kFloat32;

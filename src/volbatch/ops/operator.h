@@ -61,8 +61,24 @@ class Operator {
   virtual void SetStatistics(const nlohmann::json& /*statistics*/) {}
 
   // `input` is [c?, spatial...] over info.input; returns [c_out?, spatial...] over info.output
-  // with element type ComputeDType(input.dtype()). Called from many threads at once.
+  // with element type ComputeDType(input.dtype()), c_out = ComputeChannels. Called from many
+  // threads at once.
   virtual Array Compute(const Array& input, const WindowInfo& info) const = 0;
+  // Several windows at once: a model runs them as batches (and may merge the calls of
+  // concurrent blocks into one batch). The default computes them in parallel, one Compute each.
+  virtual std::vector<Array> ComputeBatch(const std::vector<Array>& inputs,
+                                          const std::vector<WindowInfo>& infos) const;
+  // How many windows the engine should hand to one ComputeBatch call (0: the engine decides).
+  virtual size_t WindowsPerCall() const { return 0; }
+
+  // Channels of Compute's result (what is blended); by default what is stored.
+  virtual Index ComputeChannels(Index input_channels) const {
+    return OutputChannels(input_channels);
+  }
+  // Turns a blended block, float32 [ComputeChannels?, region], into what is stored,
+  // [OutputChannels?, region] (e.g. labels by argmax over blended class scores: blending labels
+  // would be meaningless). Only called for blended operators. Default: as it is.
+  virtual Array Finalize(Array blended) const { return blended; }
 
   size_t spatial_rank() const { return spatial_rank_; }
 
