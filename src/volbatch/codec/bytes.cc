@@ -1,5 +1,6 @@
 // The Zarr v3 "bytes" codec: the chunk's elements in C order, little or big endian. Costs one
-// copy (plus a byte swap when the endianness differs from the host's).
+// copy (plus a byte swap when the endianness differs from the host's), or none inside a chain
+// with compressors (EncodedView, DecodeOwned).
 #include <cstring>
 
 #include "volbatch/codec/codec.h"
@@ -27,9 +28,21 @@ class BytesEndianCodec : public ArrayToBytesCodec {
                      std::to_string(n) + " for shape " + ShapeToString(spec.shape) + " " +
                      std::string(DataTypeName(spec.dtype)));
     }
-    Bytes b(in.begin(), in.end());
-    if (big_) SwapBytes(b, ByteSize(spec.dtype));
-    return Array::FromBytes(spec.dtype, spec.shape, std::move(b));
+    return DecodeOwned(Bytes(in.begin(), in.end()), spec);
+  }
+  std::optional<ByteView> EncodedView(const Array& a, const ChunkSpec&) const override {
+    if (big_ && a.element_size() > 1) return std::nullopt;
+    return a.bytes();
+  }
+  Array DecodeOwned(Bytes&& in, const ChunkSpec& spec) const override {
+    const size_t n = spec.num_bytes();
+    if (in.size() != n) {
+      throw DataLoss("bytes codec: chunk has " + std::to_string(in.size()) + " bytes, expected " +
+                     std::to_string(n) + " for shape " + ShapeToString(spec.shape) + " " +
+                     std::string(DataTypeName(spec.dtype)));
+    }
+    if (big_) SwapBytes(in, ByteSize(spec.dtype));
+    return Array::FromBytes(spec.dtype, spec.shape, std::move(in));
   }
   size_t EncodedSizeBound(const ChunkSpec& spec) const override { return spec.num_bytes(); }
 

@@ -76,15 +76,34 @@ nlohmann::json CodecChain::ToJson() const {
 }
 
 Bytes CodecChain::Encode(const Array& chunk, const ChunkSpec& spec) const {
-  Array a = chunk;
+  // The chunk is only copied where a codec makes a new representation.
+  const Array* a = &chunk;
+  Array transformed;
   ChunkSpec s = spec;
   for (const auto& c : array_codecs_) {
-    a = c->Encode(a);
+    transformed = c->Encode(*a);
+    a = &transformed;
     s = c->EncodedSpec(s);
   }
-  Bytes b = array_to_bytes_->Encode(a, s);
-  for (const auto& c : bytes_codecs_) b = c->Encode(b, s);
+  size_t next = 0;
+  Bytes b;
+  if (std::optional<ByteView> view;
+      !bytes_codecs_.empty() && (view = array_to_bytes_->EncodedView(*a, s))) {
+    b = bytes_codecs_[next++]->Encode(*view, s);
+  } else {
+    b = array_to_bytes_->Encode(*a, s);
+  }
+  for (; next < bytes_codecs_.size(); ++next) b = bytes_codecs_[next]->Encode(b, s);
   return b;
+}
+
+Array CodecChain::DecodeOwned(Bytes&& encoded, const ChunkSpec& spec) const {
+  if (!bytes_codecs_.empty()) return Decode(encoded, spec);
+  std::vector<ChunkSpec> specs{spec};
+  for (const auto& c : array_codecs_) specs.push_back(c->EncodedSpec(specs.back()));
+  Array a = array_to_bytes_->DecodeOwned(std::move(encoded), specs.back());
+  for (size_t i = array_codecs_.size(); i-- > 0;) a = array_codecs_[i]->Decode(a, specs[i]);
+  return a;
 }
 
 Array CodecChain::Decode(ByteView encoded, const ChunkSpec& spec) const {
@@ -100,7 +119,9 @@ Array CodecChain::Decode(ByteView encoded, const ChunkSpec& spec) const {
     buf = bytes_codecs_[i]->Decode(cur, i == 0 ? bound : slack_bound, inner);
     cur = buf;
   }
-  Array a = array_to_bytes_->Decode(cur, inner);
+  // A decompressor's output is ours to give to the array->bytes codec.
+  Array a = bytes_codecs_.empty() ? array_to_bytes_->Decode(cur, inner)
+                                  : array_to_bytes_->DecodeOwned(std::move(buf), inner);
   for (size_t i = array_codecs_.size(); i-- > 0;) a = array_codecs_[i]->Decode(a, specs[i]);
   return a;
 }

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,6 +56,17 @@ class ArrayToBytesCodec {
   virtual Bytes Encode(const Array& decoded, const ChunkSpec& spec) const = 0;
   // Decodes to an array of spec.shape; a truncated or oversized input is DataLoss.
   virtual Array Decode(ByteView encoded, const ChunkSpec& spec) const = 0;
+  // When the encoding of `decoded` is its own bytes (bytes, little endian, on a little-endian
+  // host), a view of them, so a chain can hand them to the next codec without a copy.
+  virtual std::optional<ByteView> EncodedView(const Array& decoded, const ChunkSpec& spec) const {
+    (void)decoded;
+    (void)spec;
+    return std::nullopt;
+  }
+  // Decode from bytes the caller gives up, which a codec may adopt instead of copying.
+  virtual Array DecodeOwned(Bytes&& encoded, const ChunkSpec& spec) const {
+    return Decode(encoded, spec);
+  }
   // Upper bound of Encode's output size for a chunk of `spec` (before bytes->bytes codecs).
   virtual size_t EncodedSizeBound(const ChunkSpec& spec) const = 0;
 };
@@ -73,6 +85,8 @@ class CodecChain {
 
   Bytes Encode(const Array& chunk, const ChunkSpec& spec) const;
   Array Decode(ByteView encoded, const ChunkSpec& spec) const;
+  // The same, from bytes the caller gives up (an uncompressed chunk keeps them: no copy).
+  Array DecodeOwned(Bytes&& encoded, const ChunkSpec& spec) const;
 
   const std::shared_ptr<const ArrayToBytesCodec>& array_to_bytes() const { return array_to_bytes_; }
   const std::vector<std::shared_ptr<const BytesCodec>>& bytes_codecs() const {

@@ -233,8 +233,8 @@ class FileStore : public KvStore {
       : root_(std::move(root)), canonical_(std::move(canonical_root)), sync_(std::move(sync)) {}
 
   std::optional<Bytes> Get(std::string_view key) const override {
-    const std::string path = Resolve(key);
-    Fd fd = OpenForRead(path);
+    const std::string path = ResolveParent(key);
+    Fd fd = OpenForRead(path, key);
     if (!fd) return std::nullopt;
     const auto size = FileSize(fd, path);
     if (!size) return std::nullopt;
@@ -242,12 +242,12 @@ class FileStore : public KvStore {
   }
 
   std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const override {
-    const std::string path = Resolve(key);
+    const std::string path = ResolveParent(key);
     if (range.offset >= 0 && range.length < -1) {
       throw InvalidArgument(path + ": byte range length " + std::to_string(range.length) +
                             " is negative");
     }
-    Fd fd = OpenForRead(path);
+    Fd fd = OpenForRead(path, key);
     if (!fd) return std::nullopt;
     const auto size_opt = FileSize(fd, path);
     if (!size_opt) return std::nullopt;
@@ -277,7 +277,8 @@ class FileStore : public KvStore {
   }
 
   void Set(std::string_view key, ByteView value) override {
-    const std::string path = Resolve(key);
+    // The rename replaces a last component that is a link rather than writing through it.
+    const std::string path = ResolveParent(key);
     const size_t slash = path.rfind('/');
     const std::string dir = path.substr(0, slash);
     const std::string tmp = dir + "/" + TempFileName(path.substr(slash + 1), ::getpid());
@@ -479,8 +480,40 @@ class FileStore : public KvStore {
     return path;
   }
 
-  static Fd OpenForRead(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // The path of `key`, refusing one whose directory leads outside the root; the last component
+  // is the caller's to check (Set replaces it, OpenForRead refuses to follow it). Resolving a
+  // path costs an lstat per component, as much as reading a small chunk from the page cache,
+  // so directories found inside are remembered: a link that someone swaps in later is not
+  // noticed, as it would not be between any check and the open that follows it.
+  std::string ResolveParent(std::string_view key) const {
+    ValidateKey(key);
+    std::string path = Join(key);
+    const size_t slash = key.rfind('/');
+    if (slash == std::string_view::npos) return path;  // in the root itself
+    const std::string dir = path.substr(0, path.rfind('/'));
+    {
+      std::lock_guard lock(inside_mu_);
+      if (inside_.count(dir)) return path;
+    }
+    CheckInside(dir, key);
+    // Only an existing directory: a missing one may yet appear as a link.
+    struct stat sb;
+    if (::lstat(dir.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      std::lock_guard lock(inside_mu_);
+      if (inside_.size() >= kMaxRemembered) inside_.clear();
+      inside_.insert(dir);
+    }
+    return path;
+  }
+
+  // Opens `path` (from ResolveParent) for reading; an invalid handle if it is absent. A last
+  // component that is a link is followed only once it proves to stay inside the root.
+  Fd OpenForRead(const std::string& path, std::string_view key) const {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd && errno == ELOOP) {
+      CheckInside(path, key);
+      fd = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    }
     if (!fd && errno != ENOENT && errno != ENOTDIR) {
       throw IoError(path + ": cannot open: " + ErrnoText(errno));
     }
@@ -633,6 +666,9 @@ class FileStore : public KvStore {
   std::string root_;       // absolute, normalized, no trailing '/'
   std::string canonical_;  // symbolic links resolved; keys must stay below it
   std::shared_ptr<SyncState> sync_;
+  static constexpr size_t kMaxRemembered = 1 << 16;
+  mutable std::mutex inside_mu_;
+  mutable std::unordered_set<std::string> inside_;  // directories found inside the root
 };
 
 }  // namespace

@@ -51,6 +51,10 @@ class FormatDriver {
   // Decodes a unit to an array of write_chunks shape (outside the volume: fill value).
   // Errors are DataLoss/InvalidArgument; Dataset adds the key.
   virtual Array DecodeUnit(ByteView bytes, const Shape& unit_index) const = 0;
+  // The same, from bytes the caller gives up (an uncompressed unit can keep them: no copy).
+  virtual Array DecodeOwnedUnit(Bytes&& bytes, const Shape& unit_index) const {
+    return DecodeUnit(bytes, unit_index);
+  }
   // Encodes a unit given as an array of write_chunks shape. Returns nullopt when the unit
   // should not exist (all fill value), so the caller erases it.
   virtual std::optional<Bytes> EncodeUnit(const Array& unit, const Shape& unit_index) const = 0;

@@ -51,7 +51,7 @@ std::optional<Array> FormatDriver::ReadUnitRegion(const KvStore& kv, const Shape
   if (!bytes) return std::nullopt;
   Array unit;
   try {
-    unit = DecodeUnit(*bytes, unit_index);
+    unit = DecodeOwnedUnit(std::move(*bytes), unit_index);
   } catch (const Error& e) {
     throw WithContext(e, kv.Describe(key));
   }

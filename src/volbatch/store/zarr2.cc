@@ -213,12 +213,25 @@ class Zarr2Driver : public FormatDriver {
   }
 
   Array DecodeUnit(ByteView bytes, const Shape& idx) const override {
+    return Decode(bytes, nullptr, idx);
+  }
+
+  Array DecodeOwnedUnit(Bytes&& bytes, const Shape& idx) const override {
+    return Decode(bytes, &bytes, idx);
+  }
+
+  // `owned`, when given, holds `bytes` and may be taken over.
+  Array Decode(ByteView bytes, Bytes* owned, const Shape& idx) const {
     const ArrayLayout& l = m_.layout;
     const size_t n = static_cast<size_t>(NumElements(l.chunks, "chunk shape"));
     const size_t expected = n * ByteSize(m_.encoded_type.dtype);
     Bytes buf;
     if (m_.codecs.empty()) {
-      buf.assign(bytes.begin(), bytes.end());
+      if (owned) {
+        buf = std::move(*owned);
+      } else {
+        buf.assign(bytes.begin(), bytes.end());
+      }
     } else {
       // Streams between two byte codecs may be a little larger than the raw chunk.
       const size_t slack = expected + expected / 8 + 4096;
@@ -261,12 +274,20 @@ class Zarr2Driver : public FormatDriver {
     }
     const Array& chunk = edge ? *edge : unit;
     if (!m_.fill_is_null && chunk.AllEqual(l.fill_value)) return std::nullopt;
-    Bytes buf = m_.fortran ? Transpose(chunk, ReversedAxes(chunk.rank())).release()
-                           : Bytes(chunk.bytes().begin(), chunk.bytes().end());
-    if (m_.dtype.big_endian) SwapBytes(buf, ByteSize(l.dtype));
-    const size_t n = static_cast<size_t>(chunk.num_elements());
-    for (const auto& f : m_.filters) buf = f->Encode(buf, n);
-    for (const auto& c : m_.codecs) buf = c->Encode(buf, spec_);
+    const bool swap = m_.dtype.big_endian && ByteSize(l.dtype) > 1;
+    size_t next = 0;
+    Bytes buf;
+    if (!m_.fortran && !swap && m_.filters.empty() && !m_.codecs.empty()) {
+      // The compressor reads the chunk's own bytes: no copy.
+      buf = m_.codecs[next++]->Encode(chunk.bytes(), spec_);
+    } else {
+      buf = m_.fortran ? Transpose(chunk, ReversedAxes(chunk.rank())).release()
+                       : Bytes(chunk.bytes().begin(), chunk.bytes().end());
+      if (swap) SwapBytes(buf, ByteSize(l.dtype));
+      const size_t n = static_cast<size_t>(chunk.num_elements());
+      for (const auto& f : m_.filters) buf = f->Encode(buf, n);
+    }
+    for (; next < m_.codecs.size(); ++next) buf = m_.codecs[next]->Encode(buf, spec_);
     return buf;
   }
 

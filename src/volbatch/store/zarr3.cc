@@ -107,6 +107,7 @@ class Zarr3Driver : public FormatDriver {
   const ArrayLayout& layout() const override { return layout_; }
   std::string UnitKey(const Shape& unit_index) const override;
   Array DecodeUnit(ByteView bytes, const Shape& unit_index) const override;
+  Array DecodeOwnedUnit(Bytes&& bytes, const Shape& unit_index) const override;
   std::optional<Bytes> EncodeUnit(const Array& unit, const Shape& unit_index) const override;
   std::optional<Array> ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
                                       const Box& local) const override;
@@ -281,6 +282,10 @@ std::string Zarr3Driver::UnitKey(const Shape& unit_index) const {
 
 Array Zarr3Driver::DecodeUnit(ByteView bytes, const Shape&) const {
   return codecs_.Decode(bytes, unit_spec_);
+}
+
+Array Zarr3Driver::DecodeOwnedUnit(Bytes&& bytes, const Shape&) const {
+  return codecs_.DecodeOwned(std::move(bytes), unit_spec_);
 }
 
 std::optional<Bytes> Zarr3Driver::EncodeUnit(const Array& unit, const Shape&) const {
