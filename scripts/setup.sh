@@ -13,7 +13,7 @@ PACKAGES=(
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libtbb-dev
   libtiff-dev libpng-dev libgtest-dev libbenchmark-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pytest
-  python3-dask python3-scipy
+  python3-dask python3-scipy libtorch-dev python3-torch libyaml-cpp-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

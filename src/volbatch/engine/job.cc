@@ -11,6 +11,7 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
+#include "volbatch/model/register.h"
 #include "volbatch/store/dataset.h"
 
 namespace volbatch {
@@ -321,6 +322,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   const size_t rank = job.input_spatial.size();
 
   // Operator.
+  RegisterModelOperators();
   try {
     job.op = MakeOperator(spec.op, rank);
   } catch (const Error& e) {
@@ -456,6 +458,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   job.blocks_in_flight =
       spec.run.blocks_in_flight > 0 ? spec.run.blocks_in_flight : job.threads + 1;
   job.memory = spec.run.memory > 0 ? spec.run.memory : int64_t{2} << 30;
+  job.op->SetThreads(job.threads);
 
   // Block: given, stored by an earlier run, or the largest that fits the budget.
   if (spec.tiling.block) {

@@ -45,6 +45,8 @@ class Operator {
   // Throws InvalidArgument (the engine prefixes "[output] dtype: ") if the operator's result
   // cannot be stored as `output` (e.g. a probability as bool).
   virtual void CheckOutputDType(DataType input, DataType output) const;
+  // The threads the job runs with (a model sets its intra-op threads from it).
+  virtual void SetThreads(int /*threads*/) {}
   // Told the output's element type before any Compute (an operator that scales to the output
   // type's range, like cast, needs it).
   virtual void SetOutputDType(DataType /*output*/) {}

@@ -1,0 +1,420 @@
+// The `torch` operator: a TorchScript model run through LibTorch on windows of the volume.
+// This is the only translation unit that includes LibTorch headers (they cost ~7 s and
+// 0.8 GB to compile).
+//
+// The model is loaded once per process. One inference thread owns it and runs batches of
+// exactly `batch` windows (short batches are padded with zeros, so every forward pass has the
+// same shape and a window's result does not depend on which windows shared its batch — the
+// output stays bit-identical however blocks are cut). Windows come from every block in flight
+// through one queue, so blocks batch together while the pipeline reads and writes others.
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "volbatch/core/error.h"
+#include "volbatch/model/model_spec.h"
+#include "volbatch/model/register.h"
+
+namespace volbatch {
+namespace {
+
+// LibTorch's messages carry a C++ backtrace and, for TorchScript, the interpreter's traceback;
+// the user needs the error itself ("RuntimeError: boom").
+std::string ShortTorchMessage(const c10::Error& e) {
+  std::string m = e.what_without_backtrace();
+  const size_t err = m.rfind("Error: ");
+  if (err != std::string::npos) {
+    size_t start = m.rfind('\n', err);
+    start = start == std::string::npos ? 0 : start + 1;
+    m = m.substr(start);
+  }
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  std::replace(m.begin(), m.end(), '\n', ' ');
+  return m;
+}
+
+std::string SizesText(const std::vector<int64_t>& s) {
+  std::string t = "[";
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
+  return t + "]";
+}
+
+struct Request {
+  const float* input = nullptr;  // C_in x window voxels
+  float* output = nullptr;       // C_model x output_window voxels
+  std::promise<void> done;
+};
+
+class TorchOperator : public Operator {
+ public:
+  TorchOperator(size_t rank, ModelSpec spec) : Operator(rank), spec_(std::move(spec)) {
+    try {
+      module_ = torch::jit::load(spec_.model);
+    } catch (const c10::Error& e) {
+      throw InvalidArgument("[operator] model: " + spec_.model + ": not a TorchScript file (" +
+                            ShortTorchMessage(e) + ")");
+    } catch (const std::exception& e) {
+      throw InvalidArgument("[operator] model: " + spec_.model + ": cannot load (" + e.what() +
+                            ")");
+    }
+    module_.eval();
+    std::string device = spec_.device;
+    if (device == "auto") device = torch::cuda::is_available() ? "cuda" : "cpu";
+    if (device.rfind("cuda", 0) == 0 && !torch::cuda::is_available()) {
+      throw InvalidArgument("[operator] device: \"" + spec_.device +
+                            "\" asked for, but this LibTorch build or machine has no CUDA "
+                            "device (use device = \"cpu\" or \"auto\")");
+    }
+    try {
+      device_ = torch::Device(device);
+    } catch (const c10::Error& e) {
+      throw InvalidArgument("[operator] device: \"" + spec_.device + "\": " + ShortTorchMessage(e));
+    }
+    dtype_ = spec_.precision == "float16"    ? torch::kFloat16
+             : spec_.precision == "bfloat16" ? torch::kBFloat16
+                                             : torch::kFloat32;
+    module_.to(device_, dtype_);
+  }
+
+  ~TorchOperator() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+
+  std::string name() const override { return "torch"; }
+  nlohmann::json Parameters() const override { return spec_.ToJson(); }
+  Shape Context() const override { return spec_.context; }
+  Scale GetScale() const override { return spec_.scale; }
+  Shape DefaultWindow() const override { return spec_.effective; }
+  bool Exact() const override { return false; }
+  size_t WindowsPerCall() const override { return static_cast<size_t>(spec_.batch) * 2; }
+  void SetThreads(int threads) override { threads_ = std::max(1, threads); }
+
+  Index ComputeChannels(Index input_channels) const override {
+    const Index c = SelectedChannels(input_channels);
+    return (c == 1 && spec_.output != "argmax") ? 0 : c;
+  }
+  Index OutputChannels(Index input_channels) const override {
+    if (spec_.output == "argmax") {
+      SelectedChannels(input_channels);
+      return 0;
+    }
+    return ComputeChannels(input_channels);
+  }
+  DataType ComputeDType(DataType) const override { return DataType::kFloat32; }
+  void CheckOutputDType(DataType input, DataType output) const override {
+    Operator::CheckOutputDType(input, output);
+    if (spec_.output == "argmax" && (IsFloat(output) || output == DataType::kBool)) {
+      throw InvalidArgument("output = \"argmax\" writes labels: use an integer type such as uint8");
+    }
+    if (spec_.output != "argmax" && output == DataType::kBool) {
+      throw InvalidArgument("a model's output cannot be stored as bool");
+    }
+  }
+
+  nlohmann::json StatisticsRequest() const override {
+    if (spec_.normalize != "percentiles") return nullptr;
+    return {{"percentiles", spec_.normalize_values}};
+  }
+  void SetStatistics(const nlohmann::json& s) override {
+    if (spec_.normalize == "percentiles") range_ = s.at("values").get<std::vector<double>>();
+  }
+
+  Array Compute(const Array& input, const WindowInfo& info) const override {
+    return std::move(ComputeBatch({input}, {info})[0]);
+  }
+
+  std::vector<Array> ComputeBatch(const std::vector<Array>& inputs,
+                                  const std::vector<WindowInfo>& infos) const override {
+    EnsureWorker();
+    const Index c_in = std::max<Index>(1, input_channels_);
+    const Index in_vox = NumElements(spec_.window, "window");
+    const Index out_vox = NumElements(spec_.output_window, "output window");
+    std::vector<std::vector<float>> xs(inputs.size()), ys(inputs.size());
+    std::vector<Request> requests(inputs.size());
+    std::vector<std::future<void>> futures;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (inputs[i].num_elements() != c_in * in_vox) {
+        throw Internal("torch: window input " + ShapeToString(inputs[i].shape()) +
+                       " does not match the model window " + ShapeToString(spec_.window));
+      }
+      xs[i] = Normalized(inputs[i]);
+      ys[i].resize(static_cast<size_t>(model_channels_ * out_vox));
+      requests[i].input = xs[i].data();
+      requests[i].output = ys[i].data();
+      futures.push_back(requests[i].done.get_future());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& r : requests) queue_.push_back(&r);
+    }
+    cv_.notify_one();
+    for (auto& f : futures) f.wait();
+    for (auto& f : futures) f.get();  // rethrows a failed forward pass
+    std::vector<Array> out;
+    for (size_t i = 0; i < inputs.size(); ++i) out.push_back(Crop(ys[i], infos[i]));
+    return out;
+  }
+
+  Array Finalize(Array blended) const override {
+    if (spec_.output == "argmax") {
+      const Index c = blended.shape()[0];
+      Shape spatial(blended.shape().begin() + 1, blended.shape().end());
+      Array labels(DataType::kUint32, spatial);
+      const size_t n = static_cast<size_t>(labels.num_elements());
+      const float* p = blended.data_as<float>();
+      uint32_t* o = labels.data_as<uint32_t>();
+      for (size_t v = 0; v < n; ++v) {
+        float best = p[v];
+        uint32_t arg = 0;
+        for (Index k = 1; k < c; ++k) {
+          if (p[static_cast<size_t>(k) * n + v] > best) {
+            best = p[static_cast<size_t>(k) * n + v];
+            arg = static_cast<uint32_t>(k);
+          }
+        }
+        o[v] = arg;
+      }
+      return labels;
+    }
+    std::optional<std::vector<double>> r = spec_.output_range;
+    if (spec_.denormalize) r = range_;
+    if (r) {
+      const float lo = static_cast<float>((*r)[0]), span = static_cast<float>((*r)[1] - (*r)[0]);
+      float* p = blended.data_as<float>();
+      for (Index i = 0; i < blended.num_elements(); ++i) p[i] = lo + p[i] * span;
+    }
+    return blended;
+  }
+
+ private:
+  // Runs the model once on zeros and checks its output against the job's geometry; returns
+  // the number of output channels the job keeps.
+  Index SelectedChannels(Index input_channels) const {
+    std::call_once(dry_run_once_, [&] { DryRun(input_channels); });
+    return spec_.channels.empty() ? model_channels_ : static_cast<Index>(spec_.channels.size());
+  }
+
+  void DryRun(Index input_channels) const {
+    input_channels_ = input_channels;
+    if (spec_.normalize == "range") range_ = spec_.normalize_values;
+    std::vector<int64_t> in_sizes = {spec_.batch, std::max<Index>(1, input_channels)};
+    for (Index w : spec_.window) in_sizes.push_back(w);
+    torch::Tensor y;
+    try {
+      c10::InferenceMode guard;
+      auto x = torch::zeros(in_sizes, torch::TensorOptions().dtype(dtype_).device(device_));
+      y = module_.forward({x}).toTensor();
+    } catch (const c10::Error& e) {
+      throw InvalidArgument("[operator] model: " + spec_.model + ": a dry forward pass on " +
+                            SizesText(in_sizes) + " zeros (" + spec_.precision + " on " +
+                            device_.str() + ") failed: " + ShortTorchMessage(e));
+    } catch (const std::exception& e) {
+      throw InvalidArgument("[operator] model: " + spec_.model +
+                            ": a dry forward pass failed: " + e.what());
+    }
+    const std::vector<int64_t> got = y.sizes().vec();
+    std::vector<int64_t> want = {spec_.batch, got.size() > 1 ? got[1] : -1};
+    for (Index w : spec_.output_window) want.push_back(w);
+    if (got.size() != want.size() || got[0] != want[0] ||
+        !std::equal(got.begin() + 2, got.end(), want.begin() + 2)) {
+      throw InvalidArgument("[operator] model: " + spec_.model + " returned " + SizesText(got) +
+                            " for input " + SizesText(in_sizes) + ", the job expects " +
+                            SizesText(want) + Suggestion(got));
+    }
+    model_channels_ = got[1];
+    for (Index c : spec_.channels) {
+      if (c >= model_channels_) {
+        throw InvalidArgument("[operator] channels: channel " + std::to_string(c) +
+                              " does not exist; the model returns " +
+                              std::to_string(model_channels_) + " channels");
+      }
+    }
+  }
+
+  // What the user probably meant, from the shape the model returned.
+  std::string Suggestion(const std::vector<int64_t>& got) const {
+    const size_t r = spec_.window.size();
+    if (got.size() != r + 2) return "";
+    std::string scale, window;
+    bool scale_ok = true, valid_ok = true;
+    for (size_t i = 0; i < r; ++i) {
+      const int64_t g = got[i + 2], w = spec_.window[i];
+      if (g >= w && g % w == 0) {
+        scale += (i ? ", " : "") + std::to_string(g / w);
+      } else if (g < w && g > 0 && w % g == 0) {
+        scale += (i ? ", " : "") + std::string("1/") + std::to_string(w / g);
+      } else {
+        scale_ok = false;
+      }
+      if (g > w || (w - g) % 2 != 0) valid_ok = false;
+      window += (i ? ", " : "") + std::to_string(g);
+    }
+    if (scale_ok) {
+      bool identity = true;
+      for (size_t i = 0; i < r; ++i) identity = identity && got[i + 2] == spec_.window[i];
+      if (!identity) {
+        return ": set scale = [" + scale + "]" +
+               (valid_ok ? " or output_window = [" + window + "]" : "") + "?";
+      }
+    }
+    if (valid_ok) return ": set output_window = [" + window + "]?";
+    return "";
+  }
+
+  std::vector<float> Normalized(const Array& a) const {
+    const std::vector<double> v = ToDoubles(a);
+    std::vector<float> x(v.size());
+    double lo = 0, scale = 1;
+    if (range_.size() == 2) {
+      lo = range_[0];
+      scale = range_[1] > range_[0] ? 1.0 / (range_[1] - range_[0]) : 1.0;
+    }
+    for (size_t i = 0; i < v.size(); ++i) x[i] = static_cast<float>((v[i] - lo) * scale);
+    return x;
+  }
+
+  // The model's output of one window, cropped, channel-selected and (softmax) normalised.
+  Array Crop(const std::vector<float>& y, const WindowInfo& info) const {
+    const size_t r = spec_.output_window.size();
+    const Index out_vox = NumElements(spec_.output_window, "output window");
+    const Index c_keep =
+        spec_.channels.empty() ? model_channels_ : static_cast<Index>(spec_.channels.size());
+    std::vector<float> probs;
+    const float* src = y.data();
+    if (spec_.output == "softmax") {
+      probs.resize(y.size());
+      for (Index v = 0; v < out_vox; ++v) {
+        float m = -INFINITY;
+        for (Index c = 0; c < model_channels_; ++c) m = std::max(m, y[c * out_vox + v]);
+        float sum = 0;
+        for (Index c = 0; c < model_channels_; ++c) {
+          sum += probs[c * out_vox + v] = std::exp(y[c * out_vox + v] - m);
+        }
+        for (Index c = 0; c < model_channels_; ++c) probs[c * out_vox + v] /= sum;
+      }
+      src = probs.data();
+    }
+    const Index c_out = ComputeChannels(input_channels_);
+    Shape out_shape;
+    if (c_out) out_shape.push_back(c_out);
+    out_shape.insert(out_shape.end(), info.output.shape.begin(), info.output.shape.end());
+    Array out(DataType::kFloat32, out_shape);
+    // Copy the cropped centre of each kept channel.
+    Shape src_shape = spec_.output_window;
+    Shape origin = spec_.crop;
+    for (Index k = 0; k < c_keep; ++k) {
+      const Index c = spec_.channels.empty() ? k : spec_.channels[static_cast<size_t>(k)];
+      CopyRegion(reinterpret_cast<const std::byte*>(src + c * out_vox), src_shape, origin,
+                 out.data() + static_cast<size_t>(k) *
+                                  static_cast<size_t>(NumElements(info.output.shape, "w")) *
+                                  sizeof(float),
+                 info.output.shape, Shape(r, 0), info.output.shape, sizeof(float));
+    }
+    return out;
+  }
+
+  void EnsureWorker() const {
+    std::call_once(worker_once_, [&] { worker_ = std::thread([this] { Loop(); }); });
+  }
+
+  void Loop() const {
+    at::set_num_threads(threads_);
+    const Index c_in = std::max<Index>(1, input_channels_);
+    const Index in_vox = NumElements(spec_.window, "window");
+    const Index out_vox = NumElements(spec_.output_window, "output window");
+    std::vector<int64_t> sizes = {spec_.batch, c_in};
+    for (Index w : spec_.window) sizes.push_back(w);
+    while (true) {
+      std::vector<Request*> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (stop_ && queue_.empty()) return;
+        // Give other blocks a moment to add windows to a short batch.
+        if (static_cast<Index>(queue_.size()) < spec_.batch) {
+          cv_.wait_for(lock, std::chrono::milliseconds(2),
+                       [&] { return stop_ || static_cast<Index>(queue_.size()) >= spec_.batch; });
+        }
+        while (!queue_.empty() && static_cast<Index>(batch.size()) < spec_.batch) {
+          batch.push_back(queue_.front());
+          queue_.pop_front();
+        }
+      }
+      try {
+        c10::InferenceMode guard;
+        torch::Tensor x = torch::zeros(sizes, torch::kFloat32);
+        float* xp = x.data_ptr<float>();
+        for (size_t i = 0; i < batch.size(); ++i) {
+          std::memcpy(xp + static_cast<size_t>(i) * static_cast<size_t>(c_in * in_vox),
+                      batch[i]->input, sizeof(float) * static_cast<size_t>(c_in * in_vox));
+        }
+        torch::Tensor y = module_.forward({x.to(device_, dtype_)})
+                              .toTensor()
+                              .to(torch::kCPU, torch::kFloat32)
+                              .contiguous();
+        if (y.dim() < 2 || y.size(0) != spec_.batch || y.size(1) != model_channels_ ||
+            y.numel() != spec_.batch * model_channels_ * out_vox) {
+          throw InvalidArgument("torch: the model returned " + SizesText(y.sizes().vec()) +
+                                ", unlike its dry run");
+        }
+        const float* yp = y.data_ptr<float>();
+        const size_t per = static_cast<size_t>(model_channels_ * out_vox);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          std::memcpy(batch[i]->output, yp + i * per, sizeof(float) * per);
+          batch[i]->done.set_value();
+        }
+      } catch (const c10::Error& e) {
+        Fail(batch, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
+      } catch (const Error& e) {
+        Fail(batch, e);
+      } catch (const std::exception& e) {
+        Fail(batch, InvalidArgument(std::string("the model failed: ") + e.what()));
+      }
+    }
+  }
+
+  static void Fail(const std::vector<Request*>& batch, const Error& e) {
+    for (Request* r : batch) r->done.set_exception(std::make_exception_ptr(e));
+  }
+
+  ModelSpec spec_;
+  mutable torch::jit::Module module_;
+  torch::Device device_ = torch::kCPU;
+  torch::Dtype dtype_ = torch::kFloat32;
+  int threads_ = 1;
+  mutable std::once_flag dry_run_once_, worker_once_;
+  mutable Index input_channels_ = 0, model_channels_ = 0;
+  mutable std::vector<double> range_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable std::deque<Request*> queue_;
+  mutable bool stop_ = false;
+  mutable std::thread worker_;
+};
+
+}  // namespace
+
+void RegisterModelOperators() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    RegisterOperator("torch", [](OperatorParams& p) -> std::unique_ptr<Operator> {
+      return std::make_unique<TorchOperator>(p.spatial_rank(), ParseModelSpec(p));
+    });
+  });
+}
+
+}  // namespace volbatch
