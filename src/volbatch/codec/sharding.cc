@@ -171,15 +171,39 @@ Array ShardingCodec::DecodeInnerChunk(ByteView encoded, const ChunkSpec& inner_s
 }
 
 Bytes ShardingCodec::Encode(const Array& shard, const ChunkSpec& spec) const {
-  const Shape grid = InnerGrid(shard.shape());
+  if (shard.shape() != spec.shape) {
+    throw Internal("sharding_indexed: shard of shape " + ShapeToString(shard.shape()) +
+                   ", expected " + ShapeToString(spec.shape));
+  }
+  size_t stored = 0;
+  return EncodeShard(shard, Shape(spec.shape.size(), 0), spec, &stored);
+}
+
+std::optional<Bytes> ShardingCodec::EncodeRegion(const Array& src, const Shape& origin,
+                                                 const ChunkSpec& spec) const {
+  if (!Box::FromShape(src.shape()).Contains(Box(origin, spec.shape))) {
+    throw Internal("sharding_indexed: shard at " + ShapeToString(origin) + " of shape " +
+                   ShapeToString(spec.shape) + " outside an array of shape " +
+                   ShapeToString(src.shape()));
+  }
+  size_t stored = 0;
+  Bytes out = EncodeShard(src, origin, spec, &stored);
+  if (stored == 0) return std::nullopt;
+  return out;
+}
+
+Bytes ShardingCodec::EncodeShard(const Array& src, const Shape& shard_origin, const ChunkSpec& spec,
+                                 size_t* stored) const {
+  const Shape grid = InnerGrid(spec.shape);
   const size_t n = static_cast<size_t>(NumElements(grid));
-  const size_t index_size = IndexSize(shard.shape());
+  const size_t index_size = IndexSize(spec.shape);
   const ChunkSpec inner = InnerSpec(spec);
   std::vector<std::optional<Bytes>> parts(n);
   tbb::parallel_for(size_t{0}, n, [&](size_t i) {
     Shape origin = Unravel(grid, i);
-    for (size_t d = 0; d < origin.size(); ++d) origin[d] *= inner_shape_[d];
-    Array chunk = shard.Slice(Box(origin, inner_shape_));
+    for (size_t d = 0; d < origin.size(); ++d)
+      origin[d] = shard_origin[d] + origin[d] * inner_shape_[d];
+    Array chunk = src.Slice(Box(origin, inner_shape_));
     if (chunk.AllEqual(spec.fill_value)) return;
     try {
       parts[i] = inner_.Encode(chunk, inner);
@@ -192,11 +216,13 @@ Bytes ShardingCodec::Encode(const Array& shard, const ChunkSpec& spec) const {
   Array index = Array::Filled(DataType::kUint64, ispec.shape, ispec.fill_value);
   uint64_t* entries = index.data_as<uint64_t>();
   uint64_t pos = index_at_end_ ? 0 : index_size;
+  *stored = 0;
   for (size_t i = 0; i < n; ++i) {
     if (!parts[i]) continue;
     entries[2 * i] = pos;
     entries[2 * i + 1] = parts[i]->size();
     pos += parts[i]->size();
+    ++*stored;
   }
   Bytes encoded_index = index_.Encode(index, ispec);
   if (encoded_index.size() != index_size) {

@@ -38,6 +38,11 @@ class ShardingCodec : public ArrayToBytesCodec {
 
   nlohmann::json ToJson() const override;
   Bytes Encode(const Array& shard, const ChunkSpec& spec) const override;
+  // Encodes the shard of spec.shape found at `origin` in the larger array `src`, slicing its
+  // inner chunks straight out of `src` (no shard-sized copy); nullopt when every inner chunk
+  // is the fill value, so the shard need not be stored.
+  std::optional<Bytes> EncodeRegion(const Array& src, const Shape& origin,
+                                    const ChunkSpec& spec) const;
   Array Decode(ByteView encoded, const ChunkSpec& spec) const override;
   size_t EncodedSizeBound(const ChunkSpec& spec) const override;
 
@@ -64,6 +69,10 @@ class ShardingCodec : public ArrayToBytesCodec {
                          size_t which) const;
 
  private:
+  // `*stored`: how many inner chunks the shard holds.
+  Bytes EncodeShard(const Array& src, const Shape& shard_origin, const ChunkSpec& spec,
+                    size_t* stored) const;
+
   Shape inner_shape_;
   CodecChain inner_;
   CodecChain index_;

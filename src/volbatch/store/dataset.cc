@@ -192,11 +192,8 @@ void Dataset::Read(const Box& region, Array& out) const {
     for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
     const Box inter = Intersect(Box(origin, l.write_chunks), region);
     const Box local = inter.Relative(origin);
-    std::optional<Array> part = driver_->ReadUnitRegion(*kv_, idx, local);
     const Shape dst = inter.Relative(region.begin).begin;
-    if (part) {
-      CopyRegion(*part, Shape(rank(), 0), out, dst, inter.shape);
-    } else {
+    if (!driver_->ReadUnitInto(*kv_, idx, local, out, dst)) {
       Array fill = Array::Filled(dtype(), inter.shape, l.fill_value);
       CopyRegion(fill, Shape(rank(), 0), out, dst, inter.shape);
     }
@@ -224,10 +221,20 @@ void Dataset::Write(const Box& region, const Array& data) {
     const Box unit_box(origin, l.write_chunks);
     const Box inter = Intersect(unit_box, region);
     const Box valid = Intersect(unit_box, volume);
-    Array unit;
     if (inter == unit_box) {
-      unit = Array(dtype(), l.write_chunks);  // every element is overwritten below
-    } else if (inter == valid) {
+      // The whole unit is in `data`: the driver encodes it from there.
+      const std::string key = driver_->UnitKey(idx);
+      std::optional<Bytes> encoded;
+      try {
+        encoded = driver_->EncodeUnitFrom(data, inter.Relative(region.begin).begin, idx);
+      } catch (const Error& e) {
+        throw WithContext(e, kv_->Describe(key));
+      }
+      Store(key, encoded);
+      return;
+    }
+    Array unit;
+    if (inter == valid) {
       unit = Array::Filled(dtype(), l.write_chunks, l.fill_value);
     } else {
       auto existing = driver_->ReadUnitRegion(*kv_, idx, Box::FromShape(l.write_chunks));
@@ -247,6 +254,10 @@ void Dataset::WriteUnit(const Shape& unit_index, const Array& unit) {
   } catch (const Error& e) {
     throw WithContext(e, kv_->Describe(key));
   }
+  Store(key, encoded);
+}
+
+void Dataset::Store(const std::string& key, const std::optional<Bytes>& encoded) {
   if (encoded) {
     kv_->Set(key, *encoded);
   } else {

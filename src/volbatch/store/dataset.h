@@ -68,6 +68,8 @@ class Dataset {
   Dataset(std::string path, std::shared_ptr<KvStore> kv, std::shared_ptr<FormatDriver> driver)
       : path_(std::move(path)), kv_(std::move(kv)), driver_(std::move(driver)) {}
   void CheckRegion(const Box& region, const char* op) const;
+  // Sets `key` to `encoded`, or erases it when the unit is all fill value (nullopt).
+  void Store(const std::string& key, const std::optional<Bytes>& encoded);
 
   std::string path_;
   std::shared_ptr<KvStore> kv_;

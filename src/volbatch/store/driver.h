@@ -62,6 +62,16 @@ class FormatDriver {
   // default reads and decodes the whole unit; sharded arrays read only the inner chunks needed.
   virtual std::optional<Array> ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
                                               const Box& local) const;
+  // Reads `local` of a unit straight into `out` at `out_origin`; false (and `out` untouched)
+  // if the unit is absent. The default copies what ReadUnitRegion returns; sharded arrays
+  // decode inner chunks into `out` without a shard-sized buffer.
+  virtual bool ReadUnitInto(const KvStore& kv, const Shape& unit_index, const Box& local,
+                            Array& out, const Shape& out_origin) const;
+  // Encodes the whole unit `unit_index` whose elements are src[origin : origin + write_chunks]
+  // (it must lie inside `src`); nullopt like EncodeUnit. The default copies the unit out of
+  // `src`; sharded arrays slice their inner chunks straight from it.
+  virtual std::optional<Bytes> EncodeUnitFrom(const Array& src, const Shape& origin,
+                                              const Shape& unit_index) const;
   // The array's metadata document as stored (for `info --json`).
   virtual nlohmann::json Metadata() const = 0;
   // One line describing the codecs, e.g. "bytes(little) | zstd(level=3)".

@@ -59,4 +59,17 @@ std::optional<Array> FormatDriver::ReadUnitRegion(const KvStore& kv, const Shape
   return unit.Slice(local);
 }
 
+bool FormatDriver::ReadUnitInto(const KvStore& kv, const Shape& unit_index, const Box& local,
+                                Array& out, const Shape& out_origin) const {
+  std::optional<Array> part = ReadUnitRegion(kv, unit_index, local);
+  if (!part) return false;
+  CopyRegion(*part, Shape(local.rank(), 0), out, out_origin, local.shape);
+  return true;
+}
+
+std::optional<Bytes> FormatDriver::EncodeUnitFrom(const Array& src, const Shape& origin,
+                                                  const Shape& unit_index) const {
+  return EncodeUnit(src.Slice(Box(origin, layout().write_chunks)), unit_index);
+}
+
 }  // namespace volbatch

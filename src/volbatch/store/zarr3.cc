@@ -111,13 +111,19 @@ class Zarr3Driver : public FormatDriver {
   std::optional<Bytes> EncodeUnit(const Array& unit, const Shape& unit_index) const override;
   std::optional<Array> ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
                                       const Box& local) const override;
+  bool ReadUnitInto(const KvStore& kv, const Shape& unit_index, const Box& local, Array& out,
+                    const Shape& out_origin) const override;
+  std::optional<Bytes> EncodeUnitFrom(const Array& src, const Shape& origin,
+                                      const Shape& unit_index) const override;
   nlohmann::json Metadata() const override { return metadata_; }
   std::string CodecSummary() const override { return SummarizeCodecs(codecs_.ToJson()); }
   nlohmann::json Attributes() const override { return attributes_; }
 
  private:
-  std::optional<Array> ReadShardRegion(const KvStore& kv, const std::string& key,
-                                       const Box& local) const;
+  // Reads `local` of the shard `key` into `out` at `out_origin` (inner chunks that are not
+  // stored read as the fill value); false if the shard is absent.
+  bool ReadShardInto(const KvStore& kv, const std::string& key, const Box& local, Array& out,
+                     const Shape& out_origin) const;
 
   nlohmann::json metadata_;
   nlohmann::json attributes_ = nlohmann::json::object();
@@ -297,29 +303,69 @@ std::optional<Bytes> Zarr3Driver::EncodeUnit(const Array& unit, const Shape&) co
   return codecs_.Encode(unit, unit_spec_);
 }
 
+std::optional<Bytes> Zarr3Driver::EncodeUnitFrom(const Array& src, const Shape& origin,
+                                                 const Shape& unit_index) const {
+  if (!sharding_) return FormatDriver::EncodeUnitFrom(src, origin, unit_index);
+  if (src.dtype() != layout_.dtype) {
+    throw Internal("zarr3: " + std::string(DataTypeName(src.dtype())) + " data for a " +
+                   std::string(DataTypeName(layout_.dtype)) + " array");
+  }
+  return sharding_->EncodeRegion(src, origin, unit_spec_);
+}
+
 std::optional<Array> Zarr3Driver::ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
                                                  const Box& local) const {
   if (!sharding_ || local == Box::FromShape(layout_.write_chunks)) {
     return FormatDriver::ReadUnitRegion(kv, unit_index, local);
   }
-  return ReadShardRegion(kv, UnitKey(unit_index), local);
+  Array out(layout_.dtype, local.shape);
+  if (!ReadShardInto(kv, UnitKey(unit_index), local, out, Shape(local.rank(), 0))) {
+    return std::nullopt;
+  }
+  return out;
 }
 
-std::optional<Array> Zarr3Driver::ReadShardRegion(const KvStore& kv, const std::string& key,
-                                                  const Box& local) const {
+bool Zarr3Driver::ReadUnitInto(const KvStore& kv, const Shape& unit_index, const Box& local,
+                               Array& out, const Shape& out_origin) const {
+  if (!sharding_) return FormatDriver::ReadUnitInto(kv, unit_index, local, out, out_origin);
+  return ReadShardInto(kv, UnitKey(unit_index), local, out, out_origin);
+}
+
+bool Zarr3Driver::ReadShardInto(const KvStore& kv, const std::string& key, const Box& local,
+                                Array& out, const Shape& out_origin) const {
   const ShardingCodec& sh = *sharding_;
   const Shape& shard = layout_.write_chunks;
   const Shape& inner = sh.inner_chunk_shape();
   const Shape grid = sh.InnerGrid(shard);
   const auto index_size = static_cast<int64_t>(sh.IndexSize(shard));
 
-  const ByteRange index_range =
-      sh.index_at_end() ? ByteRange{-index_size, -1} : ByteRange{0, index_size};
-  std::optional<Bytes> index_bytes = kv.GetRange(key, index_range);
-  if (!index_bytes) return std::nullopt;
+  // The whole shard is one read, and its size lets the index be checked against it; a part
+  // is the index and then only the inner chunks it needs.
+  const bool whole = local == Box::FromShape(shard);
+  std::optional<Bytes> shard_bytes;
+  std::optional<Bytes> index_bytes;
+  ByteView index;
+  if (whole) {
+    shard_bytes = kv.Get(key);
+    if (!shard_bytes) return false;
+    if (shard_bytes->size() < static_cast<size_t>(index_size)) {
+      throw DataLoss(kv.Describe(key) + ": shard has " + std::to_string(shard_bytes->size()) +
+                     " bytes, fewer than its " + std::to_string(index_size) + "-byte index");
+    }
+    const ByteView all = *shard_bytes;
+    index = sh.index_at_end() ? all.subspan(all.size() - static_cast<size_t>(index_size))
+                              : all.subspan(0, static_cast<size_t>(index_size));
+  } else {
+    const ByteRange index_range =
+        sh.index_at_end() ? ByteRange{-index_size, -1} : ByteRange{0, index_size};
+    index_bytes = kv.GetRange(key, index_range);
+    if (!index_bytes) return false;
+    index = *index_bytes;
+  }
   std::vector<ShardIndexEntry> entries;
   try {
-    entries = sh.DecodeIndex(*index_bytes, shard, std::nullopt);
+    entries = sh.DecodeIndex(
+        index, shard, shard_bytes ? std::optional<uint64_t>(shard_bytes->size()) : std::nullopt);
   } catch (const Error& e) {
     throw WithContext(e, kv.Describe(key));
   }
@@ -330,6 +376,7 @@ std::optional<Array> Zarr3Driver::ReadShardRegion(const KvStore& kv, const std::
     ByteView bytes;
   };
   std::vector<Needed> needed;
+  std::vector<Shape> empty;  // origins of inner chunks not stored
   ForEachGridCell(local, inner, [&](const Shape& cell) {
     size_t which = 0;
     Shape origin(cell.size());
@@ -337,16 +384,34 @@ std::optional<Array> Zarr3Driver::ReadShardRegion(const KvStore& kv, const std::
       which = which * static_cast<size_t>(grid[d]) + static_cast<size_t>(cell[d]);
       origin[d] = cell[d] * inner[d];
     }
-    if (!entries[which].empty()) needed.push_back({which, std::move(origin), {}});
+    if (entries[which].empty()) {
+      empty.push_back(std::move(origin));
+    } else {
+      needed.push_back({which, std::move(origin), {}});
+    }
   });
+  // Where an inner chunk at `origin` (shard coordinates) lands in `out`.
+  auto place = [&](const Shape& origin) {
+    const Box inter = Intersect(Box(origin, inner), local);
+    Shape dst = inter.Relative(local.begin).begin;
+    for (size_t d = 0; d < dst.size(); ++d) dst[d] += out_origin[d];
+    return std::make_pair(inter, dst);
+  };
 
+  std::vector<Bytes> runs;
+  if (shard_bytes) {
+    // DecodeIndex has checked every entry against the shard's size.
+    for (Needed& n : needed) {
+      const ShardIndexEntry& e = entries[n.which];
+      n.bytes = ByteView(*shard_bytes).subspan(e.offset, e.nbytes);
+    }
+  }
   // Fetch runs of nearby inner chunks with one ranged read each.
-  std::vector<size_t> order(needed.size());
+  std::vector<size_t> order(shard_bytes ? 0 : needed.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return entries[needed[a].which].offset < entries[needed[b].which].offset;
   });
-  std::vector<Bytes> runs;
   runs.reserve(order.size());
   for (size_t i = 0; i < order.size();) {
     const uint64_t begin = entries[needed[order[i]].which].offset;
@@ -381,7 +446,13 @@ std::optional<Array> Zarr3Driver::ReadShardRegion(const KvStore& kv, const std::
     i = j;
   }
 
-  Array out = Array::Filled(layout_.dtype, local.shape, layout_.fill_value);
+  if (!empty.empty()) {
+    const Array fill = Array::Filled(layout_.dtype, inner, layout_.fill_value);
+    for (const Shape& origin : empty) {
+      const auto [inter, dst] = place(origin);
+      CopyRegion(fill, inter.Relative(origin).begin, out, dst, inter.shape);
+    }
+  }
   const ChunkSpec inner_spec = sh.InnerSpec(unit_spec_);
   tbb::parallel_for(size_t{0}, needed.size(), [&](size_t i) {
     const Needed& n = needed[i];
@@ -391,11 +462,10 @@ std::optional<Array> Zarr3Driver::ReadShardRegion(const KvStore& kv, const std::
     } catch (const Error& e) {
       throw WithContext(e, kv.Describe(key));
     }
-    const Box inter = Intersect(Box(n.origin, inner), local);
-    CopyRegion(chunk, inter.Relative(n.origin).begin, out, inter.Relative(local.begin).begin,
-               inter.shape);
+    const auto [inter, dst] = place(n.origin);
+    CopyRegion(chunk, inter.Relative(n.origin).begin, out, dst, inter.shape);
   });
-  return out;
+  return true;
 }
 
 // Makes every ancestor of the array (inside the container) a group, keeping existing ones.
