@@ -16,28 +16,11 @@
 #include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/ops/kernels.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
 namespace {
-
-// GCC's -O2 vectorizes a loop only when its trip count is a known multiple of the vector
-// width, so the strided sums run over blocks of a compile-time length.
-constexpr Index kBlock = 64;
-using FullBlock = std::integral_constant<Index, kBlock>;
-
-// Calls f(start, length) over [0, n) in blocks of kBlock; the last block is shifted back to
-// end at n (overlapping its predecessor), so f must compute each output from inputs only.
-template <typename Fn>
-void ForBlocks(Index n, Fn&& f) {
-  if (n < kBlock) {
-    if (n > 0) f(Index{0}, n);
-    return;
-  }
-  Index s = 0;
-  for (; s + kBlock < n; s += kBlock) f(s, FullBlock{});
-  f(n - kBlock, FullBlock{});
-}
 
 // One axis of the window: its reduction factor and the part [lo, hi) of the window input that
 // lies inside the volume (local coordinates).
@@ -49,12 +32,6 @@ struct Axis {
   Index Begin(Index i) const { return std::max(i * factor, lo); }
   Index End(Index i) const { return std::max(Begin(i), std::min((i + 1) * factor, hi)); }
 };
-
-Index Product(const Shape& s, size_t from, size_t to) {
-  Index p = 1;
-  for (size_t i = from; i < to; ++i) p *= s[i];
-  return p;
-}
 
 // Sums groups along one axis: src [outer, n_in, inner] -> dst [outer, n_in / f, inner], in
 // input order, so a voxel's sum does not depend on where its window starts.
@@ -77,7 +54,7 @@ void SumAxis(const S* src, F* dst, Index outer, Index n_in, Index inner, const A
         std::fill(di, di + inner, F{0});
         continue;
       }
-      ForBlocks(inner, [&](Index j0, auto len) {
+      kernels::ForBlocks(inner, [&](Index j0, auto len) {
         F* __restrict__ dj = di + j0;
         const S* first = s + b * inner + j0;
         for (Index j = 0; j < len; ++j) dj[j] = static_cast<F>(first[j]);
@@ -91,47 +68,28 @@ void SumAxis(const S* src, F* dst, Index outer, Index n_in, Index inner, const A
 }
 
 // Group sums axis by axis (the last first: it shrinks the data most cheaply), then divides
-// each sum by the number of real voxels in its group.
+// each sum by the number of real voxels in its group. `shape` and `out_shape` are full rank.
 template <typename F, typename S>
-void Mean(const S* src, Shape shape, const std::vector<Axis>& axes, F* out) {
+void Mean(const S* src, const Shape& shape, const std::vector<Axis>& axes, const Shape& out_shape,
+          F* out) {
   const size_t rank = shape.size();
   std::vector<size_t> reduce;
   for (size_t a = rank; a-- > 0;) {
     if (axes[a].factor > 1) reduce.push_back(a);
   }
-  if (reduce.empty()) {
-    const Index n = Product(shape, 0, rank);
-    for (Index i = 0; i < n; ++i) out[i] = static_cast<F>(src[i]);
-    return;
-  }
-  std::unique_ptr<F[]> cur;
-  for (size_t p = 0; p < reduce.size(); ++p) {
-    const size_t a = reduce[p];
-    const Index outer = Product(shape, 0, a), inner = Product(shape, a + 1, rank);
-    const Index n_in = shape[a];
-    shape[a] = n_in / axes[a].factor;
-    std::unique_ptr<F[]> next;
-    F* dst = out;
-    if (p + 1 < reduce.size()) {
-      next.reset(new F[static_cast<size_t>(Product(shape, 0, rank))]);  // all written below
-      dst = next.get();
-    }
-    if (p == 0) {
-      SumAxis(src, dst, outer, n_in, inner, axes[a]);
-    } else {
-      SumAxis(cur.get(), dst, outer, n_in, inner, axes[a]);
-    }
-    cur = std::move(next);
-  }
+  kernels::SeparablePasses(src, shape, out_shape, reduce, out,
+                           [&](const auto* in, F* dst, Index outer, Index n_in, Index inner,
+                               size_t a) { SumAxis(in, dst, outer, n_in, inner, axes[a]); });
+  if (reduce.empty()) return;
   // Divide by the group sizes: per row, the product of the leading axes' counts times the
   // count along the last axis.
-  const Index row = shape[rank - 1];
+  const Index row = out_shape[rank - 1];
   std::vector<F> last(static_cast<size_t>(row));
   for (Index x = 0; x < row; ++x) {
     last[x] = static_cast<F>(axes[rank - 1].End(x) - axes[rank - 1].Begin(x));
   }
   Shape idx(rank - 1, 0);
-  const Index rows = Product(shape, 0, rank - 1);
+  const Index rows = kernels::Product(out_shape, 0, rank - 1);
   for (Index r = 0; r < rows; ++r) {
     Index lead = 1;
     for (size_t a = 0; a + 1 < rank; ++a) lead *= axes[a].End(idx[a]) - axes[a].Begin(idx[a]);
@@ -140,10 +98,7 @@ void Mean(const S* src, Shape shape, const std::vector<Axis>& axes, F* out) {
       const F n = static_cast<F>(lead) * last[x];
       d[x] = n > 0 ? d[x] / n : F{0};  // n == 0 only outside the volume: nothing to average
     }
-    for (size_t a = rank - 1; a-- > 0;) {
-      if (++idx[a] < shape[a]) break;
-      idx[a] = 0;
-    }
+    kernels::NextRow(idx, out_shape);
   }
 }
 
@@ -209,7 +164,7 @@ void Mode(const T* src, const Shape& in_shape, const std::vector<Axis>& axes,
   std::vector<T> values(static_cast<size_t>(std::max<Index>(group, 0)));
   std::vector<const T*> rows;
   Shape idx(rank - 1, 0), k(rank - 1, 0);
-  const Index n_rows = Product(out_shape, 0, rank - 1);
+  const Index n_rows = kernels::Product(out_shape, 0, rank - 1);
   for (Index r = 0; r < n_rows; ++r) {
     // The input rows: every combination of the leading axes' group ranges.
     rows.clear();
@@ -237,10 +192,7 @@ void Mode(const T* src, const Shape& in_shape, const std::vector<Axis>& axes,
       }
       d[x] = n > 0 ? ModeOf(values.data(), n) : T{};  // n == 0 only outside the volume
     }
-    for (size_t a = rank - 1; a-- > 0;) {
-      if (++idx[a] < out_shape[a]) break;
-      idx[a] = 0;
-    }
+    kernels::NextRow(idx, out_shape);
   }
 }
 
@@ -249,23 +201,10 @@ enum class Method { kMean, kMode };
 class DownsampleOperator final : public Operator {
  public:
   explicit DownsampleOperator(OperatorParams& params) : Operator(params.spatial_rank()) {
-    factor_ = params.Integers("factor");
-    for (size_t a = 0; a < factor_.size(); ++a) {
-      if (factor_[a] < 1 || factor_[a] > kMaxFactor) {
-        throw InvalidArgument("[operator] factor: must be an integer from 1 to " +
-                              std::to_string(kMaxFactor) + " on every axis, got " +
-                              std::to_string(factor_[a]) + " on axis " + std::to_string(a));
-      }
-    }
-    const std::string method = params.String("method", "mean");
-    if (method == "mean") {
-      method_ = Method::kMean;
-    } else if (method == "mode") {
-      method_ = Method::kMode;
-    } else {
-      throw InvalidArgument("[operator] method: \"" + method +
-                            "\" is not a downsample method (mean, mode)");
-    }
+    factor_ = kernels::ReadFactors(params);
+    method_ = kernels::ReadChoice<Method>(params, "method",
+                                          {{"mean", Method::kMean}, {"mode", Method::kMode}},
+                                          "a downsample method");
   }
 
   std::string name() const override { return "downsample"; }
@@ -278,12 +217,9 @@ class DownsampleOperator final : public Operator {
   Scale GetScale() const override { return Scale{Shape(spatial_rank(), 1), factor_}; }
 
   DataType ComputeDType(DataType input) const override {
-    if (input == DataType::kFloat16) {
-      throw Unsupported(
-          "downsample: float16 input cannot be computed on; cast it to float32 first");
-    }
+    kernels::RejectFloat16(input, "downsample");
     if (method_ == Method::kMode) return input;
-    return input == DataType::kFloat64 ? DataType::kFloat64 : DataType::kFloat32;
+    return kernels::FloatComputeDType(input);
   }
   void CheckOutputDType(DataType input, DataType output) const override {
     Operator::CheckOutputDType(input, output);
@@ -296,12 +232,7 @@ class DownsampleOperator final : public Operator {
 
   Array Compute(const Array& input, const WindowInfo& info) const override {
     const size_t sr = spatial_rank();
-    if (input.rank() != sr && input.rank() != sr + 1) {
-      throw InvalidArgument("downsample: window input of shape " + ShapeToString(input.shape()) +
-                            " is not " + std::to_string(sr) +
-                            " spatial axes, optionally after a channel axis");
-    }
-    const size_t lead = input.rank() - sr;
+    const size_t lead = kernels::ChannelAxes(input, sr, "downsample");
     // Full-rank description: a channel axis is an axis with factor 1 and nothing to clip.
     std::vector<Axis> axes;
     Shape out_shape;
@@ -324,28 +255,21 @@ class DownsampleOperator final : public Operator {
     }
     const DataType cdt = ComputeDType(input.dtype());
     Array out(cdt, out_shape);
-    VisitDataType(input.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      if constexpr (std::is_arithmetic_v<T>) {
-        // bool is one byte, 0 or 1: reduce it as uint8 (the mode stays 0 or 1).
-        using S = std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>;
-        const S* src = reinterpret_cast<const S*>(input.data());
-        if (method_ == Method::kMode) {
-          Mode(src, input.shape(), axes, out_shape, reinterpret_cast<S*>(out.data()));
-        } else if (cdt == DataType::kFloat64) {
-          Mean(src, input.shape(), axes, out.data_as<double>());
-        } else {
-          Mean(src, input.shape(), axes, out.data_as<float>());
-        }
+    // bool comes as uint8, one byte 0 or 1 (the mode stays 0 or 1).
+    kernels::VisitArithmetic(input, [&](const auto* src) {
+      using S = std::remove_cv_t<std::remove_pointer_t<decltype(src)>>;
+      if (method_ == Method::kMode) {
+        Mode(src, input.shape(), axes, out_shape, reinterpret_cast<S*>(out.data()));
+      } else if (cdt == DataType::kFloat64) {
+        Mean(src, input.shape(), axes, out_shape, out.data_as<double>());
+      } else {
+        Mean(src, input.shape(), axes, out_shape, out.data_as<float>());
       }
     });
     return out;
   }
 
  private:
-  // Larger factors make one output voxel read a group too big for a window.
-  static constexpr Index kMaxFactor = 1 << 16;
-
   Shape factor_;
   Method method_ = Method::kMean;
 };

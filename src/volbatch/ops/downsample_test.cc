@@ -3,18 +3,23 @@
 #include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/ops/op_test_util.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
-
-void RegisterDownsampleOperator();
-
 namespace {
 
-std::unique_ptr<Operator> Make(const nlohmann::json& table) {
-  // Registered here too, so the tests do not depend on builtin.cc listing the operator.
-  RegisterDownsampleOperator();
-  return MakeOperator(table, 3);
+constexpr auto Make = op_test::Make<RegisterDownsampleOperator>;
+constexpr auto ExpectInvalid = op_test::ExpectInvalid<RegisterDownsampleOperator>;
+
+// The window the engine hands the op for output box `out`: its input box is out * factor.
+WindowInfo Window(const Box& out, const Shape& factor, const Shape& vol) {
+  Box in = out;
+  for (size_t a = 0; a < 3; ++a) {
+    in.begin[a] *= factor[a];
+    in.shape[a] *= factor[a];
+  }
+  return {out, in, vol};
 }
 
 // The window input for output box `out`: the volume (shape `vol`, values `value(z, y, x)`)
@@ -23,35 +28,11 @@ std::unique_ptr<Operator> Make(const nlohmann::json& table) {
 template <typename T, typename Fn>
 Array Input(const Box& out, const Shape& factor, const Shape& vol, DataType dtype, Fn value, T pad,
             Index channels = 0) {
-  Shape begin(3), shape(3);
-  for (size_t a = 0; a < 3; ++a) {
-    begin[a] = out.begin[a] * factor[a];
-    shape[a] = out.shape[a] * factor[a];
-  }
-  Shape full = shape;
-  if (channels) full.insert(full.begin(), channels);
-  Array a(dtype, full);
-  T* p = a.data_as<T>();
-  for (Index c = 0; c < std::max<Index>(channels, 1); ++c) {
-    for (Index z = begin[0]; z < begin[0] + shape[0]; ++z) {
-      for (Index y = begin[1]; y < begin[1] + shape[1]; ++y) {
-        for (Index x = begin[2]; x < begin[2] + shape[2]; ++x) {
-          const bool inside = z < vol[0] && y < vol[1] && x < vol[2];
-          *p++ = inside ? static_cast<T>(value(z, y, x) + 1000 * c) : pad;
-        }
-      }
-    }
-  }
-  return a;
-}
-
-WindowInfo Window(const Box& out, const Shape& factor, const Shape& vol) {
-  Box in = out;
-  for (size_t a = 0; a < 3; ++a) {
-    in.begin[a] *= factor[a];
-    in.shape[a] *= factor[a];
-  }
-  return {out, in, vol};
+  return op_test::FillBox<T>(Window(out, factor, vol).input, dtype, channels,
+                             [&](Index c, Index z, Index y, Index x) {
+                               const bool inside = z < vol[0] && y < vol[1] && x < vol[2];
+                               return inside ? static_cast<T>(value(z, y, x) + 1000 * c) : pad;
+                             });
 }
 
 // V = np.fromfunction(lambda z,y,x: (z*31 + y*17 + x*x*5) % 97, (5,3,7)).astype(np.uint16)
@@ -153,16 +134,6 @@ TEST(Downsample, ModeOfLargeGroupsSorts) {
   r = op->Compute(Input<int16_t>(out, f, vol, DataType::kInt16, more_six, int16_t{0}),
                   Window(out, f, vol));
   EXPECT_EQ(r.data_as<int16_t>()[0], 6);
-}
-
-void ExpectInvalid(const nlohmann::json& table, const std::string& needle) {
-  try {
-    Make(table);
-    ADD_FAILURE() << "no error for " << table.dump();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 TEST(Downsample, RejectsBadParameters) {

@@ -16,33 +16,14 @@
 // correlation that shrinks its axis by 2 * radius; the op never pads.
 #include <cmath>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/ops/kernels.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
 namespace {
-
-// GCC's -O2 vectorizes a loop only when its trip count is a known multiple of the vector
-// width, so inner loops run over blocks of a compile-time length.
-constexpr Index kBlock = 64;
-using FullBlock = std::integral_constant<Index, kBlock>;
-
-// Calls f(start, length) over [0, n) in blocks of kBlock; the last block is shifted back to
-// end at n (overlapping its predecessor), so f must compute each output from inputs only.
-// Only n < kBlock takes a runtime length.
-template <typename Fn>
-void ForBlocks(Index n, Fn&& f) {
-  if (n < kBlock) {
-    if (n > 0) f(Index{0}, n);
-    return;
-  }
-  Index s = 0;
-  for (; s + kBlock < n; s += kBlock) f(s, FullBlock{});
-  f(n - kBlock, FullBlock{});
-}
 
 // d[j] = h[0] c[j] + sum over k = r..1 of h[k] (c[j - k stride] + c[j + k stride]): scipy's
 // symmetric correlation (ni_filters.c), summed in the same order. Runs along contiguous j.
@@ -70,7 +51,7 @@ void SmoothAxis(const S* src, F* dst, Index outer, Index n_in, Index inner,
     const S* s = src + o * n_in * inner;
     F* d = dst + o * n_out * inner;
     if (inner == 1) {
-      ForBlocks(n_out, [&](Index j0, auto len) {
+      kernels::ForBlocks(n_out, [&](Index j0, auto len) {
         SymmetricSum(s + r + j0, Index{1}, h.data(), r, d + j0, len);
       });
       continue;
@@ -78,17 +59,11 @@ void SmoothAxis(const S* src, F* dst, Index outer, Index n_in, Index inner,
     for (Index i = 0; i < n_out; ++i) {
       const S* c = s + (i + r) * inner;
       F* di = d + i * inner;
-      ForBlocks(inner, [&](Index j0, auto len) {
+      kernels::ForBlocks(inner, [&](Index j0, auto len) {
         SymmetricSum(c + j0, inner, h.data(), r, di + j0, len);
       });
     }
   }
-}
-
-Index Product(const Shape& s, size_t from, size_t to) {
-  Index p = 1;
-  for (size_t i = from; i < to; ++i) p *= s[i];
-  return p;
 }
 
 // Smooths the spatial array `src` (shape `shape`) into `out` with one kernel per axis (size 1:
@@ -102,13 +77,12 @@ void SmoothSpatial(const S* src, const Shape& shape, const std::vector<std::vect
   size_t a = 0;
   while (a < rank && h[a].size() == 1) ++a;
   if (a == rank) {
-    const Index n = Product(shape, 0, rank);
-    for (Index i = 0; i < n; ++i) out[i] = static_cast<F>(src[i]);
+    kernels::ConvertCopy(src, kernels::Product(shape, 0, rank), out);
     return;
   }
   size_t b = a + 1;
   while (b < rank && h[b].size() == 1) ++b;
-  const Index outer = Product(shape, 0, a), inner = Product(shape, a + 1, rank);
+  const Index outer = kernels::Product(shape, 0, a), inner = kernels::Product(shape, a + 1, rank);
   const Index r = static_cast<Index>(h[a].size()) - 1;
   const Index n_in = shape[a], n_out = n_in - 2 * r;
   if (b == rank) {  // the last smoothed axis: straight into the output
@@ -140,7 +114,7 @@ void SmoothChannels(const S* src, const Shape& shape, size_t lead,
     in_size *= spatial[a];
     out_size *= spatial[a] - 2 * (static_cast<Index>(h[a].size()) - 1);
   }
-  const Index channels = Product(shape, 0, lead);
+  const Index channels = kernels::Product(shape, 0, lead);
   for (Index c = 0; c < channels; ++c) {
     SmoothSpatial(src + c * in_size, spatial, h, out + c * out_size);
   }
@@ -181,10 +155,8 @@ class GaussianOperator final : public Operator {
   Shape Context() const override { return radius_; }
 
   DataType ComputeDType(DataType input) const override {
-    if (input == DataType::kFloat16) {
-      throw Unsupported("gaussian: float16 input cannot be computed on; cast it to float32 first");
-    }
-    return input == DataType::kFloat64 ? DataType::kFloat64 : DataType::kFloat32;
+    kernels::RejectFloat16(input, "gaussian");
+    return kernels::FloatComputeDType(input);
   }
   void CheckOutputDType(DataType input, DataType output) const override {
     Operator::CheckOutputDType(input, output);
@@ -197,12 +169,7 @@ class GaussianOperator final : public Operator {
 
   Array Compute(const Array& input, const WindowInfo& info) const override {
     const size_t sr = spatial_rank();
-    if (input.rank() != sr && input.rank() != sr + 1) {
-      throw InvalidArgument("gaussian: window input of shape " + ShapeToString(input.shape()) +
-                            " is not " + std::to_string(sr) +
-                            " spatial axes, optionally after a channel axis");
-    }
-    const size_t lead = input.rank() - sr;
+    const size_t lead = kernels::ChannelAxes(input, sr, "gaussian");
     Shape out_shape(input.shape().begin(), input.shape().begin() + lead);
     for (size_t a = 0; a < sr; ++a) {
       const Index in = input.shape()[lead + a];
@@ -215,17 +182,12 @@ class GaussianOperator final : public Operator {
     }
     const DataType cdt = ComputeDType(input.dtype());
     Array out(cdt, out_shape);
-    VisitDataType(input.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      if constexpr (std::is_arithmetic_v<T>) {
-        // bool is stored as one byte 0 or 1: smooth it as uint8 (a soft mask).
-        using S = std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>;
-        const S* src = reinterpret_cast<const S*>(input.data());
-        if (cdt == DataType::kFloat64) {
-          SmoothChannels(src, input.shape(), lead, kernels64_, out.data_as<double>());
-        } else {
-          SmoothChannels(src, input.shape(), lead, kernels32_, out.data_as<float>());
-        }
+    // bool comes as uint8: smoothing it gives a soft mask.
+    kernels::VisitArithmetic(input, [&](const auto* src) {
+      if (cdt == DataType::kFloat64) {
+        SmoothChannels(src, input.shape(), lead, kernels64_, out.data_as<double>());
+      } else {
+        SmoothChannels(src, input.shape(), lead, kernels32_, out.data_as<float>());
       }
     });
     return out;

@@ -4,19 +4,14 @@
 #include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/ops/op_test_util.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
-
-void RegisterGaussianOperator();
-
 namespace {
 
-std::unique_ptr<Operator> Make(const nlohmann::json& table) {
-  // Registered here too, so the tests do not depend on builtin.cc listing the operator.
-  RegisterGaussianOperator();
-  return MakeOperator(table, 3);
-}
+constexpr auto Make = op_test::Make<RegisterGaussianOperator>;
+constexpr auto ExpectInvalid = op_test::ExpectInvalid<RegisterGaussianOperator>;
 
 // The volume the scipy references below were computed on:
 // V = np.fromfunction(lambda z,y,x: (z*z*7 + y*13 + x*x*x) % 256, (4,5,6)).astype(np.uint8)
@@ -27,26 +22,15 @@ uint8_t V(Index z, Index y, Index x) {
 // The engine's "reflect" padding (scipy "reflect", numpy "symmetric"), one bounce.
 Index Reflect(Index i, Index n) { return i < 0 ? -i - 1 : (i >= n ? 2 * n - i - 1 : i); }
 
-// The window input for `box` of V grown by `margin`, padded as the engine does, as type T.
+// The window input for `box` of V grown by `margin`, padded as the engine does, as type T;
+// channel 1 (if any) holds 255 - V.
 template <typename T>
 Array PaddedInput(const Box& box, const Shape& margin, DataType dtype, Index channels = 0) {
-  const Box in = box.Grow(margin);
-  Shape shape = in.shape;
-  if (channels) shape.insert(shape.begin(), channels);
-  Array a(dtype, shape);
-  T* p = a.data_as<T>();
-  for (Index c = 0; c < std::max<Index>(channels, 1); ++c) {
-    for (Index z = 0; z < in.shape[0]; ++z) {
-      for (Index y = 0; y < in.shape[1]; ++y) {
-        for (Index x = 0; x < in.shape[2]; ++x) {
-          T v = static_cast<T>(V(Reflect(in.begin[0] + z, 4), Reflect(in.begin[1] + y, 5),
-                                 Reflect(in.begin[2] + x, 6)));
-          *p++ = c == 1 ? static_cast<T>(255 - v) : v;
-        }
-      }
-    }
-  }
-  return a;
+  return op_test::FillBox<T>(
+      box.Grow(margin), dtype, channels, [](Index c, Index z, Index y, Index x) {
+        const T v = static_cast<T>(V(Reflect(z, 4), Reflect(y, 5), Reflect(x, 6)));
+        return c == 1 ? static_cast<T>(255 - v) : v;
+      });
 }
 
 WindowInfo Window(const Box& out, const Shape& context) {
@@ -163,16 +147,6 @@ TEST(Gaussian, ZeroSigmaIsAConversion) {
   EXPECT_EQ(r.data_as<float>()[1 * 30 + 2 * 6 + 3], V(1, 2, 3));
   EXPECT_EQ(op->Parameters(),
             (nlohmann::json{{"type", "gaussian"}, {"sigma", {0.0, 0.0, 0.0}}, {"truncate", 4.0}}));
-}
-
-void ExpectInvalid(const nlohmann::json& table, const std::string& needle) {
-  try {
-    Make(table);
-    ADD_FAILURE() << "no error for " << table.dump();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 TEST(Gaussian, RejectsBadParameters) {

@@ -1,9 +1,11 @@
 #include "volbatch/ops/operator.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <utility>
 
 #include "volbatch/core/error.h"
 #include "volbatch/ops/builtin.h"
@@ -45,90 +47,81 @@ const nlohmann::json* ParamTable::Raw(const std::string& key) {
   return table_.contains(key) ? &table_.at(key) : nullptr;
 }
 
-double ParamTable::Number(const std::string& key, std::optional<double> fallback) {
-  used_.insert(key);
-  if (!Has(key)) {
-    if (fallback) return *fallback;
-    throw Bad(key, "missing (a number)");
+namespace {
+
+// The value of `key` in `t` (marked as used) through parse(value), or `fallback` when the
+// table lacks it; neither: "[table] key: missing (<missing>)".
+template <typename T, typename Parse>
+T ReadParam(ParamTable& t, const std::string& key, std::optional<T> fallback,
+            const std::string& missing, Parse&& parse) {
+  const nlohmann::json* v = t.Raw(key);
+  if (!v) {
+    if (fallback) return *std::move(fallback);
+    throw t.Bad(key, "missing (" + missing + ")");
   }
-  const auto& v = Get(key);
-  if (!v.is_number()) throw Bad(key, "must be a number, not " + v.dump());
-  return v.get<double>();
+  return parse(*v);
+}
+
+// A value that `is` accepts (a json type test such as is_number), `what` in errors.
+template <typename T, typename Is>
+T ReadScalar(ParamTable& t, const std::string& key, std::optional<T> fallback,
+             const std::string& what, Is is) {
+  return ReadParam(t, key, std::move(fallback), what, [&](const nlohmann::json& v) {
+    if (!std::invoke(is, v)) throw t.Bad(key, "must be " + what + ", not " + v.dump());
+    return v.get<T>();
+  });
+}
+
+// A list of spatial_rank elements that `is` accepts, or one such element for every axis;
+// `one` names an element ("a number") and `many` several ("numbers") in errors.
+template <typename List, typename Is>
+List ReadPerAxis(ParamTable& t, const std::string& key, std::optional<List> fallback,
+                 const std::string& one, const std::string& many, Is is) {
+  using E = typename List::value_type;
+  const std::string rank = std::to_string(t.spatial_rank());
+  auto parse = [&](const nlohmann::json& v) {
+    if (std::invoke(is, v)) return List(t.spatial_rank(), v.get<E>());
+    if (!v.is_array() || v.size() != t.spatial_rank()) {
+      throw t.Bad(key, "must be " + one + " or a list of " + rank + " " + many +
+                           " (one per axis, z y x), not " + v.dump());
+    }
+    List out;
+    for (const auto& e : v) {
+      if (!std::invoke(is, e)) throw t.Bad(key, "must hold " + many + ", not " + e.dump());
+      out.push_back(e.get<E>());
+    }
+    return out;
+  };
+  return ReadParam(t, key, std::move(fallback), one + " or a list of " + rank + " " + many, parse);
+}
+
+}  // namespace
+
+double ParamTable::Number(const std::string& key, std::optional<double> fallback) {
+  return ReadScalar(*this, key, fallback, "a number", &nlohmann::json::is_number);
 }
 
 Index ParamTable::Integer(const std::string& key, std::optional<Index> fallback) {
-  used_.insert(key);
-  if (!Has(key)) {
-    if (fallback) return *fallback;
-    throw Bad(key, "missing (an integer)");
-  }
-  const auto& v = Get(key);
-  if (!v.is_number_integer()) throw Bad(key, "must be an integer, not " + v.dump());
-  return v.get<Index>();
+  return ReadScalar(*this, key, fallback, "an integer", &nlohmann::json::is_number_integer);
 }
 
 std::string ParamTable::String(const std::string& key, std::optional<std::string> fallback) {
-  used_.insert(key);
-  if (!Has(key)) {
-    if (fallback) return *fallback;
-    throw Bad(key, "missing (a string)");
-  }
-  const auto& v = Get(key);
-  if (!v.is_string()) throw Bad(key, "must be a string, not " + v.dump());
-  return v.get<std::string>();
+  return ReadScalar(*this, key, std::move(fallback), "a string", &nlohmann::json::is_string);
 }
 
 bool ParamTable::Bool(const std::string& key, std::optional<bool> fallback) {
-  used_.insert(key);
-  if (!Has(key)) {
-    if (fallback) return *fallback;
-    throw Bad(key, "missing (true or false)");
-  }
-  const auto& v = Get(key);
-  if (!v.is_boolean()) throw Bad(key, "must be true or false, not " + v.dump());
-  return v.get<bool>();
+  return ReadScalar(*this, key, fallback, "true or false", &nlohmann::json::is_boolean);
 }
 
 std::vector<double> ParamTable::Numbers(const std::string& key,
                                         std::optional<std::vector<double>> fallback) {
-  used_.insert(key);
-  if (!Has(key)) {
-    if (fallback) return *fallback;
-    throw Bad(key, "missing (a number or a list of " + std::to_string(spatial_rank_) + " numbers)");
-  }
-  const auto& v = Get(key);
-  if (v.is_number()) return std::vector<double>(spatial_rank_, v.get<double>());
-  if (!v.is_array() || v.size() != spatial_rank_) {
-    throw Bad(key, "must be a number or a list of " + std::to_string(spatial_rank_) +
-                       " numbers (one per axis, z y x), not " + v.dump());
-  }
-  std::vector<double> out;
-  for (const auto& e : v) {
-    if (!e.is_number()) throw Bad(key, "must hold numbers, not " + e.dump());
-    out.push_back(e.get<double>());
-  }
-  return out;
+  return ReadPerAxis(*this, key, std::move(fallback), "a number", "numbers",
+                     &nlohmann::json::is_number);
 }
 
 Shape ParamTable::Integers(const std::string& key, std::optional<Shape> fallback) {
-  used_.insert(key);
-  if (!Has(key)) {
-    if (fallback) return *fallback;
-    throw Bad(key,
-              "missing (an integer or a list of " + std::to_string(spatial_rank_) + " integers)");
-  }
-  const auto& v = Get(key);
-  if (v.is_number_integer()) return Shape(spatial_rank_, v.get<Index>());
-  if (!v.is_array() || v.size() != spatial_rank_) {
-    throw Bad(key, "must be an integer or a list of " + std::to_string(spatial_rank_) +
-                       " integers (one per axis, z y x), not " + v.dump());
-  }
-  Shape out;
-  for (const auto& e : v) {
-    if (!e.is_number_integer()) throw Bad(key, "must hold integers, not " + e.dump());
-    out.push_back(e.get<Index>());
-  }
-  return out;
+  return ReadPerAxis(*this, key, std::move(fallback), "an integer", "integers",
+                     &nlohmann::json::is_number_integer);
 }
 
 void ParamTable::Finish() const {

@@ -15,36 +15,13 @@
 #include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/ops/kernels.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
 namespace {
 
-// GCC's -O2 vectorizes a loop only when its trip count is a known multiple of the vector
-// width, so the strided blends run over blocks of a compile-time length.
-constexpr Index kBlock = 64;
-using FullBlock = std::integral_constant<Index, kBlock>;
-
-// Calls f(start, length) over [0, n) in blocks of kBlock; the last block is shifted back to
-// end at n (overlapping its predecessor), so f must compute each output from inputs only.
-template <typename Fn>
-void ForBlocks(Index n, Fn&& f) {
-  if (n < kBlock) {
-    if (n > 0) f(Index{0}, n);
-    return;
-  }
-  Index s = 0;
-  for (; s + kBlock < n; s += kBlock) f(s, FullBlock{});
-  f(n - kBlock, FullBlock{});
-}
-
 Index FloorDiv(Index a, Index b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-Index Product(const Shape& s, size_t from, size_t to) {
-  Index p = 1;
-  for (size_t i = from; i < to; ++i) p *= s[i];
-  return p;
-}
 
 // Where each output voxel of one axis reads: src[i0] with weight w0 and src[i0 + 1] with w1.
 // Computed from the global position in integers, so a voxel blends the same way in every
@@ -96,7 +73,7 @@ void InterpolateAxis(const S* src, F* dst, Index outer, Index n_in, Index inner,
       const S* b = a + inner;
       const F w0 = t.w0[i], w1 = t.w1[i];
       F* di = d + i * inner;
-      ForBlocks(inner, [&](Index j0, auto len) {
+      kernels::ForBlocks(inner, [&](Index j0, auto len) {
         const S* __restrict__ aj = a + j0;
         const S* __restrict__ bj = b + j0;
         F* __restrict__ dj = di + j0;
@@ -111,37 +88,17 @@ void InterpolateAxis(const S* src, F* dst, Index outer, Index n_in, Index inner,
 // Linear upsampling of src (full shape, lead channel axes first) into out, one pass per axis
 // with f > 1 in axis order; `taps` is indexed by full axis (empty: no pass).
 template <typename F, typename S>
-void Linear(const S* src, Shape shape, const Shape& out_shape,
+void Linear(const S* src, const Shape& shape, const Shape& out_shape,
             const std::vector<LinearTaps<F>>& taps, F* out) {
-  const size_t rank = shape.size();
   std::vector<size_t> axes;
-  for (size_t a = 0; a < rank; ++a) {
+  for (size_t a = 0; a < shape.size(); ++a) {
     if (!taps[a].i0.empty() || (shape[a] != out_shape[a])) axes.push_back(a);
   }
-  if (axes.empty()) {
-    const Index n = Product(shape, 0, rank);
-    for (Index i = 0; i < n; ++i) out[i] = static_cast<F>(src[i]);
-    return;
-  }
-  std::unique_ptr<F[]> cur;
-  for (size_t p = 0; p < axes.size(); ++p) {
-    const size_t a = axes[p];
-    const Index outer = Product(shape, 0, a), inner = Product(shape, a + 1, rank);
-    const Index n_in = shape[a];
-    shape[a] = out_shape[a];
-    std::unique_ptr<F[]> next;
-    F* dst = out;
-    if (p + 1 < axes.size()) {
-      next.reset(new F[static_cast<size_t>(Product(shape, 0, rank))]);  // all written below
-      dst = next.get();
-    }
-    if (p == 0) {
-      InterpolateAxis(src, dst, outer, n_in, inner, taps[a]);
-    } else {
-      InterpolateAxis(cur.get(), dst, outer, n_in, inner, taps[a]);
-    }
-    cur = std::move(next);
-  }
+  kernels::SeparablePasses(
+      src, shape, out_shape, axes, out,
+      [&](const auto* in, F* dst, Index outer, Index n_in, Index inner, size_t a) {
+        InterpolateAxis(in, dst, outer, n_in, inner, taps[a]);
+      });
 }
 
 // Nearest upsampling as a byte copy: `index[a][o]` is the local input voxel output voxel o of
@@ -152,7 +109,7 @@ void Nearest(const T* src, const Shape& in_shape, const Shape& out_shape,
   const size_t rank = in_shape.size();
   const Index row_in = in_shape[rank - 1], row_out = out_shape[rank - 1];
   const std::vector<Index>& ix = index[rank - 1];
-  const Index rows = Product(out_shape, 0, rank - 1);
+  const Index rows = kernels::Product(out_shape, 0, rank - 1);
   Shape idx(rank - 1, 0);
   const T* prev = nullptr;
   for (Index r = 0; r < rows; ++r) {
@@ -166,10 +123,7 @@ void Nearest(const T* src, const Shape& in_shape, const Shape& out_shape,
       for (Index x = 0; x < row_out; ++x) d[x] = s[ix[x]];
     }
     prev = s;
-    for (size_t a = rank - 1; a-- > 0;) {
-      if (++idx[a] < out_shape[a]) break;
-      idx[a] = 0;
-    }
+    kernels::NextRow(idx, out_shape);
   }
 }
 
@@ -184,23 +138,10 @@ enum class Method { kNearest, kLinear };
 class UpsampleOperator final : public Operator {
  public:
   explicit UpsampleOperator(OperatorParams& params) : Operator(params.spatial_rank()) {
-    factor_ = params.Integers("factor");
-    for (size_t a = 0; a < factor_.size(); ++a) {
-      if (factor_[a] < 1 || factor_[a] > kMaxFactor) {
-        throw InvalidArgument("[operator] factor: must be an integer from 1 to " +
-                              std::to_string(kMaxFactor) + " on every axis, got " +
-                              std::to_string(factor_[a]) + " on axis " + std::to_string(a));
-      }
-    }
-    const std::string method = params.String("method", "nearest");
-    if (method == "nearest") {
-      method_ = Method::kNearest;
-    } else if (method == "linear") {
-      method_ = Method::kLinear;
-    } else {
-      throw InvalidArgument("[operator] method: \"" + method +
-                            "\" is not an upsample method (nearest, linear)");
-    }
+    factor_ = kernels::ReadFactors(params);
+    method_ = kernels::ReadChoice<Method>(
+        params, "method", {{"nearest", Method::kNearest}, {"linear", Method::kLinear}},
+        "an upsample method");
   }
 
   std::string name() const override { return "upsample"; }
@@ -219,11 +160,9 @@ class UpsampleOperator final : public Operator {
   Scale GetScale() const override { return Scale{factor_, Shape(spatial_rank(), 1)}; }
 
   DataType ComputeDType(DataType input) const override {
-    if (input == DataType::kFloat16) {
-      throw Unsupported("upsample: float16 input cannot be computed on; cast it to float32 first");
-    }
+    kernels::RejectFloat16(input, "upsample");
     if (method_ == Method::kNearest) return input;
-    return input == DataType::kFloat64 ? DataType::kFloat64 : DataType::kFloat32;
+    return kernels::FloatComputeDType(input);
   }
   void CheckOutputDType(DataType input, DataType output) const override {
     Operator::CheckOutputDType(input, output);
@@ -236,12 +175,7 @@ class UpsampleOperator final : public Operator {
 
   Array Compute(const Array& input, const WindowInfo& info) const override {
     const size_t sr = spatial_rank();
-    if (input.rank() != sr && input.rank() != sr + 1) {
-      throw InvalidArgument("upsample: window input of shape " + ShapeToString(input.shape()) +
-                            " is not " + std::to_string(sr) +
-                            " spatial axes, optionally after a channel axis");
-    }
-    const size_t lead = input.rank() - sr;
+    const size_t lead = kernels::ChannelAxes(input, sr, "upsample");
     const Shape& in_shape = input.shape();
     Shape out_shape(in_shape.begin(), in_shape.begin() + lead);
     for (size_t a = 0; a < sr; ++a) {
@@ -266,26 +200,17 @@ class UpsampleOperator final : public Operator {
       });
       return out;
     }
-    VisitDataType(input.dtype(), [&](auto tag) {
-      using T = decltype(tag);
-      if constexpr (std::is_arithmetic_v<T>) {
-        using S = std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>;  // bool: one byte
-        const S* src = reinterpret_cast<const S*>(input.data());
-        if (cdt == DataType::kFloat64) {
-          Linear(src, in_shape, out_shape, LinearTapsFor<double>(info, lead),
-                 out.data_as<double>());
-        } else {
-          Linear(src, in_shape, out_shape, LinearTapsFor<float>(info, lead), out.data_as<float>());
-        }
+    kernels::VisitArithmetic(input, [&](const auto* src) {  // bool comes as uint8
+      if (cdt == DataType::kFloat64) {
+        Linear(src, in_shape, out_shape, LinearTapsFor<double>(info, lead), out.data_as<double>());
+      } else {
+        Linear(src, in_shape, out_shape, LinearTapsFor<float>(info, lead), out.data_as<float>());
       }
     });
     return out;
   }
 
  private:
-  // Larger factors would make one input voxel a window's worth of output.
-  static constexpr Index kMaxFactor = 1 << 16;
-
   std::vector<Index> NearestIndex(const WindowInfo& info, size_t a) const {
     std::vector<Index> ix;
     for (Index o = 0; o < info.output.shape[a]; ++o) {

@@ -4,19 +4,14 @@
 #include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/ops/op_test_util.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
-
-void RegisterUpsampleOperator();
-
 namespace {
 
-std::unique_ptr<Operator> Make(const nlohmann::json& table) {
-  // Registered here too, so the tests do not depend on builtin.cc listing the operator.
-  RegisterUpsampleOperator();
-  return MakeOperator(table, 3);
-}
+constexpr auto Make = op_test::Make<RegisterUpsampleOperator>;
+constexpr auto ExpectInvalid = op_test::ExpectInvalid<RegisterUpsampleOperator>;
 
 // The window the engine hands the op: the output box mapped to input space, grown by the
 // context.
@@ -28,22 +23,10 @@ WindowInfo Window(const Operator& op, const Box& out, const Shape& vol) {
 // padding gives the same values one voxel out); channel c adds 1000 c.
 template <typename T, typename Fn>
 Array Input(const Box& box, const Shape& vol, DataType dtype, Fn value, Index channels = 0) {
-  Shape shape = box.shape;
-  if (channels) shape.insert(shape.begin(), channels);
-  Array a(dtype, shape);
-  T* p = a.data_as<T>();
   auto clamp = [](Index i, Index n) { return std::clamp<Index>(i, 0, n - 1); };
-  for (Index c = 0; c < std::max<Index>(channels, 1); ++c) {
-    for (Index z = box.begin[0]; z < box.end(0); ++z) {
-      for (Index y = box.begin[1]; y < box.end(1); ++y) {
-        for (Index x = box.begin[2]; x < box.end(2); ++x) {
-          *p++ = static_cast<T>(value(clamp(z, vol[0]), clamp(y, vol[1]), clamp(x, vol[2])) +
-                                1000 * c);
-        }
-      }
-    }
-  }
-  return a;
+  return op_test::FillBox<T>(box, dtype, channels, [&](Index c, Index z, Index y, Index x) {
+    return static_cast<T>(value(clamp(z, vol[0]), clamp(y, vol[1]), clamp(x, vol[2])) + 1000 * c);
+  });
 }
 
 TEST(Upsample, NearestRepeatsVoxelsPerChannel) {
@@ -120,16 +103,6 @@ TEST(Upsample, LinearIsTheSameInEveryWindow) {
                   rw.data_as<double>()[((z + 2) * 9 + y + 4) * 12 + x + 7]);
       }
     }
-  }
-}
-
-void ExpectInvalid(const nlohmann::json& table, const std::string& needle) {
-  try {
-    Make(table);
-    ADD_FAILURE() << "no error for " << table.dump();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
   }
 }
 
