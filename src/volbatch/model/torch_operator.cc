@@ -28,18 +28,22 @@ namespace volbatch {
 namespace {
 
 // LibTorch's messages carry a C++ backtrace and, for TorchScript, the interpreter's traceback;
-// the user needs the error itself ("RuntimeError: boom").
-std::string ShortTorchMessage(const c10::Error& e) {
-  std::string m = e.what_without_backtrace();
+// the user needs the error itself ("RuntimeError: boom"), on one line.
+std::string ShortMessage(std::string m) {
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   const size_t err = m.rfind("Error: ");
   if (err != std::string::npos) {
-    size_t start = m.rfind('\n', err);
-    start = start == std::string::npos ? 0 : start + 1;
-    m = m.substr(start);
+    const size_t start = m.rfind('\n', err);
+    m = m.substr(start == std::string::npos ? 0 : start + 1);
+  } else if (const size_t nl = m.find('\n'); nl != std::string::npos) {
+    m = m.substr(0, nl);
   }
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
   std::replace(m.begin(), m.end(), '\n', ' ');
   return m;
+}
+
+std::string ShortTorchMessage(const c10::Error& e) {
+  return ShortMessage(e.what_without_backtrace());
 }
 
 std::string SizesText(const std::vector<int64_t>& s) {
@@ -63,8 +67,8 @@ class TorchOperator : public Operator {
       throw InvalidArgument("[operator] model: " + spec_.model + ": not a TorchScript file (" +
                             ShortTorchMessage(e) + ")");
     } catch (const std::exception& e) {
-      throw InvalidArgument("[operator] model: " + spec_.model + ": cannot load (" + e.what() +
-                            ")");
+      throw InvalidArgument("[operator] model: " + spec_.model + ": cannot load (" +
+                            ShortMessage(e.what()) + ")");
     }
     module_.eval();
     std::string device = spec_.device;
@@ -224,7 +228,7 @@ class TorchOperator : public Operator {
                             device_.str() + ") failed: " + ShortTorchMessage(e));
     } catch (const std::exception& e) {
       throw InvalidArgument("[operator] model: " + spec_.model +
-                            ": a dry forward pass failed: " + e.what());
+                            ": a dry forward pass failed: " + ShortMessage(e.what()));
     }
     const std::vector<int64_t> got = y.sizes().vec();
     std::vector<int64_t> want = {spec_.batch, got.size() > 1 ? got[1] : -1};
@@ -333,11 +337,6 @@ class TorchOperator : public Operator {
 
   void Loop() const {
     at::set_num_threads(threads_);
-    const Index c_in = std::max<Index>(1, input_channels_);
-    const Index in_vox = NumElements(spec_.window, "window");
-    const Index out_vox = NumElements(spec_.output_window, "output window");
-    std::vector<int64_t> sizes = {spec_.batch, c_in};
-    for (Index w : spec_.window) sizes.push_back(w);
     while (true) {
       std::vector<Request*> batch;
       {
@@ -355,35 +354,54 @@ class TorchOperator : public Operator {
         }
       }
       try {
-        c10::InferenceMode guard;
-        torch::Tensor x = torch::zeros(sizes, torch::kFloat32);
-        float* xp = x.data_ptr<float>();
-        for (size_t i = 0; i < batch.size(); ++i) {
-          std::memcpy(xp + static_cast<size_t>(i) * static_cast<size_t>(c_in * in_vox),
-                      batch[i]->input, sizeof(float) * static_cast<size_t>(c_in * in_vox));
+        Forward(batch);
+        for (Request* r : batch) r->done.set_value();
+      } catch (const std::exception&) {
+        // One bad window must not fail the windows of other blocks that shared its batch:
+        // run each alone (still padded to the batch shape) and fail only those that fail.
+        for (Request* r : batch) {
+          try {
+            Forward({r});
+            r->done.set_value();
+          } catch (const c10::Error& e) {
+            Fail({r}, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
+          } catch (const Error& e) {
+            Fail({r}, e);
+          } catch (const std::exception& e) {
+            Fail({r}, InvalidArgument("the model failed: " + ShortMessage(e.what())));
+          }
         }
-        torch::Tensor y = module_.forward({x.to(device_, dtype_)})
-                              .toTensor()
-                              .to(torch::kCPU, torch::kFloat32)
-                              .contiguous();
-        if (y.dim() < 2 || y.size(0) != spec_.batch || y.size(1) != model_channels_ ||
-            y.numel() != spec_.batch * model_channels_ * out_vox) {
-          throw InvalidArgument("torch: the model returned " + SizesText(y.sizes().vec()) +
-                                ", unlike its dry run");
-        }
-        const float* yp = y.data_ptr<float>();
-        const size_t per = static_cast<size_t>(model_channels_ * out_vox);
-        for (size_t i = 0; i < batch.size(); ++i) {
-          std::memcpy(batch[i]->output, yp + i * per, sizeof(float) * per);
-          batch[i]->done.set_value();
-        }
-      } catch (const c10::Error& e) {
-        Fail(batch, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
-      } catch (const Error& e) {
-        Fail(batch, e);
-      } catch (const std::exception& e) {
-        Fail(batch, InvalidArgument(std::string("the model failed: ") + e.what()));
       }
+    }
+  }
+
+  // One forward pass over `batch` windows, padded with zeros to exactly spec_.batch.
+  void Forward(const std::vector<Request*>& batch) const {
+    const Index c_in = std::max<Index>(1, input_channels_);
+    const Index in_vox = NumElements(spec_.window, "window");
+    const Index out_vox = NumElements(spec_.output_window, "output window");
+    std::vector<int64_t> sizes = {spec_.batch, c_in};
+    for (Index w : spec_.window) sizes.push_back(w);
+    c10::InferenceMode guard;
+    torch::Tensor x = torch::zeros(sizes, torch::kFloat32);
+    float* xp = x.data_ptr<float>();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::memcpy(xp + i * static_cast<size_t>(c_in * in_vox), batch[i]->input,
+                  sizeof(float) * static_cast<size_t>(c_in * in_vox));
+    }
+    torch::Tensor y = module_.forward({x.to(device_, dtype_)})
+                          .toTensor()
+                          .to(torch::kCPU, torch::kFloat32)
+                          .contiguous();
+    if (y.dim() < 2 || y.size(0) != spec_.batch || y.size(1) != model_channels_ ||
+        y.numel() != spec_.batch * model_channels_ * out_vox) {
+      throw InvalidArgument("the model returned " + SizesText(y.sizes().vec()) +
+                            ", unlike its dry run");
+    }
+    const float* yp = y.data_ptr<float>();
+    const size_t per = static_cast<size_t>(model_channels_ * out_vox);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::memcpy(batch[i]->output, yp + i * per, sizeof(float) * per);
     }
   }
 
