@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "volbatch/kvstore/kvstore.h"
@@ -31,6 +32,9 @@ struct KvStoreBackend {
 inline std::string KvStoreBackendName(const ::testing::TestParamInfo<KvStoreBackend>& info) {
   return info.param.name;
 }
+
+// gtest prints parameters in test listings (ctest names): the name, not the object's bytes.
+inline void PrintTo(const KvStoreBackend& backend, std::ostream* os) { *os << backend.name; }
 
 class KvStoreConformance : public ::testing::TestWithParam<KvStoreBackend> {
  protected:
