@@ -10,7 +10,10 @@ namespace volbatch {
 
 struct DemoOptions {
   std::string dir = "volbatch-demo";
-  Index depth = 256, height = 512, width = 512;
+  Index depth = 128, height = 256, width = 256;
+  double noise_sigma = 20;  // grey levels of noise on the generated volume
+  std::string model;        // the denoiser; default: models/denoise3d in the source tree
+  int threads = 0;
 };
 
 void RunDemo(const DemoOptions& options, std::ostream& out);

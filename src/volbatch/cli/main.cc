@@ -91,6 +91,8 @@ int Main(int argc, char** argv) {
   demo->add_option("--depth", demo_options.depth);
   demo->add_option("--height", demo_options.height);
   demo->add_option("--width", demo_options.width);
+  demo->add_option("--noise", demo_options.noise_sigma, "noise sigma in grey levels");
+  demo->add_option("--model", demo_options.model, "the denoising TorchScript model");
 
   auto* run =
       app.add_subcommand("run", "run a job file over the whole volume (resumes by default)");
@@ -150,6 +152,7 @@ int Main(int argc, char** argv) {
     } else if (*copy) {
       CopyDataset(src, dst, copy_flags.Options());
     } else if (*demo) {
+      demo_options.threads = threads;
       RunDemo(demo_options, std::cout);
     } else if (*run) {
       if (executor != "local") {

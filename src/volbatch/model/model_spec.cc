@@ -229,7 +229,7 @@ ModelSpec ParseModelSpec(OperatorParams& p) {
   if (m.precision != "float32" && m.precision != "float16" && m.precision != "bfloat16") {
     throw p.Bad("precision", "\"" + m.precision + "\" is not one of float32, float16, bfloat16");
   }
-  m.batch = p.Integer("batch", 4);
+  m.batch = p.Integer("batch", 8);
   if (m.batch < 1 || m.batch > 4096) throw p.Bad("batch", "must be between 1 and 4096");
   if (const nlohmann::json* n = p.Raw("normalize")) {
     if (n->is_string() && n->get<std::string>() == "none") {

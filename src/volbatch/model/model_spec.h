@@ -25,7 +25,7 @@ struct ModelSpec {
   Scale scale;
   std::string device = "cpu";         // cpu | cuda | cuda:N | auto
   std::string precision = "float32";  // float32 | float16 | bfloat16
-  Index batch = 4;
+  Index batch = 8;
   // Input normalisation, x' = (x - lo) / (hi - lo): "none", "range" or "percentiles".
   std::string normalize = "none";
   std::vector<double> normalize_values;  // the range, or the percentiles asked for
