@@ -170,6 +170,8 @@ int Main(int argc, char** argv) {
   const Shape shape = ParseShape(args["--shape"]);
   CreateOptions options;
   options.format = args["--format"];
+  // zarr-python's default, so that both write the same files ("0.1.2", one directory).
+  if (options.format == "zarr2") options.dimension_separator = ".";
   options.shape = shape;
   options.dtype = dtype;
   options.chunks = ParseShape(args["--chunks"]);

@@ -8,6 +8,11 @@
 // durable only after Sync(), one flush for all of them; a power loss before it can lose or tear
 // units written since the last Sync, so record work done only after Sync returns (the engine's
 // ledger does). kvstore/file_store.cc has the costs and the argument.
+//
+// Memory: the first Open or Create fixes glibc's mmap and trim thresholds (32 MiB, 256 MiB) so
+// that the unit-sized buffers freed after each unit are reused rather than returned to the
+// kernel and faulted in again (dataset.cc says why; VOLBATCH_MALLOC_DEFAULTS=1 or any malloc
+// setting in GLIBC_TUNABLES leaves glibc alone).
 #pragma once
 
 #include <chrono>
