@@ -15,9 +15,10 @@ same as the C++ generator's bit for bit (checked against `volbatch demo`, see `-
     raw = synthetic_em((0, 0, 0), (64, 64, 64), seed=1, noise_sigma=6)   # uint8 (z, y, x)
     noisy, clean = synthetic_em_pair((0, 0, 0), (64, 64, 64), seed=1, noise_sigma=20)
 
-Check against the C++ binary (writes a small demo in a temporary directory):
+Check against the C++ binary (runs a small `volbatch demo --noise 20` in a temporary
+directory and compares its generated volume, DIR/demo.n5/raw, voxel for voxel):
 
-    /usr/bin/python3 models/synthetic_em.py --check build/volbatch
+    /usr/bin/python3 models/synthetic_em.py --check build/volbatch [--noise 20]
 """
 
 import numpy as np
@@ -155,26 +156,28 @@ def synthetic_em_pair(begin, shape, seed=1, cell_size=48.0, noise_sigma=20.0, sl
         v, g = _clean_and_noise((begin[0] + z0, begin[1], begin[2]), (nz, shape[1], shape[2]),
                                 seed, cell_size)
         clean[z0:z0 + nz] = _to_uint8(v)
-        noisy[z0:z0 + nz] = _to_uint8(v + noise_sigma * g) if noise_sigma > 0 else clean[z0:z0 + nz]
+        noisy[z0:z0 + nz] = _to_uint8(v + noise_sigma * g) if noise_sigma > 0 \
+            else clean[z0:z0 + nz]
     return noisy, clean
 
 
-def _check(volbatch, shape=(64, 96, 80)):
-    """Compare with `volbatch demo` (seed 1, cell size 48, noise sigma 6)."""
+def _check(volbatch, shape=(64, 96, 80), noise_sigma=20.0):
+    """Compare with `volbatch demo --noise SIGMA` (seed 1, cell size 48)."""
     import os
     import subprocess
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([volbatch, "demo", d, "--depth", str(shape[0]), "--height",
-                        str(shape[1]), "--width", str(shape[2])], check=True,
+                        str(shape[1]), "--width", str(shape[2]), "--noise", str(noise_sigma)],
+                       check=True,
                        stdout=subprocess.DEVNULL)
         npy = os.path.join(d, "raw.npy")
         subprocess.run([volbatch, "export", os.path.join(d, "demo.n5", "raw"), npy], check=True,
                        stdout=subprocess.DEVNULL)
         ref = np.load(npy)
-    mine = synthetic_em((0, 0, 0), shape)
+    mine = synthetic_em((0, 0, 0), shape, noise_sigma=noise_sigma)
     diff = int(np.count_nonzero(ref != mine))
-    print(f"volbatch demo {shape}: {diff} of {ref.size} voxels differ "
+    print(f"volbatch demo {shape}, noise {noise_sigma:g}: {diff} of {ref.size} voxels differ "
           f"(max |diff| {int(np.abs(ref.astype(int) - mine.astype(int)).max())})")
     return diff == 0
 
@@ -185,7 +188,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", metavar="VOLBATCH", help="compare with this volbatch binary's demo")
     p.add_argument("--shape", default="64,96,80")
+    p.add_argument("--noise", type=float, default=20.0)
     a = p.parse_args()
     if a.check:
-        sys.exit(0 if _check(a.check, tuple(int(s) for s in a.shape.split(","))) else 1)
+        sys.exit(0 if _check(a.check, tuple(int(s) for s in a.shape.split(",")), a.noise) else 1)
     p.print_help()

@@ -35,11 +35,11 @@ so wall times are ~2-3x what an idle machine takes; CPU seconds are the steadier
 - loss curve, PSNR of the patch interiors (step: dB):
   1: 22.1, 50: 28.9, 100: 32.6, 150: 33.5, 200: 33.9, 250: 34.4, 300: 34.8,
   350: 35.0, 400: 35.0, 450: 35.1, 500: 35.1, 550: 35.2, 600: 35.2 (same weights on a rerun)
-- held-out 128 x 256 x 256 (seed 1, noise sigma 20): noisy 22.12 dB -> denoised 34.79 dB
-  (34.78 dB after rounding to uint8).
-- inference of that volume in windows [32, 64, 64] x 4 (halo 4), 2 threads: 10.3 s CPU
-  with fast_allocations() (15.4 s wall here), 41.6 s CPU with glibc's default
-  malloc (53.6 s wall here): see fast_allocations() for why.
+- held-out 128 x 256 x 256 (seed 1, noise sigma 20): noisy 22.12 dB -> denoised 35.11 dB
+  (35.09 dB after rounding to uint8; volbatch run gives the same voxels within 1e-4).
+- inference of that volume in windows [32, 64, 64] x 4 (halo 4), 2 threads: 12.3 s CPU
+  with fast_allocations() (23.0 s wall here), 43.5 s CPU with glibc's default
+  malloc (57.8 s wall here): see fast_allocations() for why.
 """
 
 import argparse

@@ -32,7 +32,7 @@ def test_peak_rss_does_not_grow_with_the_volume(volbatch, tmp_path):
     small = eu.em_volume((64, 256, 256), seed=8)
     shapes, rss, reported = {}, {}, {}
     for name, a in (("V", small), ("8V", np.tile(small, (2, 2, 2)))):
-        raw = eu.import_array(volbatch, a, tmp_path / f"{name}.zarr/raw", (64, 64, 64))
+        raw = eu.write_zarr2(a, tmp_path / f"{name}.zarr/raw", (64, 64, 64))
         out = tmp_path / f"{name}_out.zarr/o"
         job = eu.write_job(tmp_path / f"{name}.toml", raw, out, {"type": "gaussian", "sigma": 2.0},
                            "float32", (64, 64, 64), tiling={"block": [64, 128, 128]},

@@ -19,9 +19,9 @@ CHUNKS = (32, 32, 32)
 def inputs(volbatch, tmp_path_factory):
     d = tmp_path_factory.mktemp("errors")
     raw = eu.em_volume(SHAPE, seed=9)
-    eu.import_array(volbatch, raw, d / "in.zarr/raw", CHUNKS)
+    eu.write_zarr2(raw, d / "in.zarr/raw", CHUNKS)
     probs = np.random.default_rng(1).random((3, 20, 30, 40)).astype(np.float32)
-    eu.import_array(volbatch, probs, d / "in.zarr/probs", (3, 16, 16, 16))
+    eu.write_zarr2(probs, d / "in.zarr/probs", (3, 16, 16, 16))
     return {"dir": d, "raw": raw}
 
 
@@ -126,8 +126,8 @@ def test_output_existing_without_a_job_needs_force(volbatch, inputs, tmp_path):
 
 def test_corrupt_input_chunk_fails_its_blocks_only_and_a_rerun_redoes_them(volbatch, inputs,
                                                                             tmp_path):
-    raw = eu.import_array(volbatch, inputs["raw"], tmp_path / "in.zarr/raw", CHUNKS)
-    key, chunk_index = "c/0/1/3", (0, 1, 3)  # voxels [0:32, 32:64, 96:110]
+    raw = eu.write_zarr2(inputs["raw"], tmp_path / "in.zarr/raw", CHUNKS)
+    key, chunk_index = "0.1.3", (0, 1, 3)  # voxels [0:32, 32:64, 96:110]
     path = os.path.join(raw, key)
     with open(path, "rb") as f:
         good = f.read()
@@ -137,7 +137,8 @@ def test_corrupt_input_chunk_fails_its_blocks_only_and_a_rerun_redoes_them(volba
     block = [64, 64, 64]
     out = tmp_path / "out.zarr/o"
     job = eu.write_job(tmp_path / "j.toml", raw, out, {"type": "gaussian", "sigma": sigma},
-                       "float32", CHUNKS, tiling={"block": block}, run={"threads": 2})
+                       "float32", CHUNKS, tiling={"block": block}, run={"threads": 2},
+                       format="zarr2")
     # The blocks whose input (their region grown by the radius) reaches the chunk.
     total = int(np.prod(eu.grid_shape(SHAPE, block)))
     cb = [i * c for i, c in zip(chunk_index, CHUNKS)]
@@ -165,7 +166,7 @@ def test_corrupt_input_chunk_fails_its_blocks_only_and_a_rerun_redoes_them(volba
 
     want = ndi.gaussian_filter(inputs["raw"].astype(np.float32), sigma, mode="reflect",
                                truncate=4.0, output=np.float32)
-    got = eu.export_array(volbatch, out, tmp_path)
+    got = eu.read_zarr2(out)
     for b in set(range(total)) - expected:  # the other blocks are done, and right
         lo, hi = eu.block_box(b, SHAPE, block)
         sl = tuple(slice(l, h) for l, h in zip(lo, hi))
@@ -180,5 +181,5 @@ def test_corrupt_input_chunk_fails_its_blocks_only_and_a_rerun_redoes_them(volba
     assert summary["blocks_skipped"] == total - len(expected), summary
     st = volbatch.status(eu.jobdir_of(out))
     assert (st["blocks_done"], st["blocks_failed"], st["failed_blocks"]) == (total, 0, []), st
-    got = eu.export_array(volbatch, out, tmp_path)
+    got = eu.read_zarr2(out)
     assert np.abs(got - want).max() <= 1e-4

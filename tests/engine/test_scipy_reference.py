@@ -27,8 +27,8 @@ def data(volbatch, tmp_path_factory):
     d = tmp_path_factory.mktemp("reference")
     raw = eu.em_volume(SHAPE, seed=1)
     labels = eu.label_volume(SHAPE, seed=2)
-    eu.import_array(volbatch, raw, d / "in.zarr/raw", CHUNKS)
-    eu.import_array(volbatch, labels, d / "in.zarr/labels", CHUNKS)
+    eu.write_zarr2(raw, d / "in.zarr/raw", CHUNKS)
+    eu.write_zarr2(labels, d / "in.zarr/labels", CHUNKS)
     return {"dir": d, "raw": raw, "labels": labels}
 
 
@@ -40,13 +40,14 @@ def run_op(volbatch, data, name, operator, input="raw", dtype=None, chunks=CHUNK
     out = d / f"{name}.zarr/o"
     tiling = {"block": list(BLOCK), **(tiling or {})}
     job = eu.write_job(d / f"{name}.toml", d / f"in.zarr/{input}", out, operator, dtype, chunks,
-                       tiling=tiling, run={"threads": 2, "order": "shuffle", "seed": 7})
+                       tiling=tiling, run={"threads": 2, "order": "shuffle", "seed": 7},
+                       format="zarr2")
     volbatch("run", job, "--quiet")
     with open(eu.jobdir_of(out) + "/summary.json") as f:
         summary = json.load(f)
     assert summary["blocks_total"] >= min_blocks, summary  # really block-wise
     assert summary["blocks_done"] == summary["blocks_total"] and summary["blocks_failed"] == 0
-    return eu.export_array(volbatch, out, d)
+    return eu.read_zarr2(out)
 
 
 def assert_close(got, want, tol=TOL):
@@ -76,16 +77,17 @@ def test_gaussian_equals_scipy(volbatch, data, padding, mode, cval):
 def test_gaussian_on_a_volume_thinner_than_its_radius(volbatch, tmp_path, padding, mode, cval):
     # Axes of 5 and 3 voxels under radii 8 and 6: the virtual padding reflects more than once.
     a = eu.em_volume((5, 40, 3), seed=3)
-    eu.import_array(volbatch, a, tmp_path / "thin.zarr/raw", (8, 16, 16))
+    eu.write_zarr2(a, tmp_path / "thin.zarr/raw", (8, 16, 16))
     out = tmp_path / "out.zarr/o"
     sigma = [2.0, 1.0, 1.5]
     job = eu.write_job(tmp_path / "j.toml", tmp_path / "thin.zarr/raw", out,
                        {"type": "gaussian", "sigma": sigma}, "float32", (8, 16, 16),
-                       tiling={"padding": padding, "padding_value": cval, "block": [8, 16, 16]})
+                       tiling={"padding": padding, "padding_value": cval, "block": [8, 16, 16]},
+                       format="zarr2")
     volbatch("run", job, "--quiet")
     want = ndi.gaussian_filter(a.astype(np.float32), sigma, mode=mode, cval=cval, truncate=4.0,
                                output=np.float32)
-    assert_close(eu.export_array(volbatch, out, tmp_path), want)
+    assert_close(eu.read_zarr2(out), want)
 
 
 @pytest.mark.parametrize("value", [17.5, 300.0, -5.0])
@@ -95,18 +97,19 @@ def test_gaussian_constant_padding_value_not_representable_in_the_input(volbatch
     a one-line error naming [tiling] padding_value. Not acceptable: a silently different
     constant (DESIGN: "no silent clamping")."""
     a = eu.em_volume((20, 24, 28), seed=4)
-    eu.import_array(volbatch, a, tmp_path / "in.zarr/raw", (8, 8, 8))
+    eu.write_zarr2(a, tmp_path / "in.zarr/raw", (8, 8, 8))
     out = tmp_path / "out.zarr/o"
     job = eu.write_job(tmp_path / "j.toml", tmp_path / "in.zarr/raw", out,
                        {"type": "gaussian", "sigma": 1.0}, "float32", (8, 8, 8),
-                       tiling={"padding": "constant", "padding_value": value, "block": [8, 16, 16]})
+                       tiling={"padding": "constant", "padding_value": value, "block": [8, 16, 16]},
+                       format="zarr2")
     p = volbatch("run", job, "--quiet", check=False)
     if p.returncode != 0:
         eu.one_line_error(p, "[tiling] padding_value")
         return
     want = ndi.gaussian_filter(a.astype(np.float32), 1.0, mode="constant", cval=value, truncate=4.0,
                                output=np.float32)
-    assert_close(eu.export_array(volbatch, out, tmp_path), want)
+    assert_close(eu.read_zarr2(out), want)
 
 
 # ---- downsample -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -400,6 +401,11 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     job.window = *spec.tiling.window;
   } else {
     job.window = job.op->DefaultWindow();
+    // A window must map to whole input voxels: a multiple of the up-scale on every axis.
+    for (size_t i = 0; i < job.window.size() && i < rank; ++i) {
+      const Index up = job.scale.up[i];
+      job.window[i] = (job.window[i] + up - 1) / up * up;
+    }
     if (job.op->Exact() && job.window.size() == rank) {
       // An exact operator needs no particular window: one that divides the storage unit never
       // straddles a block border, so a block computes nothing outside itself.
@@ -440,7 +446,11 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
                                      ", whose windows are reduced after blending");
   }
   if (job.blend) {
-    job.blend_kind = ParseBlendKind(blend);
+    try {
+      job.blend_kind = ParseBlendKind(blend);
+    } catch (const Error& e) {
+      throw WithContext(e, spec.source);
+    }
   } else if (!job.op->Exact()) {
     throw fail("[tiling] blend", "\"none\" needs an exact operator; " + job.op->name() +
                                      " windows must be blended (constant, linear, gaussian, bump)");
@@ -451,6 +461,25 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     throw WithContext(e, spec.source);
   }
   job.padding.value = spec.tiling.padding_value;
+  if (job.padding.mode == PaddingMode::kConstant) {
+    // The padding is made in the input's type; a value it cannot hold would be changed.
+    const double v = job.padding.value;
+    bool exact = true;
+    VisitDataType(job.input_dtype, [&](auto t) {
+      using T = decltype(t);
+      if constexpr (std::is_arithmetic_v<T>) {
+        exact = std::isfinite(v) ? (v >= static_cast<double>(std::numeric_limits<T>::lowest()) &&
+                                    v <= static_cast<double>(std::numeric_limits<T>::max()) &&
+                                    static_cast<double>(static_cast<T>(v)) == v)
+                                 : std::is_floating_point_v<T>;
+      }
+    });
+    if (!exact) {
+      throw fail("[tiling] padding_value",
+                 std::to_string(v) + " cannot be held exactly by the input's " +
+                     std::string(DataTypeName(job.input_dtype)) + " data");
+    }
+  }
 
   // Run.
   const int cores = std::max(1u, std::thread::hardware_concurrency());
