@@ -12,7 +12,6 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
-#include "volbatch/model/register.h"
 #include "volbatch/store/dataset.h"
 
 namespace volbatch {
@@ -323,7 +322,6 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   const size_t rank = job.input_spatial.size();
 
   // Operator.
-  RegisterModelOperators();
   try {
     job.op = MakeOperator(spec.op, rank);
   } catch (const Error& e) {

@@ -1,7 +1,11 @@
-// The deep-learning operators (`torch`), registered into the operator registry on first use.
+// The deep-learning operators (`torch`). This layer is built as the operator plugin
+// libvolbatch_op_torch.so (see ops/plugin.h), so only jobs that use a model load LibTorch.
 #pragma once
 
 namespace volbatch {
-// Idempotent; the engine calls it before it builds a job's operator.
+// Idempotent: registers "torch" into the operator registry.
 void RegisterModelOperators();
 }  // namespace volbatch
+
+// The plugin's entry point, found by LoadOperatorPlugin with dlsym.
+extern "C" void volbatch_register_operators();

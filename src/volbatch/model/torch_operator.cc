@@ -445,3 +445,7 @@ void RegisterModelOperators() {
 }
 
 }  // namespace volbatch
+
+extern "C" __attribute__((visibility("default"))) void volbatch_register_operators() {
+  volbatch::RegisterModelOperators();
+}

@@ -5,10 +5,12 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <utility>
 
 #include "volbatch/core/error.h"
 #include "volbatch/ops/builtin.h"
+#include "volbatch/ops/plugin.h"
 
 namespace volbatch {
 
@@ -162,9 +164,13 @@ std::unique_ptr<Operator> MakeOperator(const nlohmann::json& table, size_t spati
   OperatorParams params(table, spatial_rank);
   const std::string type = params.String("type");
   auto it = Registry().find(type);
+  if (it == Registry().end() && LoadOperatorPlugin(type)) it = Registry().find(type);
   if (it == Registry().end()) {
+    std::set<std::string> names;
+    for (const auto& n : RegisteredOperators()) names.insert(n);
+    for (const auto& n : AvailableOperatorPlugins()) names.insert(n);
     std::string known;
-    for (const auto& n : RegisteredOperators()) known += (known.empty() ? "" : ", ") + n;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
     throw InvalidArgument("[operator] type: \"" + type + "\" is unknown (known: " + known + ")");
   }
   auto op = it->second(params);

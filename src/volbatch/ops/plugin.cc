@@ -1,0 +1,105 @@
+#include "volbatch/ops/plugin.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "volbatch/core/error.h"
+
+namespace volbatch {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kPrefix = "libvolbatch_op_";
+constexpr const char* kSuffix = ".so";
+
+std::string ExeDir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : exe.parent_path().string();
+}
+
+bool ValidType(const std::string& type) {
+  if (type.empty() || type.size() > 64) return false;
+  for (char c : type) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> OperatorPluginDirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("VOLBATCH_PLUGIN_PATH")) {
+    std::string list = env;
+    size_t start = 0;
+    while (start <= list.size()) {
+      const size_t end = std::min(list.find(':', start), list.size());
+      if (end > start) dirs.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  const std::string exe = ExeDir();
+  if (!exe.empty()) {
+    dirs.push_back(exe);
+    dirs.push_back((fs::path(exe) / ".." / "lib" / "volbatch").lexically_normal().string());
+  }
+  return dirs;
+}
+
+std::vector<std::string> AvailableOperatorPlugins() {
+  std::set<std::string> types;
+  for (const auto& dir : OperatorPluginDirs()) {
+    std::error_code ec;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      const std::string prefix = kPrefix, suffix = kSuffix;
+      if (name.size() > prefix.size() + suffix.size() && name.starts_with(prefix) &&
+          name.ends_with(suffix)) {
+        types.insert(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()));
+      }
+    }
+  }
+  return {types.begin(), types.end()};
+}
+
+bool LoadOperatorPlugin(const std::string& type) {
+  static std::mutex mu;
+  static std::map<std::string, bool> loaded;
+  std::lock_guard lock(mu);
+  if (auto it = loaded.find(type); it != loaded.end()) return it->second;
+  if (!ValidType(type)) return loaded[type] = false;
+  const std::string file = kPrefix + type + kSuffix;
+  for (const auto& dir : OperatorPluginDirs()) {
+    const fs::path path = fs::path(dir) / file;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) continue;
+    // RTLD_LOCAL keeps LibTorch's symbols out of the global scope; the plugin's own
+    // dependency on libvolbatch_ops resolves to the copy already loaded, so it registers
+    // into this registry.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* why = ::dlerror();
+      throw Unsupported("[operator] type \"" + type + "\": cannot load " + path.string() + ": " +
+                        (why ? why : "unknown error"));
+    }
+    using Entry = void (*)();
+    auto entry = reinterpret_cast<Entry>(::dlsym(handle, "volbatch_register_operators"));
+    if (!entry) {
+      throw Unsupported("[operator] type \"" + type + "\": " + path.string() +
+                        " has no volbatch_register_operators()");
+    }
+    entry();  // the handle stays open for the life of the process
+    return loaded[type] = true;
+  }
+  return loaded[type] = false;
+}
+
+}  // namespace volbatch
