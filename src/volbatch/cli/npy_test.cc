@@ -31,10 +31,10 @@ Array Pattern(DataType dtype, const Shape& shape, uint64_t seed) {
   return a;
 }
 
-std::vector<std::byte> ReadFile(const std::string& path) {
+Bytes ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::vector<char> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(v.size());
+  Bytes out(v.size());
   std::memcpy(out.data(), v.data(), v.size());
   return out;
 }
@@ -171,12 +171,12 @@ open('cases.txt', 'w').writelines(cases)
     const bool fortran = name.back() == 'f' && shape.size() > 1 &&
                          std::find(shape.begin(), shape.end(), 0) == shape.end();
     EXPECT_EQ(r.header().fortran_order, fortran);
-    const std::vector<std::byte> truth = ReadFile(Path(name + ".bin"));
+    const Bytes truth = ReadFile(Path(name + ".bin"));
     const Array whole = r.ReadSlab(0, shape[0]);
     ASSERT_EQ(whole.num_bytes(), truth.size());
     EXPECT_TRUE(std::equal(truth.begin(), truth.end(), whole.bytes().begin()));
     // Slab by slab, one plane at a time, gives the same bytes.
-    std::vector<std::byte> pieces;
+    Bytes pieces;
     for (Index z = 0; z < shape[0]; ++z) {
       const Array s = r.ReadSlab(z, z + 1);
       pieces.insert(pieces.end(), s.bytes().begin(), s.bytes().end());
@@ -196,7 +196,7 @@ np.save('f.npy', np.asfortranarray(a))
 np.save('bef.npy', np.asfortranarray(a.astype('>u2')))
 a.tofile('f.bin')
 )");
-  const std::vector<std::byte> truth = ReadFile(Path("f.bin"));
+  const Bytes truth = ReadFile(Path("f.bin"));
   for (const char* name : {"f.npy", "bef.npy"}) {
     NpyReader r(Path(name));
     ASSERT_TRUE(r.header().fortran_order);

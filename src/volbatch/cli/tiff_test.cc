@@ -17,10 +17,10 @@ namespace volbatch {
 namespace {
 namespace fs = std::filesystem;
 
-std::vector<std::byte> ReadFile(const std::string& path) {
+Bytes ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::vector<char> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::byte> out(v.size());
+  Bytes out(v.size());
   std::memcpy(out.data(), v.data(), v.size());
   return out;
 }
@@ -125,7 +125,7 @@ open('cases.txt', 'w').writelines(lines)
     EXPECT_EQ(DataTypeName(r.dtype()), type);
     const Index z = name == "single.tif" ? 1 : 5;
     EXPECT_EQ(r.shape(), (Shape{z, 37, 45}));
-    const std::vector<std::byte> truth = ReadFile(Path(name + ".bin"));
+    const Bytes truth = ReadFile(Path(name + ".bin"));
     const Array whole = r.ReadSlab(0, z);
     ASSERT_EQ(whole.num_bytes(), truth.size());
     EXPECT_TRUE(std::equal(truth.begin(), truth.end(), whole.bytes().begin()));
@@ -154,7 +154,7 @@ a.tofile('stack.bin')
   TiffReader r(Path("stack"));
   EXPECT_EQ(r.shape(), (Shape{12, 20, 30}));
   EXPECT_EQ(r.dtype(), DataType::kUint16);
-  const std::vector<std::byte> truth = ReadFile(Path("stack.bin"));
+  const Bytes truth = ReadFile(Path("stack.bin"));
   const Array a = r.ReadSlab(0, 12);
   EXPECT_TRUE(std::equal(truth.begin(), truth.end(), a.bytes().begin()));
   const Array s = r.ReadSlab(9, 11);

@@ -16,7 +16,6 @@
 
 namespace volbatch {
 
-using Bytes = std::vector<std::byte>;
 using ByteView = std::span<const std::byte>;
 
 // What a chunk looks like decoded: the codecs need the dtype (blosc typesize, endianness), the

@@ -164,7 +164,7 @@ class BoundedOutput {
 
   std::string what_;
   size_t limit_;
-  std::vector<std::byte> buf_;
+  Bytes buf_;
   size_t size_ = 0;
 };
 

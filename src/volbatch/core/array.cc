@@ -34,27 +34,39 @@ void AdviseHugePages(std::byte* p, size_t n) {
 
 }  // namespace
 
-Array::Array(DataType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  num_elements_ = NumElements(shape_, "array shape");
-  const int64_t n = CheckedMul(num_elements_, static_cast<int64_t>(ByteSize(dtype)), "array bytes");
-  bytes_.reserve(static_cast<size_t>(n));  // allocates without touching
-  AdviseHugePages(bytes_.data(), static_cast<size_t>(n));
-  bytes_.resize(static_cast<size_t>(n));
+Array Array::Uninitialized(DataType dtype, Shape shape) {
+  Array a;
+  a.dtype_ = dtype;
+  a.shape_ = std::move(shape);
+  a.num_elements_ = NumElements(a.shape_, "array shape");
+  const int64_t n =
+      CheckedMul(a.num_elements_, static_cast<int64_t>(ByteSize(dtype)), "array bytes");
+  a.bytes_.reserve(static_cast<size_t>(n));  // allocates without touching
+  AdviseHugePages(a.bytes_.data(), static_cast<size_t>(n));
+  a.bytes_.resize(static_cast<size_t>(n));  // Bytes does not zero
+  return a;
+}
+
+Array::Array(DataType dtype, Shape shape) : Array(Uninitialized(dtype, std::move(shape))) {
+  std::memset(bytes_.data(), 0, bytes_.size());
 }
 
 Array Array::Filled(DataType dtype, Shape shape, std::span<const std::byte> fill) {
-  Array a(dtype, std::move(shape));
+  Array a = Uninitialized(dtype, std::move(shape));
   const size_t es = a.element_size();
   if (!fill.empty() && fill.size() != es) throw Internal("Array::Filled: fill size mismatch");
-  bool zero = std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; });
-  if (!zero) {
+  const bool same = std::all_of(fill.begin(), fill.end(),
+                                [&](std::byte b) { return b == (fill.empty() ? b : fill[0]); });
+  if (same) {  // zeros, or every byte of the element equal (0xff...): one memset
+    std::memset(a.bytes_.data(), fill.empty() ? 0 : static_cast<int>(fill[0]), a.bytes_.size());
+  } else {
     for (size_t off = 0; off < a.bytes_.size(); off += es)
       std::memcpy(&a.bytes_[off], fill.data(), es);
   }
   return a;
 }
 
-Array Array::FromBytes(DataType dtype, Shape shape, std::vector<std::byte> bytes) {
+Array Array::FromBytes(DataType dtype, Shape shape, Bytes bytes) {
   Array a;
   a.dtype_ = dtype;
   a.shape_ = std::move(shape);
@@ -98,7 +110,7 @@ Array Array::Slice(const Box& region) const {
     throw Internal("Array::Slice: region " + region.ToString() + " outside " +
                    ShapeToString(shape_));
   }
-  Array out(dtype_, region.shape);
+  Array out = Uninitialized(dtype_, region.shape);
   CopyRegion(*this, region.begin, out, Shape(rank(), 0), region.shape);
   return out;
 }
@@ -201,7 +213,7 @@ Array Transpose(const Array& a, const std::vector<size_t>& perm) {
   if (perm.size() != rank) throw InvalidArgument("transpose: order has the wrong rank");
   Shape out_shape(rank);
   for (size_t i = 0; i < rank; ++i) out_shape[i] = a.shape()[perm[i]];
-  Array out(a.dtype(), out_shape);
+  Array out = Array::Uninitialized(a.dtype(), out_shape);
   const size_t es = a.element_size();
   std::vector<Index> src_stride(rank);
   Index s = 1;

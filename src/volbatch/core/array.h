@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "volbatch/core/box.h"
+#include "volbatch/core/bytes.h"
 #include "volbatch/core/dtype.h"
 
 namespace volbatch {
@@ -19,7 +20,9 @@ class Array {
   // Every element set to `fill` (one element's bytes, native endianness; empty = zeros).
   static Array Filled(DataType dtype, Shape shape, std::span<const std::byte> fill);
   // Takes ownership of bytes (size must match).
-  static Array FromBytes(DataType dtype, Shape shape, std::vector<std::byte> bytes);
+  static Array FromBytes(DataType dtype, Shape shape, Bytes bytes);
+  // Contents unspecified: for arrays the caller overwrites completely (reads, results).
+  static Array Uninitialized(DataType dtype, Shape shape);
 
   DataType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -32,7 +35,7 @@ class Array {
   const std::byte* data() const { return bytes_.data(); }
   std::span<std::byte> bytes() { return bytes_; }
   std::span<const std::byte> bytes() const { return bytes_; }
-  std::vector<std::byte> release() { return std::move(bytes_); }
+  Bytes release() { return std::move(bytes_); }
   template <typename T>
   T* data_as() {
     return reinterpret_cast<T*>(bytes_.data());
@@ -55,7 +58,7 @@ class Array {
   DataType dtype_ = DataType::kUint8;
   Shape shape_;
   Index num_elements_ = 0;
-  std::vector<std::byte> bytes_;
+  Bytes bytes_;
 };
 
 // Copies the box `extent` starting at `src_origin` in src to `dst_origin` in dst (same dtype).

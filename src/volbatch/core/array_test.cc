@@ -57,7 +57,7 @@ TEST(Array, TransposeAndSwap) {
 }
 
 TEST(Array, FromBytesChecksTheSize) {
-  EXPECT_THROW(Array::FromBytes(DataType::kUint16, {3}, std::vector<std::byte>(5)), Error);
+  EXPECT_THROW(Array::FromBytes(DataType::kUint16, {3}, Bytes(5)), Error);
   EXPECT_THROW(Array(DataType::kFloat64, {int64_t{1} << 62}), Error);
 }
 

@@ -40,11 +40,11 @@ BlockInput BlockProcessor::Read(Index block) const {
   BlockInput in;
   in.block = block;
   in.region = grid_.BlockBox(block);
-  const Box hull = lattice_.Hull(in.region);
+  const Box hull = job_.block_windows ? in.region : lattice_.Hull(in.region);
   in.input_box = WindowInput(job_, hull);
   const Box source = PaddingSource(in.input_box, job_.input_spatial, job_.padding.mode);
   Array src = [&] {
-    Array a(job_.input_dtype, FullBox(source, job_.input_channels).shape);
+    Array a = Array::Uninitialized(job_.input_dtype, FullBox(source, job_.input_channels).shape);
     if (!source.empty()) input_->Read(FullBox(source, job_.input_channels), a);
     in.bytes_read = static_cast<int64_t>(a.num_bytes());
     return a;
@@ -89,7 +89,24 @@ void Accumulate(const T* y, const Shape& ystrides_shape, const Shape& yorigin, f
 
 }  // namespace
 
-Array BlockProcessor::Compute(const BlockInput& in) const {
+Array BlockProcessor::Compute(BlockInput in) const {
+  if (job_.block_windows) {
+    std::vector<Array> inputs;
+    inputs.push_back(std::move(in.data));
+    std::vector<Array> outs =
+        job_.op->ComputeBatch(inputs, {WindowInfo{in.region, in.input_box, job_.input_spatial}});
+    inputs.clear();
+    const Shape want = FullBox(in.region, job_.output_channels).shape;
+    if (outs.size() != 1 || outs[0].shape() != want || outs[0].dtype() != job_.compute_dtype) {
+      throw Internal(job_.op->name() + " returned " +
+                     (outs.size() == 1 ? ShapeToString(outs[0].shape()) + " " +
+                                             std::string(DataTypeName(outs[0].dtype()))
+                                       : std::to_string(outs.size()) + " results") +
+                     " for block " + in.region.ToString() + "; expected " + ShapeToString(want) +
+                     " " + std::string(DataTypeName(job_.compute_dtype)));
+    }
+    return CastArray(std::move(outs[0]), job_.output_dtype);
+  }
   const std::vector<Shape> windows = lattice_.WindowsTouching(in.region);
   const Index c_out = job_.output_channels;
   const Index c_win = job_.compute_channels;
@@ -102,13 +119,13 @@ Array BlockProcessor::Compute(const BlockInput& in) const {
     acc.assign(static_cast<size_t>(region_voxels * std::max<Index>(1, c_win)), 0.f);
     wsum.assign(static_cast<size_t>(region_voxels), 0.f);
   } else {
-    result = Array(job_.compute_dtype, FullBox(in.region, c_out).shape);
+    result = Array::Uninitialized(job_.compute_dtype, FullBox(in.region, c_out).shape);
   }
   // Windows are computed a group at a time (in parallel, or as a model's batch) and applied in
   // lattice order, which keeps the float sums identical however blocks, threads or groups are
   // arranged.
-  const size_t group = std::max(static_cast<size_t>(std::max(1, job_.threads)) * 2,
-                                job_.op->WindowsPerCall());
+  const size_t group =
+      std::max(static_cast<size_t>(std::max(1, job_.threads)) * 2, job_.op->WindowsPerCall());
   for (size_t g0 = 0; g0 < windows.size(); g0 += group) {
     const size_t g1 = std::min(windows.size(), g0 + group);
     std::vector<Array> inputs(g1 - g0);
@@ -146,10 +163,9 @@ Array BlockProcessor::Compute(const BlockInput& in) const {
       VisitDataType(y.dtype(), [&](auto t) {
         using T = decltype(t);
         if constexpr (std::is_arithmetic_v<T>) {
-          Accumulate<T>(y.data_as<T>(), job_.window, inter.Relative(wbox.begin).begin,
-                        acc.data(), wsum.data(), in.region.shape,
-                        inter.Relative(in.region.begin).begin, inter.shape, weights_.data(),
-                        c_win, window_voxels, region_voxels);
+          Accumulate<T>(y.data_as<T>(), job_.window, inter.Relative(wbox.begin).begin, acc.data(),
+                        wsum.data(), in.region.shape, inter.Relative(in.region.begin).begin,
+                        inter.shape, weights_.data(), c_win, window_voxels, region_voxels);
         } else {
           throw Unsupported(job_.op->name() + ": float16 results cannot be blended");
         }
@@ -157,7 +173,7 @@ Array BlockProcessor::Compute(const BlockInput& in) const {
     }
   }
   if (job_.blend) {
-    Array blended(DataType::kFloat32, FullBox(in.region, c_win).shape);
+    Array blended = Array::Uninitialized(DataType::kFloat32, FullBox(in.region, c_win).shape);
     float* o = blended.data_as<float>();
     for (Index c = 0; c < std::max<Index>(1, c_win); ++c) {
       for (Index v = 0; v < region_voxels; ++v) {
@@ -172,7 +188,7 @@ Array BlockProcessor::Compute(const BlockInput& in) const {
                      " for region " + in.region.ToString());
     }
   }
-  return CastArray(result, job_.output_dtype);
+  return CastArray(std::move(result), job_.output_dtype);
 }
 
 void BlockProcessor::Write(const Box& region, const Array& data) const {

@@ -36,7 +36,8 @@ class BlockProcessor {
 
   BlockInput Read(Index block) const;
   // [c_out?, region] in the output's element type.
-  Array Compute(const BlockInput& in) const;
+  // Takes the input: a block computed as one window hands it to the operator uncopied.
+  Array Compute(BlockInput in) const;
   // Writes the block's chunks and makes them durable.
   void Write(const Box& region, const Array& data) const;
 

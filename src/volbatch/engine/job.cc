@@ -533,6 +533,15 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     }
     job.block = blk;
   }
+  if (job.op->Exact() && !spec.tiling.window && !job.blend) {
+    bool aligned = true;
+    for (size_t i = 0; i < rank; ++i) aligned = aligned && job.block[i] % job.scale.up[i] == 0;
+    if (aligned) {
+      job.block_windows = true;
+      for (size_t i = 0; i < rank; ++i)
+        job.window[i] = std::min(job.block[i], job.output_spatial[i]);
+    }
+  }
   if (job.BlockBytes(job.unit) > job.memory) {
     throw fail("[run] memory", std::to_string(job.memory) + " bytes cannot hold one block of " +
                                    ShapeToString(job.unit) + " (needs about " +

@@ -84,6 +84,10 @@ struct ResolvedJob {
   BlendKind blend_kind = BlendKind::kConstant;
   Padding padding;
   Shape block;  // spatial
+  // An exact operator with no window given computes each block as one window: any window
+  // gives the same values, and the block's own needs no halo between windows and no copies.
+  // `window` then equals `block`.
+  bool block_windows = false;
   int threads = 1;
   int blocks_in_flight = 2;
   int64_t memory = 0;

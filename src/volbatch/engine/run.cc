@@ -152,7 +152,7 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
       }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
         const auto s = Clock::now();
         guarded(t, [&] {
-          t->output = proc.Compute(t->input);
+          t->output = proc.Compute(std::move(t->input));
           t->input = BlockInput{};
         });
         AddNs(c.compute_ns, s);

@@ -123,6 +123,24 @@ TEST_F(RunTest, OutputIndependentOfBlockSizeThreadsAndOrder) {
   }
 }
 
+// An exact operator without a window computes each block as one window; the output must be
+// the same bits as with small windows (which straddle nothing) and with edge blocks.
+TEST_F(RunTest, ExactOperatorsComputeWholeBlocksAsOneWindowWithTheSameResult) {
+  MakeInput({40, 50, 60}, {16, 16, 16});
+  const std::string op = "type = \"gaussian\"\nsigma = [1.0, 2.0, 1.5]\n";
+  const std::string out = "dtype = \"float32\"\nchunks = [16, 16, 16]\n";
+  const JobSpec whole = Spec(op, out + "[tiling]\nblock = [32, 32, 48]\n");
+  const ResolvedJob r = ResolveJob(whole);
+  EXPECT_TRUE(r.block_windows);
+  EXPECT_EQ(r.window, Shape({32, 32, 48}));
+  RunJob(whole, Quiet(2, true));
+  const Array a = ReadOutput();
+  const JobSpec windows = Spec(op, out + "[tiling]\nwindow = [8, 16, 16]\nblock = [32, 32, 48]\n");
+  EXPECT_FALSE(ResolveJob(windows).block_windows);
+  RunJob(windows, Quiet(2, true));
+  EXPECT_TRUE(ReadOutput() == a);
+}
+
 TEST_F(RunTest, ResumeSkipsDoneBlocksAndRefusesAChangedJob) {
   MakeInput({32, 32, 32}, {16, 16, 16});
   const std::string extra = "chunks = [16, 16, 16]\n[tiling]\nblock = [16, 16, 16]\n";

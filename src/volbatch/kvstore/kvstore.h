@@ -11,9 +11,10 @@
 #include <string_view>
 #include <vector>
 
+#include "volbatch/core/bytes.h"
+
 namespace volbatch {
 
-using Bytes = std::vector<std::byte>;
 using ByteView = std::span<const std::byte>;
 
 // A byte range of a value: `offset` >= 0 counts from the start; offset < 0 means the last

@@ -28,7 +28,7 @@ class Argmax : public PointwiseOperator {
   }
   Array Compute(const Array& input, const WindowInfo&) const override {
     Shape spatial(input.shape().begin() + 1, input.shape().end());
-    Array out(DataType::kUint32, spatial);
+    Array out = Array::Uninitialized(DataType::kUint32, spatial);
     const Index channels = input.shape()[0];
     const size_t n = static_cast<size_t>(out.num_elements());
     uint32_t* o = out.data_as<uint32_t>();

@@ -40,7 +40,7 @@ class Cast : public PointwiseOperator {
     const double lo = range_[0], hi = range_[1];
     const double span = hi > lo ? hi - lo : 1;
     const std::vector<double> x = ToDoubles(input);
-    Array out(out_, input.shape());
+    Array out = Array::Uninitialized(out_, input.shape());
     VisitDataType(out_, [&](auto t) {
       using T = decltype(t);
       if constexpr (std::is_arithmetic_v<T>) {

@@ -254,7 +254,7 @@ class DownsampleOperator final : public Operator {
       out_shape.push_back(info.output.shape[a]);
     }
     const DataType cdt = ComputeDType(input.dtype());
-    Array out(cdt, out_shape);
+    Array out = Array::Uninitialized(cdt, out_shape);
     // bool comes as uint8, one byte 0 or 1 (the mode stays 0 or 1).
     kernels::VisitArithmetic(input, [&](const auto* src) {
       using S = std::remove_cv_t<std::remove_pointer_t<decltype(src)>>;

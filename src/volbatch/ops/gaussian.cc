@@ -181,7 +181,7 @@ class GaussianOperator final : public Operator {
       out_shape.push_back(info.output.shape[a]);
     }
     const DataType cdt = ComputeDType(input.dtype());
-    Array out(cdt, out_shape);
+    Array out = Array::Uninitialized(cdt, out_shape);
     // bool comes as uint8: smoothing it gives a soft mask.
     kernels::VisitArithmetic(input, [&](const auto* src) {
       if (cdt == DataType::kFloat64) {

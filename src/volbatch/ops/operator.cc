@@ -239,9 +239,14 @@ To ConvertOne(From v) {
 
 }  // namespace
 
+Array CastArray(Array&& a, DataType to) {
+  if (a.dtype() == to) return std::move(a);
+  return CastArray(static_cast<const Array&>(a), to);
+}
+
 Array CastArray(const Array& a, DataType to) {
   if (a.dtype() == to) return a;
-  Array out(to, a.shape());
+  Array out = Array::Uninitialized(to, a.shape());
   const size_t n = static_cast<size_t>(a.num_elements());
   VisitDataType(a.dtype(), [&](auto f) {
     using From = decltype(f);

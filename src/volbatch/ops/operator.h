@@ -142,5 +142,7 @@ std::vector<double> ToDoubles(const Array& a);
 // Converts with rounding to nearest and saturation for integer targets (NaN -> 0); floats
 // convert as C++ does; bool is value != 0.
 Array CastArray(const Array& a, DataType to);
+// As above, but hands `a` back without a copy when it already has type `to`.
+Array CastArray(Array&& a, DataType to);
 
 }  // namespace volbatch

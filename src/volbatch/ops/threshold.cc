@@ -12,7 +12,7 @@ class Threshold : public PointwiseOperator {
   nlohmann::json Parameters() const override { return {{"type", "threshold"}, {"value", value_}}; }
   DataType ComputeDType(DataType) const override { return DataType::kUint8; }
   Array Compute(const Array& input, const WindowInfo&) const override {
-    Array out(DataType::kUint8, input.shape());
+    Array out = Array::Uninitialized(DataType::kUint8, input.shape());
     uint8_t* o = out.data_as<uint8_t>();
     const size_t n = static_cast<size_t>(input.num_elements());
     VisitDataType(input.dtype(), [&](auto t) {

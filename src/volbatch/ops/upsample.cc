@@ -186,7 +186,7 @@ class UpsampleOperator final : public Operator {
       out_shape.push_back(info.output.shape[a]);
     }
     const DataType cdt = ComputeDType(input.dtype());
-    Array out(cdt, out_shape);
+    Array out = Array::Uninitialized(cdt, out_shape);
     if (method_ == Method::kNearest) {
       std::vector<std::vector<Index>> index(lead);
       if (lead) {

@@ -361,7 +361,7 @@ TEST_F(Zarr2Test, NullFillValueStoresEveryChunk) {
   Dataset ds = Dataset::Open(dir);
   EXPECT_EQ(ds.Read(Box::FromShape({7})), Array(DataType::kInt32, {7}));
   ds.Write(Box({0}, {4}), Array(DataType::kInt32, {4}));
-  EXPECT_EQ(ReadFile(dir + "/0"), Bytes(16));
+  EXPECT_EQ(ReadFile(dir + "/0"), Bytes(16, std::byte{0}));
   EXPECT_FALSE(fs::exists(dir + "/1"));
 }
 

@@ -318,7 +318,7 @@ std::optional<Array> Zarr3Driver::ReadUnitRegion(const KvStore& kv, const Shape&
   if (!sharding_ || local == Box::FromShape(layout_.write_chunks)) {
     return FormatDriver::ReadUnitRegion(kv, unit_index, local);
   }
-  Array out(layout_.dtype, local.shape);
+  Array out = Array::Uninitialized(layout_.dtype, local.shape);
   if (!ReadShardInto(kv, UnitKey(unit_index), local, out, Shape(local.rank(), 0))) {
     return std::nullopt;
   }

@@ -104,7 +104,10 @@ Array Pad(const Array& source, const Box& source_box, const Box& want, const Sha
       *fill_one.data_as<T>() = static_cast<T>(padding.value);
     }
   });
-  Array out = Array::Filled(source.dtype(), out_shape, fill_one.bytes());
+  // Only constant padding leaves elements unwritten below.
+  Array out = padding.mode == PaddingMode::kConstant
+                  ? Array::Filled(source.dtype(), out_shape, fill_one.bytes())
+                  : Array::Uninitialized(source.dtype(), out_shape);
   if (out.num_elements() == 0) return out;
 
   // Per axis: for each output position, the source-local index (or -1: constant).
