@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -34,7 +35,14 @@ uint64_t NowMs() {
                                    .count());
 }
 
+// This process's own high-water mark. ru_maxrss would do, but Linux carries it across execve,
+// so a volbatch started by a big parent (a Python launcher, a Dask worker) reports the parent's.
 int64_t PeakRss() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "... kB"
+  }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<int64_t>(u.ru_maxrss) * 1024;
