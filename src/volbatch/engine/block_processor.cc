@@ -43,15 +43,27 @@ BlockInput BlockProcessor::Read(Index block) const {
   const Box hull = job_.block_windows ? in.region : lattice_.Hull(in.region);
   in.input_box = WindowInput(job_, hull);
   const Box source = PaddingSource(in.input_box, job_.input_spatial, job_.padding.mode);
-  Array src = [&] {
-    Array a = Array::Uninitialized(job_.input_dtype, FullBox(source, job_.input_channels).shape);
-    if (!source.empty()) input_->Read(FullBox(source, job_.input_channels), a);
-    in.bytes_read = static_cast<int64_t>(a.num_bytes());
-    return a;
-  }();
-  in.data = source == in.input_box
-                ? std::move(src)
-                : Pad(src, source, in.input_box, job_.input_spatial, job_.padding);
+  const Box full_source = FullBox(source, job_.input_channels);
+  in.bytes_read = full_source.num_elements() * static_cast<int64_t>(ByteSize(job_.input_dtype));
+  // Read straight into the padded array and pad its border in place; a pad wider than the
+  // volume (the source then reaches outside the box) takes the general path.
+  if (source.empty() || Intersect(source, in.input_box) == source) {
+    Array a =
+        Array::Uninitialized(job_.input_dtype, FullBox(in.input_box, job_.input_channels).shape);
+    if (!source.empty()) {
+      input_->Read(full_source, a,
+                   FullBox(source.Relative(in.input_box.begin), job_.input_channels).begin);
+    }
+    if (source != in.input_box &&
+        !PadInPlace(a, in.input_box, source, job_.input_spatial, job_.padding)) {
+      throw Internal("PadInPlace refused a source inside the box");
+    }
+    in.data = std::move(a);
+    return in;
+  }
+  Array src = Array::Uninitialized(job_.input_dtype, full_source.shape);
+  if (!source.empty()) input_->Read(full_source, src);
+  in.data = Pad(src, source, in.input_box, job_.input_spatial, job_.padding);
   return in;
 }
 

@@ -185,9 +185,20 @@ Array Dataset::Read(const Box& region) const {
 }
 
 void Dataset::Read(const Box& region, Array& out) const {
-  CheckRegion(region, "read");
-  if (out.shape() != region.shape || out.dtype() != dtype()) {
+  if (out.shape() != region.shape) {
     throw Internal("Dataset::Read: output array does not match the region");
+  }
+  Read(region, out, Shape(region.rank(), 0));
+}
+
+void Dataset::Read(const Box& region, Array& out, const Shape& out_origin) const {
+  CheckRegion(region, "read");
+  bool fits = out.rank() == region.rank() && out_origin.size() == region.rank();
+  for (size_t i = 0; fits && i < region.rank(); ++i) {
+    fits = out_origin[i] >= 0 && out_origin[i] + region.shape[i] <= out.shape()[i];
+  }
+  if (!fits || out.dtype() != dtype()) {
+    throw Internal("Dataset::Read: output array does not hold the region");
   }
   if (region.empty()) return;
   const auto& l = layout();
@@ -198,7 +209,8 @@ void Dataset::Read(const Box& region, Array& out) const {
     for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
     const Box inter = Intersect(Box(origin, l.write_chunks), region);
     const Box local = inter.Relative(origin);
-    const Shape dst = inter.Relative(region.begin).begin;
+    Shape dst = inter.Relative(region.begin).begin;
+    for (size_t i = 0; i < rank(); ++i) dst[i] += out_origin[i];
     if (!driver_->ReadUnitInto(*kv_, idx, local, out, dst)) {
       Array fill = Array::Filled(dtype(), inter.shape, l.fill_value);
       CopyRegion(fill, Shape(rank(), 0), out, dst, inter.shape);

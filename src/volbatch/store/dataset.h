@@ -51,6 +51,8 @@ class Dataset {
   // Missing units read as the fill value. The region must lie inside the array.
   Array Read(const Box& region) const;
   void Read(const Box& region, Array& out) const;
+  // Into the part of a larger `out` that starts at `out_origin` (e.g. inside a padded array).
+  void Read(const Box& region, Array& out, const Shape& out_origin) const;
   void Write(const Box& region, const Array& data);
 
   // Writes whole storage unit `unit_index` (an array of write_chunks shape).

@@ -179,4 +179,49 @@ Array Pad(const Array& source, const Box& source_box, const Box& want, const Sha
   return out;
 }
 
+bool PadInPlace(Array& a, const Box& box, const Box& source, const Shape& volume,
+                const Padding& padding) {
+  const size_t spatial = box.rank();
+  if (a.rank() < spatial || source.rank() != spatial || volume.size() != spatial) {
+    throw Internal("PadInPlace: ranks of array, boxes and volume disagree");
+  }
+  const size_t lead = a.rank() - spatial;
+  for (size_t s = 0; s < spatial; ++s) {
+    if (a.shape()[lead + s] != box.shape[s]) throw Internal("PadInPlace: array is not `box`");
+    if (source.shape[s] > 0 && (source.begin[s] < box.begin[s] || source.end(s) > box.end(s))) {
+      return false;
+    }
+  }
+  const size_t es = a.element_size();
+  Array fill_one(a.dtype(), Shape{1});
+  VisitDataType(a.dtype(), [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_arithmetic_v<T>) *fill_one.data_as<T>() = static_cast<T>(padding.value);
+  });
+  std::byte* base = a.data();
+  // Axis by axis: after axis s, every voxel whose later coordinates lie in the source is
+  // right, so the planes copied for axis s + 1 carry correct values for all earlier axes.
+  for (size_t s = 0; s < spatial; ++s) {
+    const size_t ax = lead + s;
+    const Index outer = NumElements(Shape(a.shape().begin(), a.shape().begin() + ax), "outer");
+    const Index n = a.shape()[ax];
+    const Index inner = NumElements(Shape(a.shape().begin() + ax + 1, a.shape().end()), "inner");
+    const size_t plane = static_cast<size_t>(inner) * es;
+    for (Index j = 0; j < n; ++j) {
+      const Index g = box.begin[s] + j;
+      if (source.shape[s] > 0 && g >= source.begin[s] && g < source.end(s)) continue;
+      const Index m = PaddedSourceIndex(g, volume[s], padding.mode);
+      for (Index o = 0; o < outer; ++o) {
+        std::byte* dst = base + static_cast<size_t>(o * n + j) * plane;
+        if (m < 0) {
+          for (Index k = 0; k < inner; ++k) std::memcpy(dst + k * es, fill_one.data(), es);
+        } else {
+          std::memcpy(dst, base + static_cast<size_t>(o * n + (m - box.begin[s])) * plane, plane);
+        }
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace volbatch

@@ -37,4 +37,11 @@ Box PaddingSource(const Box& want, const Shape& volume, PaddingMode mode);
 Array Pad(const Array& source, const Box& source_box, const Box& want, const Shape& volume,
           const Padding& padding);
 
+// Pads in place, without a second array: `a` holds `box` (spatial; leading axes copied whole),
+// of which the part `source` (= PaddingSource(box)) is already filled; fills the rest, plane by
+// plane from the source's planes. Returns false, touching nothing, when `source` does not lie
+// inside `box` (a pad wider than the volume): use Pad then.
+bool PadInPlace(Array& a, const Box& box, const Box& source, const Shape& volume,
+                const Padding& padding);
+
 }  // namespace volbatch

@@ -62,5 +62,42 @@ TEST(Padding, LeadingChannelAxisIsCopiedWhole) {
   EXPECT_EQ(v, std::vector<int32_t>({0, 0, 1, 2, 3, 3, 4, 4, 5, 6, 7, 7}));
 }
 
+// PadInPlace (source read into the box, the border filled from it) equals Pad, in 3-D with a
+// channel axis, for every mode; a source reaching outside the box is refused untouched.
+TEST(Padding, InPlaceEqualsPad) {
+  const Shape vol = {6, 7, 9};
+  Array whole = Ramp({2, 6, 7, 9});
+  int checked = 0;
+  for (PaddingMode m : {PaddingMode::kReflect, PaddingMode::kEdge, PaddingMode::kConstant}) {
+    for (Box want : {Box({-3, -2, -4}, {9, 11, 17}), Box({1, 2, 3}, {4, 4, 4}),
+                     Box({3, -1, 5}, {5, 5, 8}), Box({-4, 0, 0}, {3, 7, 9})}) {
+      const Box src = PaddingSource(want, vol, m);
+      Box full_src = src, full_want = want;
+      full_src.begin.insert(full_src.begin.begin(), 0);
+      full_src.shape.insert(full_src.shape.begin(), 2);
+      full_want.begin.insert(full_want.begin.begin(), 0);
+      full_want.shape.insert(full_want.shape.begin(), 2);
+      const Array expect = Pad(whole.Slice(full_src), src, want, vol, Padding{m, -7});
+      Array a = Array::Filled(DataType::kInt32, full_want.shape,
+                              std::as_bytes(std::span<const int32_t>({int32_t{12345}})));
+      const bool inside = src.empty() || Intersect(src, want) == src;
+      if (!src.empty() && inside) {
+        Box rel = src.Relative(want.begin);
+        CopyRegion(whole, full_src.begin, a, {0, rel.begin[0], rel.begin[1], rel.begin[2]},
+                   full_src.shape);
+      }
+      const Array before = a;
+      ASSERT_EQ(PadInPlace(a, want, src, vol, Padding{m, -7}), inside) << want.ToString();
+      if (inside) {
+        EXPECT_TRUE(a == expect) << PaddingModeName(m) << " " << want.ToString();
+        ++checked;
+      } else {
+        EXPECT_TRUE(a == before);
+      }
+    }
+  }
+  EXPECT_GE(checked, 9);
+}
+
 }  // namespace
 }  // namespace volbatch
