@@ -327,6 +327,10 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   } catch (const Error& e) {
     throw WithContext(e, spec.source);
   }
+  // Threads first: a model's dry run (in OutputChannels) runs with them and warms them up.
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  job.threads = spec.run.threads > 0 ? spec.run.threads : cores;
+  job.op->SetThreads(job.threads);
   job.scale = job.op->GetScale();
   job.context = job.op->Context();
   try {
@@ -480,12 +484,9 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   }
 
   // Run.
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  job.threads = spec.run.threads > 0 ? spec.run.threads : cores;
   job.blocks_in_flight =
       spec.run.blocks_in_flight > 0 ? spec.run.blocks_in_flight : job.threads + 1;
   job.memory = spec.run.memory > 0 ? spec.run.memory : int64_t{2} << 30;
-  job.op->SetThreads(job.threads);
 
   // Block: given, stored by an earlier run, or the largest that fits the budget.
   if (spec.tiling.block) {

@@ -229,7 +229,9 @@ ModelSpec ParseModelSpec(OperatorParams& p) {
   if (m.precision != "float32" && m.precision != "float16" && m.precision != "bfloat16") {
     throw p.Bad("precision", "\"" + m.precision + "\" is not one of float32, float16, bfloat16");
   }
-  m.batch = p.Integer("batch", 8);
+  // On a CPU a batch beyond a few windows only adds memory (a 2-level U-Net on 40x80x80
+  // windows ran 13% slower per voxel at 8 than at 4); a GPU wants more to stay busy.
+  m.batch = p.Integer("batch", m.device == "cpu" ? 4 : 8);
   if (m.batch < 1 || m.batch > 4096) throw p.Bad("batch", "must be between 1 and 4096");
   if (const nlohmann::json* n = p.Raw("normalize")) {
     if (n->is_string() && n->get<std::string>() == "none") {

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -221,7 +222,28 @@ class TorchOperator : public Operator {
     return spec_.channels.empty() ? model_channels_ : static_cast<Index>(spec_.channels.size());
   }
 
+  // The dry run is the inference thread's first job: it runs with the job's intra-op threads
+  // and leaves that thread warm (thread pool, allocator, oneDNN primitives for the batch
+  // shape), so the first real batch is not another cold start.
   void DryRun(Index input_channels) const {
+    std::promise<void> done;
+    std::future<void> result = done.get_future();
+    const bool started = EnsureWorker([&] {
+      try {
+        DryRunHere(input_channels);
+        done.set_value();
+      } catch (...) {
+        done.set_exception(std::current_exception());
+      }
+    });
+    if (started) {
+      result.get();
+    } else {
+      DryRunHere(input_channels);  // the worker was already running
+    }
+  }
+
+  void DryRunHere(Index input_channels) const {
     input_channels_ = input_channels;
     if (spec_.normalize == "range") range_ = spec_.normalize_values;
     std::vector<int64_t> in_sizes = {spec_.batch, std::max<Index>(1, input_channels)};
@@ -340,12 +362,22 @@ class TorchOperator : public Operator {
     return out;
   }
 
-  void EnsureWorker() const {
-    std::call_once(worker_once_, [&] { worker_ = std::thread([this] { Loop(); }); });
+  // Starts the inference thread once, running `first` on it before the loop; returns whether
+  // this call started it.
+  bool EnsureWorker(std::function<void()> first = {}) const {
+    bool started = false;
+    std::call_once(worker_once_, [&] {
+      started = true;
+      worker_ = std::thread([this, first] {
+        at::set_num_threads(threads_);
+        if (first) first();
+        Loop();
+      });
+    });
+    return started;
   }
 
   void Loop() const {
-    at::set_num_threads(threads_);
     while (true) {
       std::vector<Request*> batch;
       {
