@@ -1,5 +1,6 @@
 // The volbatch command: parses arguments and calls the library; errors become one line on
 // stderr and exit code 1 (2 for usage errors).
+#include <signal.h>
 #include <tbb/global_control.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,8 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
 #include "volbatch/engine/run.h"
+#include "volbatch/engine/work.h"
+#include "volbatch/exec/processes.h"
 
 namespace {
 
@@ -100,20 +103,37 @@ int Main(int argc, char** argv) {
   int workers = 1;
   RunOptions run_options;
   run->add_option("JOB", path, "job file (TOML)")->required();
-  run->add_option("--executor", executor, "local (processes, slurm, mpi, k8s: not yet)");
+  run->add_option("--executor", executor, "local | processes (slurm, mpi, k8s: not yet)")
+      ->check(CLI::IsMember({"local", "processes", "slurm", "mpi", "k8s", "ssh", "lsf"}));
   run->add_option("--workers", workers, "workers (local: 1)");
+  double lease_s = 60;
+  int restarts = 10;
+  run->add_option("--lease", lease_s, "processes: seconds before a silent worker's claims expire");
+  run->add_option("--restarts", restarts, "processes: worker restarts allowed in all");
+
+  auto* work = app.add_subcommand("work", "one worker of N on a prepared job directory");
+  WorkOptions work_options;
+  work->add_option("JOBDIR", path)->required();
+  work->add_option("--worker", work_options.worker, "this worker's index I (0-based)")->required();
+  work->add_option("--of", work_options.of, "the number of workers N")->required();
+  work->add_option("--lease", lease_s, "seconds before a silent worker's claims expire");
+  work->add_flag("--quiet", work_options.quiet, "no progress line");
   auto* resume_flag = run->add_flag("--resume", run_options.resume,
                                     "continue an existing job directory (refuse if there is none)");
   run->add_flag("--force", run_options.force,
                 "start over: forget done blocks and write into an existing output")
       ->excludes(resume_flag);
   run->add_flag("--quiet", run_options.quiet, "no progress line");
+  bool prepare_only = false;
+  run->add_flag("--prepare", prepare_only,
+                "prepare the job directory and the output, run no block (then start "
+                "`volbatch work JOBDIR --worker I --of N` anywhere)");
 
   auto* status = app.add_subcommand("status", "what a job directory's ledgers say");
   status->add_option("JOBDIR", path)->required();
   status->add_flag("--json", json, "print JSON");
 
-  for (auto* sub : {info, create, import, exp, copy, demo, run}) {
+  for (auto* sub : {info, create, import, exp, copy, demo, run, work}) {
     sub->add_option("--threads", threads, "worker threads (default: all cores)");
   }
 
@@ -154,9 +174,50 @@ int Main(int argc, char** argv) {
     } else if (*demo) {
       demo_options.threads = threads;
       RunDemo(demo_options, std::cout);
+    } else if (*work) {
+      // SIGTERM (Slurm's --signal, a pod's termination): take no new block, finish those in
+      // hand, record them, exit.
+      ::signal(SIGTERM, [](int) { RequestStop(); });
+      work_options.threads = threads;
+      work_options.lease = std::chrono::milliseconds(static_cast<int64_t>(lease_s * 1000));
+      const RunSummary summary = WorkJob(path, work_options);
+      if (!work_options.quiet) std::cout << summary.ToText();
+      if (summary.interrupted) {
+        std::cerr << "volbatch: worker " << work_options.worker
+                  << " stopped by SIGTERM after finishing the blocks in hand\n";
+        return 143;
+      }
+      if (summary.blocks_failed > 0) {
+        std::cerr << "volbatch: worker " << work_options.worker << ": " << summary.blocks_failed
+                  << " blocks failed (" << summary.failures.front().error << ")\n";
+        return kWorkBlocksFailed;
+      }
+    } else if (*run && prepare_only) {
+      run_options.threads = threads;
+      const PreparedJob p = PrepareJob(ParseJobFile(path), run_options);
+      std::cout << p.job.jobdir << "\n";
+    } else if (*run && executor == "processes") {
+      ::signal(SIGTERM, [](int) { RequestStop(); });
+      ProcessesOptions po;
+      po.workers = workers;
+      po.threads = threads;
+      po.restarts = restarts;
+      po.lease_s = lease_s;
+      po.quiet = run_options.quiet;
+      const ProcessesResult r = RunWithProcesses(ParseJobFile(path), run_options, po);
+      std::cout << JobStatusText(r.status);
+      if (r.restarts) std::cout << "workers restarted: " << r.restarts << "\n";
+      if (!r.complete) {
+        std::cerr << "volbatch: " << r.status["blocks_remaining"].get<Index>() << " blocks not done"
+                  << (r.status.contains("gave_up")
+                          ? " (" + r.status["gave_up"].get<std::string>() + ")"
+                          : std::string())
+                  << "; run again to finish them\n";
+        return 1;
+      }
     } else if (*run) {
       if (executor != "local") {
-        throw Unsupported("--executor " + executor + " is not available yet (local only)");
+        throw Unsupported("--executor " + executor + " is not available yet (local, processes)");
       }
       if (workers != 1) {
         throw InvalidArgument("--workers: the local executor runs one worker; use --threads");

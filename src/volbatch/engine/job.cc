@@ -118,6 +118,11 @@ JobSpec ParseJobToml(const std::string& text, const std::string& source) {
     throw InvalidArgument(source + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) +
                           ": " + std::string(e.description()));
   }
+  return ParseJobJson(root, source);
+}
+
+JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
+  if (!root.is_object()) throw InvalidArgument(source + ": a job must be a table of tables");
   JobSpec spec;
   spec.source = source;
   try {
@@ -193,6 +198,28 @@ JobSpec ParseJobToml(const std::string& text, const std::string& source) {
     throw WithContext(e, source);
   }
   return spec;
+}
+
+nlohmann::json JobSpecToJson(const JobSpec& s) {
+  nlohmann::json j;
+  j["input"] = {{"path", s.input.path}, {"channels", s.input.channels}};
+  auto& o = j["output"] = {{"path", s.output.path}, {"codec", s.output.codec}};
+  if (!s.output.format.empty()) o["format"] = s.output.format;
+  if (s.output.dtype) o["dtype"] = DataTypeName(*s.output.dtype);
+  if (s.output.chunks) o["chunks"] = *s.output.chunks;
+  if (s.output.shards) o["shards"] = *s.output.shards;
+  j["operator"] = s.op;
+  auto& t =
+      j["tiling"] = {{"padding", s.tiling.padding}, {"padding_value", s.tiling.padding_value}};
+  if (s.tiling.window) t["window"] = *s.tiling.window;
+  if (s.tiling.overlap) t["overlap"] = *s.tiling.overlap;
+  if (s.tiling.blend) t["blend"] = *s.tiling.blend;
+  if (s.tiling.block) t["block"] = *s.tiling.block;
+  auto& r = j["run"] = {{"threads", s.run.threads}, {"blocks_in_flight", s.run.blocks_in_flight},
+                        {"retries", s.run.retries}, {"order", s.run.order},
+                        {"seed", s.run.seed},       {"jobdir", s.run.jobdir}};
+  if (s.run.memory > 0) r["memory"] = s.run.memory;
+  return j;
 }
 
 JobSpec ParseJobFile(const std::string& path) {

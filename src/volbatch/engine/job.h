@@ -54,6 +54,10 @@ struct JobSpec {
 // Throws InvalidArgument naming the file and "[table] key" for anything wrong.
 JobSpec ParseJobFile(const std::string& path);
 JobSpec ParseJobToml(const std::string& text, const std::string& source);
+// The same from the job's tables as JSON (what job.json keeps, so `volbatch work` needs only
+// the job directory); JobSpecToJson is its inverse.
+JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source);
+nlohmann::json JobSpecToJson(const JobSpec& spec);
 // "4GiB", "512 MiB", "1e9", 1000000 -> bytes; throws naming `what`.
 int64_t ParseByteSize(const nlohmann::json& value, const std::string& what);
 

@@ -89,6 +89,16 @@ void JobDir::WriteJob(const ResolvedJob& job) const {
   j["identity"] = job.Identity();
   j["fingerprint"] = Fingerprint(j["identity"]);
   j["source"] = job.spec.source;
+  // The spec with absolute paths: `volbatch work JOBDIR` resolves the job from it alone.
+  JobSpec spec = job.spec;
+  spec.input.path = job.input_path;
+  spec.output.path = job.output_path;
+  spec.run.jobdir = job.jobdir;
+  if (spec.op.contains("model") && spec.op["model"].is_string()) {
+    spec.op["model"] =
+        fs::absolute(spec.op["model"].get<std::string>()).lexically_normal().string();
+  }
+  j["spec"] = JobSpecToJson(spec);
   j["run"] = {
       {"threads", job.threads}, {"blocks_in_flight", job.blocks_in_flight}, {"memory", job.memory}};
   j["created_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -97,42 +97,72 @@ bool LedgerState::IsDone(Index block) const {
   return it != latest.end() && it->second.status == BlockStatus::kDone;
 }
 
-LedgerState ReadLedgers(const std::string& jobdir) {
-  LedgerState state;
+namespace {
+
+// Parses whole records from `data` into `state`.
+void AddRecords(const std::string& data, LedgerState& state) {
+  for (size_t at = 0; at + kLedgerRecordSize <= data.size(); at += kLedgerRecordSize) {
+    const char* p = data.data() + at;
+    const uint8_t status = static_cast<uint8_t>(p[4]);
+    if (Get<uint32_t>(p) != kMagic || Get<uint32_t>(p + 28) != Crc(p, 28) ||
+        (status != 1 && status != 2)) {
+      ++state.bad_records;
+      continue;
+    }
+    LedgerRecord r;
+    r.status = static_cast<BlockStatus>(status);
+    r.block = static_cast<Index>(Get<uint64_t>(p + 8));
+    r.time_ms = Get<uint64_t>(p + 16);
+    r.duration_ms = Get<uint32_t>(p + 24);
+    ++state.records;
+    auto [it, inserted] = state.latest.emplace(r.block, r);
+    if (!inserted && it->second.status != BlockStatus::kDone) it->second = r;
+  }
+}
+
+std::vector<std::string> LedgerFiles(const std::string& jobdir) {
+  std::vector<std::string> files;
   const fs::path dir = fs::path(jobdir) / "ledger";
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return state;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind("worker-", 0) == 0 && entry.path().extension() == ".log") {
-      state.files.push_back(entry.path().string());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("worker-", 0) == 0 && it->path().extension() == ".log") {
+      files.push_back(it->path().string());
     }
   }
-  std::sort(state.files.begin(), state.files.end());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+LedgerState ReadLedgers(const std::string& jobdir) {
+  LedgerState state;
+  state.files = LedgerFiles(jobdir);
   for (const auto& file : state.files) {
     std::ifstream in(file, std::ios::binary);
     if (!in) throw IoError(file + ": cannot read the ledger");
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     state.torn_bytes += data.size() % kLedgerRecordSize;
-    for (size_t at = 0; at + kLedgerRecordSize <= data.size(); at += kLedgerRecordSize) {
-      const char* p = data.data() + at;
-      const uint8_t status = static_cast<uint8_t>(p[4]);
-      if (Get<uint32_t>(p) != kMagic || Get<uint32_t>(p + 28) != Crc(p, 28) ||
-          (status != 1 && status != 2)) {
-        ++state.bad_records;
-        continue;
-      }
-      LedgerRecord r;
-      r.status = static_cast<BlockStatus>(status);
-      r.block = static_cast<Index>(Get<uint64_t>(p + 8));
-      r.time_ms = Get<uint64_t>(p + 16);
-      r.duration_ms = Get<uint32_t>(p + 24);
-      ++state.records;
-      auto [it, inserted] = state.latest.emplace(r.block, r);
-      if (!inserted && it->second.status != BlockStatus::kDone) it->second = r;
-    }
+    AddRecords(data, state);
   }
   return state;
+}
+
+void LedgerFollower::Refresh() {
+  state_.files = LedgerFiles(jobdir_);
+  for (const auto& file : state_.files) {
+    size_t& offset = offsets_[file];
+    std::ifstream in(file, std::ios::binary);
+    if (!in) continue;  // vanished (a --force elsewhere): nothing to add
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // A record being appended right now is read next time, whole.
+    const size_t whole = data.size() - data.size() % kLedgerRecordSize;
+    data.resize(whole);
+    AddRecords(data, state_);
+    offset += whole;
+  }
 }
 
 }  // namespace volbatch

@@ -63,6 +63,21 @@ struct LedgerState {
 // Reads every ledger in the job directory (absent directory: empty state).
 LedgerState ReadLedgers(const std::string& jobdir);
 
+// Follows the ledgers as workers append to them: each Refresh reads only the bytes appended
+// since the last one (and ledgers that appeared), so a worker can check a block it just
+// claimed against everyone's records at the cost of the records written meanwhile.
+class LedgerFollower {
+ public:
+  explicit LedgerFollower(std::string jobdir) : jobdir_(std::move(jobdir)) {}
+  void Refresh();
+  const LedgerState& state() const { return state_; }
+
+ private:
+  std::string jobdir_;
+  std::map<std::string, size_t> offsets_;  // per file: bytes consumed (whole records)
+  LedgerState state_;
+};
+
 // Encoding, for tests.
 std::string EncodeLedgerRecord(const LedgerRecord& record);
 std::string LedgerPath(const std::string& jobdir, int worker);

@@ -25,6 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::atomic<bool> g_stop{false};
+
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -109,7 +111,7 @@ struct Token {
 
 struct Counters {
   std::atomic<int64_t> read_ns{0}, compute_ns{0}, write_ns{0}, bytes_read{0}, bytes_written{0},
-      voxels{0};
+      voxels{0}, blocks_done{0};
 };
 
 void AddNs(std::atomic<int64_t>& a, Clock::time_point since) {
@@ -122,10 +124,9 @@ std::string BlockText(const BlockProcessor& p, Index block) {
 
 // One pass of the pipeline over `todo`; returns the blocks that failed (with their errors).
 std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& proc,
-                                  const std::vector<Index>& todo, LedgerWriter* ledger,
-                                  bool record_failures, Counters& c, Progress& progress) {
+                                  BlockSource& source, LedgerWriter* ledger, bool record_failures,
+                                  Counters& c, Progress& progress) {
   std::vector<BlockFailure> failures;
-  size_t next = 0;
   auto guarded = [&](Token* t, auto&& f) {
     if (!t->error.empty()) return;
     try {
@@ -140,12 +141,13 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
       static_cast<size_t>(std::max(1, job.blocks_in_flight)),
       tbb::make_filter<
           void, Token*>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) -> Token* {
-        if (next >= todo.size()) {
+        const std::optional<Index> block = source.Next();
+        if (!block) {
           fc.stop();
           return nullptr;
         }
         auto* t = new Token;
-        t->block = todo[next++];
+        t->block = *block;
         t->start = Clock::now();
         return t;
       }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
@@ -185,7 +187,9 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
         if (t->error.empty()) {
           r.status = BlockStatus::kDone;
           ledger->Append(r);  // only now: the block's chunks are durable
+          ++c.blocks_done;
           progress.Add(t->region.num_elements(), false);
+          source.Finished(t->block, true);
         } else {
           if (record_failures) {
             r.status = BlockStatus::kFailed;
@@ -194,6 +198,7 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
           }
           failures.push_back({t->block, proc.grid().BlockBox(t->block).ToString(),
                               BlockText(proc, t->block) + ": " + t->error});
+          source.Finished(t->block, false);
         }
       }));
   return failures;
@@ -201,8 +206,10 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
 
 }  // namespace
 
-RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
-  const auto t0 = Clock::now();
+void RequestStop() { g_stop.store(true, std::memory_order_relaxed); }
+bool StopRequested() { return g_stop.load(std::memory_order_relaxed); }
+
+PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
   const std::string jobdir_path = spec.run.jobdir.empty()
                                       ? DefaultJobDir(spec.output.path)
                                       : fs::absolute(spec.run.jobdir).lexically_normal().string();
@@ -213,7 +220,9 @@ RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
   }
   JobSpec effective = spec;
   if (options.threads > 0) effective.run.threads = options.threads;
-  ResolvedJob job = ResolveJob(effective, options.force ? std::nullopt : StoredBlock(jobdir_path));
+  PreparedJob p;
+  p.job = ResolveJob(effective, options.force ? std::nullopt : StoredBlock(jobdir_path));
+  const ResolvedJob& job = p.job;
 
   const nlohmann::json identity = job.Identity();
   if (old && !options.force) {
@@ -227,33 +236,64 @@ RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
   }
   // job.json goes down before a new output is created, so that an output on disk always has
   // the job directory that owns it (a crash in between must not orphan it).
-  std::shared_ptr<Dataset> output;
   const bool owned = old.has_value() || options.force;
-  if (Dataset::Exists(job.output_path)) output = PrepareOutput(job, owned);
+  if (Dataset::Exists(job.output_path)) p.output = PrepareOutput(job, owned);
   if (!old || options.force) {
     dir.Reset();
     dir.WriteJob(job);
   }
-  if (!output) output = PrepareOutput(job, owned);
+  if (!p.output) p.output = PrepareOutput(job, owned);
   // A run killed mid-write leaves temporaries beside the chunks it was writing.
-  output->SweepTemporaries();
-  auto input = std::make_shared<const Dataset>(Dataset::Open(job.input_path));
+  p.output->SweepTemporaries();
+  p.input = std::make_shared<const Dataset>(Dataset::Open(job.input_path));
+  return p;
+}
 
+PreparedJob OpenPreparedJob(const std::string& jobdir, int threads) {
+  JobDir dir(jobdir);
+  const std::optional<nlohmann::json> stored = dir.ReadJob();
+  if (!stored) throw NotFound(jobdir + ": not a job directory (no job.json)");
+  if (!stored->contains("spec")) {
+    throw FailedPrecondition(jobdir +
+                             "/job.json: written by an older volbatch (no \"spec\"); "
+                             "run the job again with volbatch run --force");
+  }
+  JobSpec spec = ParseJobJson(stored->at("spec"), jobdir + "/job.json");
+  if (threads > 0) spec.run.threads = threads;
+  PreparedJob p;
+  p.job = ResolveJob(spec, StoredBlock(jobdir));
+  const std::string change =
+      DescribeChange(stored->value("identity", nlohmann::json()), p.job.Identity());
+  if (!change.empty()) {
+    throw FailedPrecondition(jobdir + ": the job no longer resolves as it did (" + change +
+                             "); the input or the operator changed");
+  }
+  p.output = std::make_shared<Dataset>(Dataset::Open(p.job.output_path, kDeferred));
+  p.input = std::make_shared<const Dataset>(Dataset::Open(p.job.input_path));
+  return p;
+}
+
+RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockSourceFactory& make,
+                         const std::string& summary_name) {
+  const auto t0 = Clock::now();
+  ResolvedJob& job = p.job;
+  JobDir dir(job.jobdir);
   RunSummary summary;
-  summary.jobdir = jobdir_path;
+  summary.jobdir = job.jobdir;
   summary.threads = job.threads;
   summary.blocks_in_flight = job.blocks_in_flight;
   summary.block = job.block;
 
   tbb::task_arena arena(job.threads);
-  // Statistics: once per job, kept in the job directory (a resume reuses them).
+  // Statistics: once per job, kept in the job directory (a resume reuses them; concurrent
+  // workers compute the same values and write them atomically).
   const nlohmann::json request = job.op->StatisticsRequest();
   if (!request.is_null()) {
     const auto s0 = Clock::now();
     std::optional<nlohmann::json> stats = dir.ReadJson("stats.json");
     if (!stats || stats->value("request", nlohmann::json()) != request) {
       nlohmann::json computed;
-      arena.execute([&] { computed = ComputeStatistics(*input, request); });
+      arena.execute([&] { computed = ComputeStatistics(*p.input, request); });
       stats = nlohmann::json{{"request", request}, {"statistics", computed}};
       dir.WriteJson("stats.json", *stats);
     }
@@ -261,37 +301,36 @@ RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
     summary.statistics_s = Seconds(Clock::now() - s0);
   }
 
-  BlockProcessor proc(job, input, output);
-  const LedgerState state = ReadLedgers(jobdir_path);
-  std::vector<Index> todo;
-  for (Index b = 0; b < proc.grid().num_blocks(); ++b) {
-    if (!state.IsDone(b)) todo.push_back(b);
-  }
-  if (job.spec.run.order == "shuffle") {
-    std::mt19937_64 rng(job.spec.run.seed);
-    std::shuffle(todo.begin(), todo.end(), rng);
-  }
+  BlockProcessor proc(job, p.input, p.output);
+  const LedgerState state = ReadLedgers(job.jobdir);
   summary.blocks_total = proc.grid().num_blocks();
-  summary.blocks_skipped = summary.blocks_total - static_cast<Index>(todo.size());
+  Index done_before = 0;
+  for (Index b = 0; b < summary.blocks_total; ++b) done_before += state.IsDone(b) ? 1 : 0;
 
-  LedgerWriter ledger(jobdir_path, options.worker);
-  Progress progress(summary.blocks_total, summary.blocks_skipped,
-                    !options.quiet && ::isatty(STDERR_FILENO));
+  LedgerWriter ledger(job.jobdir, options.worker);
+  Progress progress(summary.blocks_total, done_before, !options.quiet && ::isatty(STDERR_FILENO));
   Counters c;
   std::vector<BlockFailure> failures;
-  for (int attempt = 0; attempt <= job.spec.run.retries && !todo.empty(); ++attempt) {
+  std::vector<Index> retry;
+  std::unique_ptr<BlockSource> source = make(proc.grid().num_blocks(), state);
+  for (int attempt = 0; attempt <= job.spec.run.retries; ++attempt) {
     const bool last = attempt == job.spec.run.retries;
-    arena.execute([&] { failures = RunPass(job, proc, todo, &ledger, last, c, progress); });
-    todo.clear();
-    for (const auto& f : failures) todo.push_back(f.block);
-    std::sort(todo.begin(), todo.end());
-    if (!last) failures.clear();
+    arena.execute([&] { failures = RunPass(job, proc, *source, &ledger, last, c, progress); });
+    if (failures.empty() || last) break;
+    std::vector<Index> again;
+    for (const auto& f : failures) again.push_back(f.block);
+    std::sort(again.begin(), again.end());
+    source = source->Retry(again);
+    if (!source) break;
+    failures.clear();
   }
   progress.Finish();
 
   summary.failures = failures;
   summary.blocks_failed = static_cast<Index>(failures.size());
-  summary.blocks_done = summary.blocks_total - summary.blocks_skipped - summary.blocks_failed;
+  summary.blocks_done = static_cast<Index>(c.blocks_done);
+  summary.blocks_skipped = summary.blocks_total - summary.blocks_done - summary.blocks_failed;
+  summary.interrupted = StopRequested();
   summary.voxels = c.voxels;
   summary.bytes_read = c.bytes_read;
   summary.bytes_written = c.bytes_written;
@@ -300,8 +339,49 @@ RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
   summary.write_s = static_cast<double>(c.write_ns) / 1e9;
   summary.wall_s = Seconds(Clock::now() - t0);
   summary.peak_rss_bytes = PeakRss();
-  dir.WriteJson("summary.json", summary.ToJson());
+  dir.WriteJson(summary_name, summary.ToJson());
   return summary;
+}
+
+namespace {
+
+// The blocks not done when the run started, in lattice (or shuffled) order.
+class ListSource final : public BlockSource {
+ public:
+  explicit ListSource(std::vector<Index> blocks) : blocks_(std::move(blocks)) {}
+  std::optional<Index> Next() override {
+    if (StopRequested() || next_ >= blocks_.size()) return std::nullopt;
+    return blocks_[next_++];
+  }
+  std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) override {
+    return std::make_unique<ListSource>(failed);
+  }
+
+ private:
+  std::vector<Index> blocks_;
+  size_t next_ = 0;
+};
+
+}  // namespace
+
+RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
+  PreparedJob p = PrepareJob(spec, options);
+  const std::string order = p.job.spec.run.order;
+  const uint64_t seed = p.job.spec.run.seed;
+  return ExecuteBlocks(
+      p, options,
+      [&](Index num_blocks, const LedgerState& state) -> std::unique_ptr<BlockSource> {
+        std::vector<Index> todo;
+        for (Index b = 0; b < num_blocks; ++b) {
+          if (!state.IsDone(b)) todo.push_back(b);
+        }
+        if (order == "shuffle") {
+          std::mt19937_64 rng(seed);
+          std::shuffle(todo.begin(), todo.end(), rng);
+        }
+        return std::make_unique<ListSource>(std::move(todo));
+      },
+      "summary.json");
 }
 
 nlohmann::json RunSummary::ToJson() const {

@@ -3,11 +3,16 @@
 // pipeline, recording each block in the ledger only after its chunks are durable.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "volbatch/engine/job.h"
+#include "volbatch/engine/ledger.h"
+#include "volbatch/store/dataset.h"
 
 namespace volbatch {
 
@@ -38,6 +43,7 @@ struct RunSummary {
   int threads = 0, blocks_in_flight = 0;
   Shape block;
   int64_t peak_rss_bytes = 0;
+  bool interrupted = false;  // stopped by RequestStop (SIGTERM): the blocks in hand finished
   std::vector<BlockFailure> failures;
   nlohmann::json ToJson() const;
   std::string ToText() const;
@@ -46,6 +52,41 @@ struct RunSummary {
 // Runs every block not yet done. Throws volbatch::Error for a job that cannot start; block
 // failures are reported in the summary (and recorded in the ledger), not thrown.
 RunSummary RunJob(const JobSpec& spec, const RunOptions& options);
+
+// The pieces RunJob and the workers (work.h) share.
+struct PreparedJob {
+  ResolvedJob job;
+  std::shared_ptr<const Dataset> input;
+  std::shared_ptr<Dataset> output;
+};
+// Resolves the job, checks or starts its job directory (job.json) and creates or checks the
+// output; sweeps temporaries.
+PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options);
+// A job directory someone prepared: its job.json resolved again, which must give the same
+// identity; the output must exist.
+PreparedJob OpenPreparedJob(const std::string& jobdir, int threads);
+
+// Where the pipeline gets its blocks. Next() and Finished() are called from the pipeline's
+// serial stages (never concurrently); Finished() after the block's ledger record.
+class BlockSource {
+ public:
+  virtual ~BlockSource() = default;
+  virtual std::optional<Index> Next() = 0;
+  virtual void Finished(Index /*block*/, bool /*ok*/) {}
+  // A source for another attempt at the blocks that failed (null: no retry).
+  virtual std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) = 0;
+};
+using BlockSourceFactory =
+    std::function<std::unique_ptr<BlockSource>(Index num_blocks, const LedgerState& state)>;
+// Statistics, then the pipeline over the source's blocks with retries; writes the summary
+// to JOBDIR/`summary_name`.
+RunSummary ExecuteBlocks(PreparedJob& prepared, const RunOptions& options,
+                         const BlockSourceFactory& make, const std::string& summary_name);
+
+// Asks every running job in this process to take no new blocks (async-signal-safe: a
+// SIGTERM handler calls it); blocks in hand finish and are recorded.
+void RequestStop();
+bool StopRequested();
 
 // `volbatch status`: what the job directory's ledgers say.
 nlohmann::json JobStatus(const std::string& jobdir);
