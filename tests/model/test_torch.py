@@ -251,3 +251,26 @@ def test_model_raising_on_data_names_the_block(volbatch, models, tmp_path):
     import json as _json
     s = _json.loads(status)
     assert s["blocks_done"] == 1 and s["failed_blocks"] == [1], s
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_reduced_precision_on_cpu_runs_close_or_says_why(volbatch, models, tmp_path, precision):
+    # Where the CPU build supports the type, the 3-layer conv net's output stays within the
+    # type's precision of float32; where it does not, the dry run says so before any block.
+    a = volume((16, 32, 64), seed=5)
+    make_input(volbatch, tmp_path, a)
+    op = f'model = "{models}/conv3.pt"\nwindow = [16, 32, 32]\nnormalize = {{ range = [0, 255] }}'
+    run_job(volbatch, tmp_path, op, output="f32.zarr/y")
+    p = run_job(volbatch, tmp_path, op + f'\nprecision = "{precision}"', output="low.zarr/y",
+                check=False)
+    if p.returncode == 0:
+        ref = read(volbatch, tmp_path / "f32.zarr/y", tmp_path)
+        low = read(volbatch, tmp_path / "low.zarr/y", tmp_path)
+        eps = {"bfloat16": 2 ** -8, "float16": 2 ** -11}[precision]
+        scale = float(np.abs(ref).max())
+        assert np.abs(low - ref).max() <= 8 * eps * scale, (np.abs(low - ref).max(), scale)
+        assert np.abs(low - ref).max() > 0, "reduced precision computed exactly in float32?"
+    else:
+        e = one_line_error(p)
+        assert "[operator] model" in e and precision in e, e
+        assert not (tmp_path / "low.zarr/y").exists()

@@ -258,8 +258,12 @@ class TorchOperator : public Operator {
                             SizesText(in_sizes) + " zeros (" + spec_.precision + " on " +
                             device_.str() + ") failed: " + ShortTorchMessage(e));
     } catch (const std::exception& e) {
-      throw InvalidArgument("[operator] model: " + spec_.model +
-                            ": a dry forward pass failed: " + ShortMessage(e.what()));
+      throw InvalidArgument("[operator] model: " + spec_.model + ": a dry forward pass on " +
+                            SizesText(in_sizes) + " zeros (" + spec_.precision + " on " +
+                            device_.str() + ") failed: " + ShortMessage(e.what()) +
+                            (spec_.precision == "float32"
+                                 ? std::string()
+                                 : " (try precision = \"float32\" on this device)"));
     }
     const std::vector<int64_t> got = y.sizes().vec();
     std::vector<int64_t> want = {spec_.batch, got.size() > 1 ? got[1] : -1};
