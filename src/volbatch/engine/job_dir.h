@@ -3,8 +3,10 @@
 //   job.json       the resolved job: {"fingerprint", "identity" (what the output depends on),
 //                  "run" (threads, memory: informational), "created"}
 //   stats.json     whole-input statistics an operator asked for (percentiles), computed once
+//   job.json also keeps "spec", the job's tables with absolute paths, for `volbatch work`
 //   ledger/        one append-only ledger per worker (see ledger.h)
-//   summary.json   the last run's summary
+//   claims/        one file per block in flight (see claims.h)
+//   summary.json   the last run's summary; summary.worker-IIII.json each worker's
 // Its file count grows with workers, never with blocks.
 #pragma once
 
