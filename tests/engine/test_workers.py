@@ -138,6 +138,11 @@ def test_sigterm_finishes_the_blocks_in_hand_and_a_resume_completes(volbatch, re
         if os.path.exists(ledger) and os.path.getsize(ledger) >= 5 * 32:
             break
         time.sleep(0.005)
+    # While it runs, status shows its blocks in flight, from the claims.
+    seen = []
+    while time.monotonic() < deadline and p.poll() is None and not seen:
+        seen = volbatch.status(jobdir)["in_flight"]
+    assert seen and all(c["worker"] == 0 and c["pid"] == p.pid for c in seen), seen
     p.send_signal(signal.SIGTERM)
     err = p.stderr.read()
     assert p.wait(timeout=120) == 143, err

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -464,6 +465,32 @@ nlohmann::json JobStatus(const std::string& jobdir) {
     if (r.status == BlockStatus::kFailed) failed.push_back(b);
   }
   j["failed_blocks"] = failed;
+  // Blocks in flight: one claim file each (claims.h), with its holder and heartbeat age.
+  nlohmann::json running = nlohmann::json::array();
+  std::error_code ec;
+  const fs::path claims = fs::path(jobdir) / "claims";
+  for (fs::directory_iterator it(claims, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < 7 || name.compare(name.size() - 6, 6, ".claim") != 0) continue;
+    Index block = -1;
+    try {
+      block = std::stoll(name.substr(0, name.size() - 6));
+    } catch (const std::exception&) {
+      continue;
+    }
+    std::ifstream in(it->path());
+    int worker = -1;
+    long pid = 0;
+    std::string host;
+    in >> worker >> pid >> host;
+    std::error_code tec;
+    const auto mtime = fs::last_write_time(it->path(), tec);
+    const double age =
+        tec ? -1 : std::chrono::duration<double>(fs::file_time_type::clock::now() - mtime).count();
+    running.push_back(
+        {{"block", block}, {"worker", worker}, {"pid", pid}, {"host", host}, {"age_s", age}});
+  }
+  j["in_flight"] = running;
   if (auto s = dir.ReadJson("summary.json")) j["last_run"] = *s;
   return j;
 }
@@ -477,6 +504,17 @@ std::string JobStatusText(const nlohmann::json& s) {
     << (total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0) << "%), "
     << s["blocks_failed"] << " failed, " << s["blocks_remaining"] << " remaining\n";
   if (!s["failed_blocks"].empty()) o << "failed blocks: " << s["failed_blocks"].dump() << "\n";
+  if (s.contains("in_flight") && !s["in_flight"].empty()) {
+    o << "in flight: " << s["in_flight"].size() << " blocks";
+    std::map<int, int> per_worker;
+    for (const auto& c : s["in_flight"]) ++per_worker[c.value("worker", -1)];
+    const char* sep = " (";
+    for (const auto& [w, n] : per_worker) {
+      o << sep << "worker " << w << ": " << n;
+      sep = ", ";
+    }
+    o << ")\n";
+  }
   if (s["bad_records"] != 0 || s["torn_bytes"] != 0) {
     o << "ledger: " << s["bad_records"] << " bad records and " << s["torn_bytes"]
       << " torn bytes ignored\n";
