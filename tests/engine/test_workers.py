@@ -89,8 +89,8 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
     rng = random.Random(7)
     kills = 0
     deadline = time.monotonic() + 240
-    while parent.poll() is None and kills < 30 and time.monotonic() < deadline:
-        time.sleep(rng.uniform(0.02, 0.1))
+    while parent.poll() is None and kills < 40 and time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.01, 0.05))
         # Running or sleeping children only: a zombie awaiting its restart is dead already.
         children = subprocess.run(["pgrep", "-r", "R,S,D", "-P", str(parent.pid)],
                                   capture_output=True,

@@ -48,13 +48,12 @@ class ClaimSource final : public BlockSource {
 
   std::optional<Index> Next() override {
     while (!StopRequested()) {
-      bool waiting = false;  // some block is held by a live claim of another worker
       for (; pos_ < order_.size(); ++pos_) {
         const Index b = order_[pos_];
         if (attempted_.count(b)) continue;
         if (ledger_.state().IsDone(b)) continue;
         if (!board_.TryClaim(b)) {
-          waiting = true;
+          waiting_ = true;
           continue;
         }
         ledger_.Refresh();  // done by someone since we last looked?
@@ -69,7 +68,7 @@ class ClaimSource final : public BlockSource {
       // One sweep over every block is over. Blocks others hold may still come free (their
       // holder dies and the claim goes stale, or it fails them): look again after a while.
       ledger_.Refresh();
-      if (!waiting) return std::nullopt;
+      if (!waiting_) return std::nullopt;
       bool open = false;
       for (Index b : order_) {
         if (!attempted_.count(b) && !ledger_.state().IsDone(b)) {
@@ -79,7 +78,8 @@ class ClaimSource final : public BlockSource {
       }
       if (!open) return std::nullopt;
       std::this_thread::sleep_for(poll_);
-      pos_ = 0;
+      pos_ = 0;  // a new sweep
+      waiting_ = false;
     }
     return std::nullopt;
   }
@@ -97,6 +97,10 @@ class ClaimSource final : public BlockSource {
   LedgerFollower& ledger_;
   std::chrono::milliseconds poll_;
   size_t pos_ = 0;
+  // Some block of the current sweep was held by another worker's live claim. A member, not a
+  // local: a sweep spans many calls of Next(), and a block skipped in an early call must
+  // still bring the worker back for it.
+  bool waiting_ = false;
   std::set<Index> attempted_;
 };
 
