@@ -1,5 +1,7 @@
 #include "volbatch/core/error.h"
 
+#include <system_error>
+
 namespace volbatch {
 
 std::string_view ErrorCodeName(ErrorCode code) {
@@ -23,6 +25,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
   }
   return "unknown";
 }
+
+std::string ErrnoText(int err) { return std::system_category().message(err); }
 
 Error WithContext(const Error& e, std::string_view context) {
   return Error(e.code(), std::string(context) + ": " + e.what());

@@ -38,6 +38,8 @@ inline Error FailedPrecondition(const std::string& m) {
   return Error(ErrorCode::kFailedPrecondition, m);
 }
 inline Error IoError(const std::string& m) { return Error(ErrorCode::kIo, m); }
+// The system's text for an errno value, for IoError messages.
+std::string ErrnoText(int err);
 inline Error Unsupported(const std::string& m) { return Error(ErrorCode::kUnsupported, m); }
 inline Error Internal(const std::string& m) { return Error(ErrorCode::kInternal, m); }
 

@@ -33,7 +33,6 @@ T Get(const char* p) {
 uint32_t Crc(const char* p, size_t n) {
   return Crc32c(std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), n));
 }
-std::string ErrnoText(int e) { return std::system_category().message(e); }
 }  // namespace
 
 std::string LedgerPath(const std::string& jobdir, int worker) {

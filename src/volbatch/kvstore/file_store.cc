@@ -70,8 +70,6 @@ namespace volbatch {
 namespace {
 namespace fs = std::filesystem;
 
-std::string ErrnoText(int err) { return std::system_category().message(err); }
-
 class Fd {
  public:
   explicit Fd(int fd = -1) : fd_(fd) {}
