@@ -40,7 +40,34 @@ std::optional<double> AgeSeconds(const std::string& path) {
          static_cast<double>(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
 }
 
+// The holder recorded in a claim file; nullopt if it is gone.
+std::optional<ClaimHolder> ReadClaim(const std::string& path, Index block) {
+  const std::optional<double> age = AgeSeconds(path);
+  if (!age) return std::nullopt;
+  ClaimHolder h;
+  h.block = block;
+  h.age_s = *age;
+  std::ifstream in(path);
+  in >> h.worker >> h.pid >> h.host >> h.time_ms;
+  return h;
+}
+
 }  // namespace
+
+std::vector<ClaimHolder> ListClaims(const std::string& jobdir) {
+  std::vector<ClaimHolder> claims;
+  std::error_code ec;
+  for (fs::directory_iterator it(fs::path(jobdir) / "claims", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    constexpr std::string_view kSuffix = ".claim";
+    if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) continue;  // e.g. ".stale."
+    const std::string digits = name.substr(0, name.size() - kSuffix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (auto h = ReadClaim(it->path().string(), std::stoll(digits))) claims.push_back(*h);
+  }
+  return claims;
+}
 
 ClaimBoard::ClaimBoard(std::string jobdir, int worker, std::chrono::milliseconds lease)
     : dir_((fs::path(jobdir) / "claims").string()), worker_(worker), lease_(lease) {
@@ -157,14 +184,7 @@ size_t ClaimBoard::SweepStale() const {
 }
 
 std::optional<ClaimHolder> ClaimBoard::Holder(Index block) const {
-  const std::string path = Path(block);
-  const std::optional<double> age = AgeSeconds(path);
-  if (!age) return std::nullopt;
-  ClaimHolder h;
-  h.age_s = *age;
-  std::ifstream in(path);
-  in >> h.worker >> h.pid >> h.host >> h.time_ms;
-  return h;
+  return ReadClaim(Path(block), block);
 }
 
 }  // namespace volbatch

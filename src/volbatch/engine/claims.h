@@ -19,18 +19,24 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "volbatch/core/box.h"
 
 namespace volbatch {
 
 struct ClaimHolder {
+  Index block = -1;
   int worker = -1;
   long pid = 0;
   std::string host;
   uint64_t time_ms = 0;
   double age_s = 0;  // since the last heartbeat
 };
+
+// Every claim in JOBDIR/claims (blocks in flight), in no particular order; none if the
+// directory does not exist.
+std::vector<ClaimHolder> ListClaims(const std::string& jobdir);
 
 class ClaimBoard {
  public:

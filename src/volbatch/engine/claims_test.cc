@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -107,6 +108,14 @@ TEST_F(ClaimsTest, SweepRemovesOnlyStaleClaims) {
   ASSERT_TRUE(a.TryClaim(2));
   Age(2, 10);
   std::ofstream(dir_ + "/claims/4.claim.stale.3.99") << "x";
+  // What status lists: the two claims, not the takeover leftover.
+  std::vector<ClaimHolder> listed = ListClaims(dir_);
+  ASSERT_EQ(listed.size(), 2u);
+  std::sort(listed.begin(), listed.end(), [](auto& x, auto& y) { return x.block < y.block; });
+  EXPECT_EQ(listed[0].block, 1);
+  EXPECT_EQ(listed[1].block, 2);
+  EXPECT_EQ(listed[1].worker, 0);
+  EXPECT_GE(listed[1].age_s, 9.0);
   EXPECT_EQ(a.SweepStale(), 2u);
   EXPECT_TRUE(fs::exists(ClaimFile(1)));
   EXPECT_FALSE(fs::exists(ClaimFile(2)));

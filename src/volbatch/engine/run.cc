@@ -15,6 +15,7 @@
 
 #include "volbatch/core/error.h"
 #include "volbatch/engine/block_processor.h"
+#include "volbatch/engine/claims.h"
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/ledger.h"
 #include "volbatch/engine/progress.h"
@@ -467,28 +468,12 @@ nlohmann::json JobStatus(const std::string& jobdir) {
   j["failed_blocks"] = failed;
   // Blocks in flight: one claim file each (claims.h), with its holder and heartbeat age.
   nlohmann::json running = nlohmann::json::array();
-  std::error_code ec;
-  const fs::path claims = fs::path(jobdir) / "claims";
-  for (fs::directory_iterator it(claims, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() < 7 || name.compare(name.size() - 6, 6, ".claim") != 0) continue;
-    Index block = -1;
-    try {
-      block = std::stoll(name.substr(0, name.size() - 6));
-    } catch (const std::exception&) {
-      continue;
-    }
-    std::ifstream in(it->path());
-    int worker = -1;
-    long pid = 0;
-    std::string host;
-    in >> worker >> pid >> host;
-    std::error_code tec;
-    const auto mtime = fs::last_write_time(it->path(), tec);
-    const double age =
-        tec ? -1 : std::chrono::duration<double>(fs::file_time_type::clock::now() - mtime).count();
-    running.push_back(
-        {{"block", block}, {"worker", worker}, {"pid", pid}, {"host", host}, {"age_s", age}});
+  for (const ClaimHolder& c : ListClaims(jobdir)) {
+    running.push_back({{"block", c.block},
+                       {"worker", c.worker},
+                       {"pid", c.pid},
+                       {"host", c.host},
+                       {"age_s", c.age_s}});
   }
   j["in_flight"] = running;
   if (auto s = dir.ReadJson("summary.json")) j["last_run"] = *s;
