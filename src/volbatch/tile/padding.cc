@@ -85,6 +85,20 @@ Box PaddingSource(const Box& want, const Shape& volume, PaddingMode mode) {
   return src;
 }
 
+namespace {
+
+// The fill element for constant padding, in the array's type.
+Array FillElement(DataType dtype, const Padding& padding) {
+  Array one(dtype, Shape{1});
+  VisitDataType(dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_arithmetic_v<T>) *one.data_as<T>() = static_cast<T>(padding.value);
+  });
+  return one;
+}
+
+}  // namespace
+
 Array Pad(const Array& source, const Box& source_box, const Box& want, const Shape& volume,
           const Padding& padding) {
   const size_t spatial = want.rank();
@@ -96,14 +110,7 @@ Array Pad(const Array& source, const Box& source_box, const Box& want, const Sha
   out_shape.insert(out_shape.end(), want.shape.begin(), want.shape.end());
   const size_t es = source.element_size();
 
-  // The fill element for constant padding, in the array's type.
-  Array fill_one = Array(source.dtype(), Shape{1});
-  VisitDataType(source.dtype(), [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_arithmetic_v<T>) {
-      *fill_one.data_as<T>() = static_cast<T>(padding.value);
-    }
-  });
+  const Array fill_one = FillElement(source.dtype(), padding);
   // Only constant padding leaves elements unwritten below.
   Array out = padding.mode == PaddingMode::kConstant
                   ? Array::Filled(source.dtype(), out_shape, fill_one.bytes())
@@ -193,11 +200,7 @@ bool PadInPlace(Array& a, const Box& box, const Box& source, const Shape& volume
     }
   }
   const size_t es = a.element_size();
-  Array fill_one(a.dtype(), Shape{1});
-  VisitDataType(a.dtype(), [&](auto t) {
-    using T = decltype(t);
-    if constexpr (std::is_arithmetic_v<T>) *fill_one.data_as<T>() = static_cast<T>(padding.value);
-  });
+  const Array fill_one = FillElement(a.dtype(), padding);
   std::byte* base = a.data();
   // Axis by axis: after axis s, every voxel whose later coordinates lie in the source is
   // right, so the planes copied for axis s + 1 carry correct values for all earlier axes.
