@@ -22,7 +22,7 @@ def make_input(volbatch, tmp_path, a, name="in.zarr/raw"):
 
 
 def run_job(volbatch, tmp_path, op, output="out.zarr/y", dtype="float32", tiling="",
-            extra_output="", check=True, name="job.toml", args=()):
+            extra_output="", check=True, name="job.toml", args=(), run="threads = 2"):
     job = tmp_path / name
     job.write_text(f"""
 [input]
@@ -38,7 +38,7 @@ type = "torch"
 [tiling]
 {tiling}
 [run]
-threads = 2
+{run}
 """)
     return volbatch("run", job, "--quiet", *args, check=check)
 
@@ -157,28 +157,12 @@ def test_output_independent_of_blocks(volbatch, models, tmp_path):
     outs = []
     for i, (block, order) in enumerate([("[16, 32, 32]", "lattice"), ("[48, 64, 32]", "shuffle"),
                                         ("[32, 32, 64]", "shuffle")]):
-        job = tmp_path / f"inv{i}.toml"
-        job.write_text(f"""
-[input]
-path = "{tmp_path / 'in.zarr/raw'}"
-[output]
-path = "{tmp_path / f'inv{i}.zarr/y'}"
-dtype = "float32"
-chunks = [16, 32, 32]
-[operator]
-type = "torch"
-model = "{models}/classes3.pt"
-window = [16, 32, 32]
-normalize = {{ range = [0, 255] }}
-batch = 3
-[tiling]
-overlap = [4, 8, 8]
-block = {block}
-[run]
-threads = {1 + i % 2}
-order = "{order}"
-""")
-        volbatch("run", job, "--quiet")
+        run_job(volbatch, tmp_path,
+                f'model = "{models}/classes3.pt"\nwindow = [16, 32, 32]\n'
+                'normalize = { range = [0, 255] }\nbatch = 3',
+                output=f"inv{i}.zarr/y", name=f"inv{i}.toml",
+                tiling=f"overlap = [4, 8, 8]\nblock = {block}",
+                run=f'threads = {1 + i % 2}\norder = "{order}"')
         outs.append(read(volbatch, tmp_path / f"inv{i}.zarr/y", tmp_path))
     for o in outs[1:]:
         assert o.tobytes() == outs[0].tobytes()
