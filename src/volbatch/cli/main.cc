@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include "volbatch/cli/demo.h"
 #include "volbatch/cli/info.h"
@@ -15,7 +17,8 @@
 #include "volbatch/core/error.h"
 #include "volbatch/engine/run.h"
 #include "volbatch/engine/work.h"
-#include "volbatch/exec/processes.h"
+#include "volbatch/exec/executor.h"
+#include "volbatch/exec/worker_index.h"
 
 namespace {
 
@@ -47,6 +50,47 @@ struct TransferFlags {
     }
     o.overwrite = overwrite;
     return o;
+  }
+};
+
+volatile sig_atomic_t stop_signal = 0;
+void StopOnSignal(int sig) {
+  stop_signal = sig;
+  RequestStop();
+}
+
+// The command line's engine options, laid over the job's [run.<executor>] table.
+struct ExecutorFlags {
+  std::string partition, queue, time, memory, image, hosts;
+  int gpus = -1;
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--partition", partition, "slurm: partition");
+    cmd->add_option("--queue", queue, "lsf: queue");
+    cmd->add_option("--time", time, "slurm, lsf: time limit per worker (HH:MM:SS)");
+    cmd->add_option("--memory", memory, "slurm, lsf, k8s: memory per worker (e.g. 16GiB)");
+    cmd->add_option("--gpus", gpus, "slurm, lsf, k8s: GPUs per worker");
+    cmd->add_option("--image", image, "k8s: container image with volbatch");
+    cmd->add_option("--hosts", hosts, "ssh: hosts h1,h2,... (one worker each unless --workers)");
+  }
+
+  nlohmann::json Table(const JobSpec& spec, const std::string& executor) const {
+    nlohmann::json t = spec.run.executors.value(executor, nlohmann::json::object());
+    if (!partition.empty()) t["partition"] = partition;
+    if (!queue.empty()) t["queue"] = queue;
+    if (!time.empty()) t["time"] = time;
+    if (!memory.empty()) t["memory"] = memory;
+    if (!image.empty()) t["image"] = image;
+    if (gpus >= 0) t["gpus"] = gpus;
+    if (!hosts.empty()) {
+      nlohmann::json list = nlohmann::json::array();
+      std::string h;
+      for (std::istringstream in(hosts); std::getline(in, h, ',');) {
+        if (!h.empty()) list.push_back(h);
+      }
+      t["hosts"] = list;
+    }
+    return t;
   }
 };
 
@@ -100,21 +144,28 @@ int Main(int argc, char** argv) {
   auto* run =
       app.add_subcommand("run", "run a job file over the whole volume (resumes by default)");
   std::string executor = "local";
-  int workers = 1;
   RunOptions run_options;
-  run->add_option("JOB", path, "job file (TOML)")->required();
-  run->add_option("--executor", executor, "local | processes (slurm, mpi, k8s: not yet)")
-      ->check(CLI::IsMember({"local", "processes", "slurm", "mpi", "k8s", "ssh", "lsf"}));
-  run->add_option("--workers", workers, "workers (local: 1)");
+  ExecutorOptions exec_options;
+  ExecutorFlags exec_flags;
   double lease_s = 60;
-  int restarts = 10;
-  run->add_option("--lease", lease_s, "processes: seconds before a silent worker's claims expire");
-  run->add_option("--restarts", restarts, "processes: worker restarts allowed in all");
+  run->add_option("JOB", path, "job file (TOML)")->required();
+  run->add_option("--executor", executor,
+                  "local | processes | slurm | mpi | k8s | ssh | lsf (default local)");
+  run->add_option("--workers", exec_options.workers, "workers (local: 1)");
+  run->add_option("--lease", lease_s, "seconds before a silent worker's claims expire");
+  run->add_option("--restarts", exec_options.restarts,
+                  "worker restarts (batch engines: array-task resubmissions) allowed in all");
+  run->add_flag("--detach", exec_options.detach, "slurm, lsf: submit and return at once");
+  run->add_flag("--apply", exec_options.apply, "k8s: apply the manifest with kubectl");
+  exec_flags.Add(run);
 
   auto* work = app.add_subcommand("work", "one worker of N on a prepared job directory");
   WorkOptions work_options;
+  std::optional<int> worker_index;
   work->add_option("JOBDIR", path)->required();
-  work->add_option("--worker", work_options.worker, "this worker's index I (0-based)")->required();
+  work->add_option("--worker", worker_index,
+                   "this worker's index I, 0-based (default: from $VOLBATCH_WORKER, "
+                   "$SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or $LSB_JOBINDEX - 1)");
   work->add_option("--of", work_options.of, "the number of workers N")->required();
   work->add_option("--lease", lease_s, "seconds before a silent worker's claims expire");
   work->add_flag("--quiet", work_options.quiet, "no progress line");
@@ -175,16 +226,19 @@ int Main(int argc, char** argv) {
       demo_options.threads = threads;
       RunDemo(demo_options, std::cout);
     } else if (*work) {
-      // SIGTERM (Slurm's --signal, a pod's termination): take no new block, finish those in
-      // hand, record them, exit.
-      ::signal(SIGTERM, [](int) { RequestStop(); });
+      // SIGTERM (Slurm's --signal, a pod's termination) and SIGHUP (an ssh session that
+      // closed): take no new block, finish those in hand, record them, exit.
+      ::signal(SIGTERM, StopOnSignal);
+      ::signal(SIGHUP, StopOnSignal);
+      work_options.worker = worker_index ? *worker_index : WorkerIndexFromEnvironment();
       work_options.threads = threads;
       work_options.lease = std::chrono::milliseconds(static_cast<int64_t>(lease_s * 1000));
       const RunSummary summary = WorkJob(path, work_options);
       if (!work_options.quiet) std::cout << summary.ToText();
       if (summary.interrupted) {
         std::cerr << "volbatch: worker " << work_options.worker
-                  << " stopped by SIGTERM after finishing the blocks in hand\n";
+                  << " stopped by " << (stop_signal == SIGHUP ? "SIGHUP" : "SIGTERM")
+                  << " after finishing the blocks in hand\n";
         return 143;
       }
       if (summary.blocks_failed > 0) {
@@ -196,39 +250,21 @@ int Main(int argc, char** argv) {
       run_options.threads = threads;
       const PreparedJob p = PrepareJob(ParseJobFile(path), run_options);
       std::cout << p.job.jobdir << "\n";
-    } else if (*run && executor == "processes") {
-      ::signal(SIGTERM, [](int) { RequestStop(); });
-      ProcessesOptions po;
-      po.workers = workers;
-      po.threads = threads;
-      po.restarts = restarts;
-      po.lease_s = lease_s;
-      po.quiet = run_options.quiet;
-      const ProcessesResult r = RunWithProcesses(ParseJobFile(path), run_options, po);
-      std::cout << JobStatusText(r.status);
-      if (r.restarts) std::cout << "workers restarted: " << r.restarts << "\n";
-      if (!r.complete) {
-        std::cerr << "volbatch: " << r.status["blocks_remaining"].get<Index>() << " blocks not done"
-                  << (r.status.contains("gave_up")
-                          ? " (" + r.status["gave_up"].get<std::string>() + ")"
-                          : std::string())
-                  << "; run again to finish them\n";
-        return 1;
-      }
     } else if (*run) {
-      if (executor != "local") {
-        throw Unsupported("--executor " + executor + " is not available yet (local, processes)");
-      }
-      if (workers != 1) {
-        throw InvalidArgument("--workers: the local executor runs one worker; use --threads");
-      }
+      ::signal(SIGTERM, [](int) { RequestStop(); });
+      const JobSpec spec = ParseJobFile(path);
       run_options.threads = threads;
-      const RunSummary summary = RunJob(ParseJobFile(path), run_options);
-      std::cout << summary.ToText();
-      if (summary.blocks_failed > 0) {
-        std::cerr << "volbatch: " << summary.blocks_failed << " of " << summary.blocks_total
-                  << " blocks failed (" << summary.failures.front().error
-                  << "); run again to retry them\n";
+      exec_options.name = executor;
+      exec_options.threads = threads;
+      exec_options.lease_s = lease_s;
+      exec_options.quiet = run_options.quiet;
+      exec_options.table = exec_flags.Table(spec, executor);
+      const ExecutorResult r = FindExecutor(executor)(spec, run_options, exec_options);
+      for (const auto& m : r.messages) std::cout << m << (m.ends_with("\n") ? "" : "\n");
+      if (executor != "local" && !r.submitted_only) std::cout << JobStatusText(r.status);
+      if (r.restarts) std::cout << "workers restarted: " << r.restarts << "\n";
+      if (!r.complete && !r.submitted_only) {
+        std::cerr << "volbatch: " << r.problem << "; run again to finish them\n";
         return 1;
       }
     } else if (*status) {

@@ -192,6 +192,11 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
       }
       spec.run.seed = static_cast<uint64_t>(t.Integer("seed", 0));
       spec.run.jobdir = t.String("jobdir", "");
+      if (root.contains("run") && root["run"].is_object()) {
+        for (const auto& [key, value] : root["run"].items()) {
+          if (value.is_object()) spec.run.executors[key] = *t.Raw(key);
+        }
+      }
       t.Finish();
     }
   } catch (const Error& e) {
@@ -219,6 +224,7 @@ nlohmann::json JobSpecToJson(const JobSpec& s) {
                         {"retries", s.run.retries}, {"order", s.run.order},
                         {"seed", s.run.seed},       {"jobdir", s.run.jobdir}};
   if (s.run.memory > 0) r["memory"] = s.run.memory;
+  for (const auto& [key, value] : s.run.executors.items()) r[key] = value;
   return j;
 }
 

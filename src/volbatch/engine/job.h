@@ -48,6 +48,8 @@ struct JobSpec {
     std::string order = "lattice";  // "lattice" | "shuffle" (a test of order independence)
     uint64_t seed = 0;
     std::string jobdir;  // "" = beside the output
+    // [run.slurm], [run.k8s], ...: each executor's own table, checked by that executor.
+    nlohmann::json executors = nlohmann::json::object();
   } run;
 };
 

@@ -1,127 +1,99 @@
 #include "volbatch/exec/processes.h"
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <cstring>
 #include <filesystem>
-#include <iostream>
-#include <map>
 #include <thread>
-#include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/ops/operator.h"
+#include "volbatch/exec/worker_pool.h"
 
 namespace volbatch {
-namespace {
 
 namespace fs = std::filesystem;
 
-pid_t StartWorker(const std::string& exe, const std::string& jobdir, int worker, int of,
-                  int threads, double lease_s) {
-  std::vector<std::string> args = {exe,
-                                   "work",
-                                   jobdir,
-                                   "--worker",
-                                   std::to_string(worker),
-                                   "--of",
-                                   std::to_string(of),
-                                   "--lease",
-                                   std::to_string(lease_s),
-                                   "--quiet"};
-  if (threads > 0) {
-    args.push_back("--threads");
-    args.push_back(std::to_string(threads));
+void RemoveOrphans(PreparedJob& prepared) {
+  std::error_code ec;
+  for (fs::directory_iterator it(fs::path(prepared.job.jobdir) / "claims", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    fs::remove(it->path(), ec);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw IoError(std::string("cannot start a worker: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::execv(exe.c_str(), argv.data());
-    std::fprintf(stderr, "volbatch: cannot run %s: %s\n", exe.c_str(), std::strerror(errno));
-    ::_exit(127);
+  prepared.output->SweepTemporaries();
+}
+
+ExecutorResult ResultFromStatus(const std::string& jobdir) {
+  ExecutorResult r;
+  r.status = JobStatus(jobdir);
+  const Index remaining = r.status["blocks_remaining"].get<Index>();
+  r.complete = remaining == 0;
+  if (!r.complete) r.problem = std::to_string(remaining) + " blocks not done";
+  return r;
+}
+
+namespace {
+
+ExecutorResult RunProcesses(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
+  ParamTable table(o.table, 0, "run.processes");
+  table.Finish();
+  const int workers = o.workers > 0 ? o.workers : 2;
+  if (workers > 4096) {
+    throw InvalidArgument("--workers: must be between 1 and 4096, got " + std::to_string(workers));
   }
-  return pid;
+  PreparedJob p = PrepareJob(spec, run);
+  const std::string jobdir = p.job.jobdir;
+  const std::string exe = WorkerExecutable(o);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = o.threads > 0 ? o.threads : std::max(1, cores / workers);
+  WorkerPoolOptions pool;
+  pool.workers = workers;
+  pool.restarts = o.restarts;
+  pool.quiet = o.quiet;
+  pool.jobdir = jobdir;
+  pool.executor = "processes";
+  const WorkerPoolResult r = RunWorkerPool(
+      [&](int w) {
+        std::vector<std::string> argv = {exe};
+        for (auto& a : WorkArguments(jobdir, std::to_string(w), workers, threads, o.lease_s)) {
+          argv.push_back(a);
+        }
+        return argv;
+      },
+      pool);
+  RemoveOrphans(p);
+  ExecutorResult result = ResultFromStatus(jobdir);
+  result.restarts = r.restarts;
+  if (!r.gave_up.empty()) {
+    result.status["gave_up"] = r.gave_up;
+    if (!result.complete) result.problem += " (" + r.gave_up + ")";
+  }
+  return result;
+}
+
+ExecutorResult RunLocal(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
+  ParamTable table(o.table, 0, "run.local");
+  table.Finish();
+  if (o.workers > 1) {
+    throw InvalidArgument("--workers: the local executor runs one worker; use --threads");
+  }
+  RunOptions r = run;
+  if (o.threads > 0) r.threads = o.threads;
+  const RunSummary summary = RunJob(spec, r);
+  ExecutorResult result;
+  result.messages.push_back(summary.ToText());
+  result.status = JobStatus(summary.jobdir);
+  result.complete = summary.blocks_failed == 0 && !summary.interrupted;
+  if (summary.blocks_failed > 0) {
+    result.problem = std::to_string(summary.blocks_failed) + " of " +
+                     std::to_string(summary.blocks_total) + " blocks failed (" +
+                     summary.failures.front().error + ")";
+  } else if (summary.interrupted) {
+    result.problem = "stopped by SIGTERM";
+  }
+  return result;
 }
 
 }  // namespace
 
-ProcessesResult RunWithProcesses(const JobSpec& spec, const RunOptions& run,
-                                 const ProcessesOptions& o) {
-  if (o.workers < 1 || o.workers > 4096) {
-    throw InvalidArgument("--workers: must be between 1 and 4096, got " +
-                          std::to_string(o.workers));
-  }
-  PreparedJob p = PrepareJob(spec, run);
-  const std::string jobdir = p.job.jobdir;
-  const std::string exe =
-      o.executable.empty() ? fs::read_symlink("/proc/self/exe").string() : o.executable;
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = o.threads > 0 ? o.threads : std::max(1, cores / o.workers);
-
-  ProcessesResult result;
-  std::map<pid_t, int> running;  // pid -> worker index
-  for (int w = 0; w < o.workers; ++w) {
-    running[StartWorker(exe, jobdir, w, o.workers, threads, o.lease_s)] = w;
-  }
-  bool forwarded = false;
-  std::string gave_up;
-  while (!running.empty()) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid == 0) {
-      if (StopRequested() && !forwarded) {
-        for (const auto& [child, w] : running) ::kill(child, SIGTERM);
-        forwarded = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      continue;
-    }
-    if (pid < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    auto it = running.find(pid);
-    if (it == running.end()) continue;
-    const int w = it->second;
-    running.erase(it);
-    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    // A worker that exits kWorkBlocksFailed finished its share with failed blocks (recorded in
-    // the ledger); one killed by a signal or exiting otherwise died and is started again.
-    const bool died =
-        WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != kWorkBlocksFailed);
-    if (clean || !died || StopRequested()) continue;
-    if (result.restarts >= o.restarts) {
-      gave_up = "worker " + std::to_string(w) + " died " +
-                (WIFSIGNALED(status) ? "(signal " + std::to_string(WTERMSIG(status)) + ")"
-                                     : "(exit " + std::to_string(WEXITSTATUS(status)) + ")") +
-                " after " + std::to_string(result.restarts) + " restarts";
-      continue;
-    }
-    ++result.restarts;
-    if (!o.quiet) {
-      std::cerr << "volbatch: worker " << w << " died; starting it again (" << result.restarts
-                << " of " << o.restarts << " restarts)\n";
-    }
-    running[StartWorker(exe, jobdir, w, o.workers, threads, o.lease_s)] = w;
-  }
-  // Every worker has exited: a claim still on disk belongs to one that was killed after
-  // recording its block (or while computing it), and a temporary beside a chunk to one
-  // killed mid-write. Neither has an owner any more.
-  std::error_code ec;
-  for (fs::directory_iterator it(fs::path(jobdir) / "claims", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    fs::remove(it->path(), ec);
-  }
-  p.output->SweepTemporaries();
-  result.status = JobStatus(jobdir);
-  result.complete = result.status["blocks_remaining"].get<Index>() == 0;
-  if (!gave_up.empty()) result.status["gave_up"] = gave_up;
-  return result;
-}
+void RegisterProcessesExecutor() { RegisterExecutor("processes", RunProcesses); }
+void RegisterLocalExecutor() { RegisterExecutor("local", RunLocal); }
 
 }  // namespace volbatch

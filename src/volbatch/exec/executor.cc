@@ -1,0 +1,70 @@
+#include "volbatch/exec/executor.h"
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "volbatch/core/error.h"
+#include "volbatch/exec/builtin.h"
+
+namespace volbatch {
+namespace {
+
+std::map<std::string, Executor>& Registry() {
+  static std::map<std::string, Executor> r;
+  return r;
+}
+std::once_flag builtin_once;
+void EnsureBuiltins() { std::call_once(builtin_once, RegisterBuiltinExecutors); }
+
+}  // namespace
+
+void RegisterExecutor(const std::string& name, Executor executor) {
+  Registry()[name] = std::move(executor);
+}
+
+std::vector<std::string> RegisteredExecutors() {
+  EnsureBuiltins();
+  std::vector<std::string> names;
+  for (const auto& [name, e] : Registry()) names.push_back(name);
+  return names;
+}
+
+const Executor& FindExecutor(const std::string& name) {
+  EnsureBuiltins();
+  auto it = Registry().find(name);
+  if (it == Registry().end()) {
+    std::string known;
+    for (const auto& n : RegisteredExecutors()) known += (known.empty() ? "" : ", ") + n;
+    throw InvalidArgument("--executor: \"" + name + "\" is unknown (known: " + known + ")");
+  }
+  return it->second;
+}
+
+std::string WorkerExecutable(const ExecutorOptions& options) {
+  if (!options.executable.empty()) return options.executable;
+  return std::filesystem::read_symlink("/proc/self/exe").string();
+}
+
+std::vector<std::string> WorkArguments(const std::string& jobdir, const std::string& worker,
+                                       int of, int threads, double lease_s) {
+  std::vector<std::string> args = {"work",   jobdir, "--worker", worker, "--of", std::to_string(of),
+                                   "--lease", std::to_string(lease_s), "--quiet"};
+  if (threads > 0) {
+    args.push_back("--threads");
+    args.push_back(std::to_string(threads));
+  }
+  return args;
+}
+
+std::string ShellQuote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-+=/.,:@%") == std::string::npos) {
+    return word;
+  }
+  std::string q = "'";
+  for (char c : word) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace volbatch
