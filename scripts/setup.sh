@@ -14,6 +14,8 @@ PACKAGES=(
   libtiff-dev libpng-dev libgtest-dev libbenchmark-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pytest
   python3-dask python3-scipy libtorch-dev python3-torch libyaml-cpp-dev
+  slurm-wlm slurmctld slurmd slurm-client munge openmpi-bin libopenmpi-dev
+  openssh-server openssh-client python3-kubernetes python3-yaml
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
