@@ -88,6 +88,8 @@ def _toml_value(v):
         return json.dumps(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(e) for e in v) + "]"
+    if isinstance(v, dict):  # an inline table: [run] slurm = {partition = "debug"}
+        return "{" + ", ".join(f"{k} = {_toml_value(e)}" for k, e in v.items()) + "}"
     raise TypeError(v)
 
 

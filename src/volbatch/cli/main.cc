@@ -261,15 +261,15 @@ int Main(int argc, char** argv) {
       exec_options.table = exec_flags.Table(spec, executor);
       const ExecutorResult r = FindExecutor(executor)(spec, run_options, exec_options);
       for (const auto& m : r.messages) std::cout << m << (m.ends_with("\n") ? "" : "\n");
-      if (executor != "local" && !r.submitted_only) std::cout << JobStatusText(r.status);
+      if (executor != "local" && !r.submitted_only) std::cout << JobAndEngineStatusText(r.status);
       if (r.restarts) std::cout << "workers restarted: " << r.restarts << "\n";
       if (!r.complete && !r.submitted_only) {
         std::cerr << "volbatch: " << r.problem << "; run again to finish them\n";
         return 1;
       }
     } else if (*status) {
-      const nlohmann::json s = JobStatus(path);
-      std::cout << (json ? s.dump(2) + "\n" : JobStatusText(s));
+      const nlohmann::json s = JobAndEngineStatus(path);
+      std::cout << (json ? s.dump(2) + "\n" : JobAndEngineStatusText(s));
     }
   } catch (const Error& e) {
     std::cerr << "volbatch: " << e.what() << "\n";

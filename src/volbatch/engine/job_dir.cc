@@ -1,6 +1,7 @@
 #include "volbatch/engine/job_dir.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -63,16 +64,24 @@ std::optional<nlohmann::json> JobDir::ReadJson(const std::string& name) const {
 std::optional<nlohmann::json> JobDir::ReadJob() const { return ReadJson("job.json"); }
 
 void JobDir::WriteJson(const std::string& name, const nlohmann::json& value) const {
-  std::error_code ec;
-  fs::create_directories(path_, ec);
-  if (ec) throw IoError(path_ + ": cannot create the job directory: " + ec.message());
+  WriteText(name, value.dump(2) + "\n");
+}
+
+std::string JobDir::WriteText(const std::string& name, const std::string& text,
+                              unsigned mode) const {
   const fs::path final_path = fs::path(path_) / name;
-  const fs::path tmp = fs::path(path_) / ("." + name + ".tmp." + std::to_string(::getpid()));
-  const std::string text = value.dump(2) + "\n";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  std::error_code ec;
+  fs::create_directories(final_path.parent_path(), ec);
+  if (ec) {
+    throw IoError(final_path.parent_path().string() + ": cannot create the directory: " +
+                  ec.message());
+  }
+  const fs::path tmp = final_path.parent_path() /
+                       ("." + final_path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) throw IoError(tmp.string() + ": cannot create: " + std::strerror(errno));
   const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
+                  ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
   const int err = errno;
   ::close(fd);
   if (!ok) {
@@ -81,6 +90,7 @@ void JobDir::WriteJson(const std::string& name, const nlohmann::json& value) con
   }
   fs::rename(tmp, final_path, ec);
   if (ec) throw IoError(final_path.string() + ": cannot rename into place: " + ec.message());
+  return final_path.string();
 }
 
 void JobDir::WriteJob(const ResolvedJob& job) const {

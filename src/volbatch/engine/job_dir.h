@@ -36,6 +36,10 @@ class JobDir {
   void WriteJob(const ResolvedJob& job) const;
   std::optional<nlohmann::json> ReadJson(const std::string& name) const;
   void WriteJson(const std::string& name, const nlohmann::json& value) const;
+  // Writes JOBDIR/name (which may name a subdirectory, created) atomically and durably: a
+  // temporary beside it, fsync, rename. Returns the file's path.
+  std::string WriteText(const std::string& name, const std::string& text,
+                        unsigned mode = 0644) const;
   // Removes the ledgers, statistics and summary (--force): the next run starts over.
   void Reset() const;
 

@@ -4,10 +4,18 @@ namespace volbatch {
 
 void RegisterLocalExecutor();
 void RegisterProcessesExecutor();
+void RegisterSlurmExecutor();
+void RegisterK8sExecutor();
+void RegisterLsfExecutor();
+void RegisterSshExecutor();
 
 void RegisterBuiltinExecutors() {
   RegisterLocalExecutor();
   RegisterProcessesExecutor();
+  RegisterSlurmExecutor();
+  RegisterK8sExecutor();
+  RegisterLsfExecutor();
+  RegisterSshExecutor();
 }
 
 }  // namespace volbatch

@@ -14,13 +14,37 @@ std::map<std::string, Executor>& Registry() {
   static std::map<std::string, Executor> r;
   return r;
 }
+std::map<std::string, EngineStatus>& StatusRegistry() {
+  static std::map<std::string, EngineStatus> r;
+  return r;
+}
 std::once_flag builtin_once;
 void EnsureBuiltins() { std::call_once(builtin_once, RegisterBuiltinExecutors); }
 
 }  // namespace
 
-void RegisterExecutor(const std::string& name, Executor executor) {
+void RegisterExecutor(const std::string& name, Executor executor, EngineStatus status) {
   Registry()[name] = std::move(executor);
+  if (status) StatusRegistry()[name] = std::move(status);
+}
+
+nlohmann::json JobAndEngineStatus(const std::string& jobdir) {
+  EnsureBuiltins();
+  nlohmann::json s = JobStatus(jobdir);
+  for (const auto& [name, status] : StatusRegistry()) {
+    if (auto e = status(jobdir)) s["engines"][name] = *e;
+  }
+  return s;
+}
+
+std::string JobAndEngineStatusText(const nlohmann::json& status) {
+  std::string text = JobStatusText(status);
+  if (status.contains("engines")) {
+    for (const auto& [name, e] : status["engines"].items()) {
+      text += name + ": " + e.value("summary", std::string("(no summary)")) + "\n";
+    }
+  }
+  return text;
 }
 
 std::vector<std::string> RegisteredExecutors() {

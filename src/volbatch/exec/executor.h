@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,10 +47,19 @@ struct ExecutorResult {
 using Executor = std::function<ExecutorResult(const JobSpec& spec, const RunOptions& run,
                                               const ExecutorOptions& options)>;
 
-void RegisterExecutor(const std::string& name, Executor executor);
+// What an engine says about a job directory it ran (its array tasks, pods), or nullopt when it
+// did not run this job; `volbatch status` shows every answer under "engines".
+using EngineStatus = std::function<std::optional<nlohmann::json>(const std::string& jobdir)>;
+
+void RegisterExecutor(const std::string& name, Executor executor, EngineStatus status = nullptr);
 // Throws InvalidArgument naming "--executor" and listing the known ones.
 const Executor& FindExecutor(const std::string& name);
 std::vector<std::string> RegisteredExecutors();
+
+// JobStatus(jobdir) with "engines": {name: what that engine says} added.
+nlohmann::json JobAndEngineStatus(const std::string& jobdir);
+// JobStatusText plus one line per engine (its "summary" field).
+std::string JobAndEngineStatusText(const nlohmann::json& status);
 
 // The volbatch executable workers run: options.executable, else this process's own.
 std::string WorkerExecutable(const ExecutorOptions& options);

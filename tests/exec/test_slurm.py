@@ -1,0 +1,199 @@
+"""The slurm executor on a real single-node Slurm (munged, slurmctld, slurmd started by
+scripts/slurm.sh, stopped by PID): a job array writes what a local run writes, survives
+`scancel` of one array task and `scontrol requeue` of another, resubmits a task that died,
+and `volbatch status` reads the array's task states."""
+import json
+import os
+import random
+import socket
+import subprocess
+import time
+
+import pytest
+
+import engine_util as eu
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+SHAPE = (64, 256, 256)  # 128 blocks of 32^3
+CHUNKS = (32, 32, 32)
+GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
+SLOW = {"type": "gaussian", "sigma": [6.0, 6.0, 6.0]}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    d = tmp_path_factory.mktemp("slurm")
+    env = dict(os.environ, SLURMCTLD_PORT=str(free_port()), SLURMD_PORT=str(free_port()))
+    p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "slurm.sh"), "start", str(d)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = p.stdout.strip()
+    yield d
+    subprocess.run(["bash", os.path.join(ROOT, "scripts", "slurm.sh"), "stop", str(d)], timeout=60)
+    if old is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = old
+    for name in ("munged", "slurmctld", "slurmd"):
+        assert not os.path.exists(d / f"{name}.pid")
+
+
+@pytest.fixture(scope="module")
+def data(volbatch, tmp_path_factory):
+    d = tmp_path_factory.mktemp("slurm_data")
+    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=5), d / "in.zarr/raw", CHUNKS)
+    refs = {}
+    for name, op in (("fast", GAUSS), ("slow", SLOW)):
+        out = d / f"ref_{name}.zarr/o"
+        volbatch("run", eu.write_job(d / f"ref_{name}.toml", raw, out, op, "float32", CHUNKS,
+                                     tiling={"block": list(CHUNKS)}), "--threads", 2, "--quiet")
+        refs[name] = eu.dataset_files(out)
+    return {"raw": raw, "refs": refs}
+
+
+def job(tmp_path, data, name, op=GAUSS, run=None):
+    out = tmp_path / f"{name}.zarr/o"
+    path = eu.write_job(tmp_path / f"{name}.toml", data["raw"], out, op, "float32", CHUNKS,
+                        tiling={"block": list(CHUNKS)}, run=run)
+    return path, out, eu.jobdir_of(out)
+
+
+def assert_clean(jobdir, out):
+    assert not os.listdir(os.path.join(jobdir, "claims"))
+    assert not eu.temporaries(out)
+
+
+def submissions(jobdir):
+    path = os.path.join(jobdir, "slurm", "jobs.json")
+    if not os.path.exists(path):
+        return []
+    return json.load(open(path))["submissions"]
+
+
+def task_states(job_id):
+    out = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True,
+                         text=True).stdout
+    states = {}
+    for line in out.splitlines():
+        f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        states[f.get("ArrayTaskId")] = f.get("JobState")
+    return states
+
+
+def test_job_array_writes_what_a_local_run_writes(volbatch, slurm, data, tmp_path):
+    path, out, jobdir = job(tmp_path, data, "array", run={"slurm": {"partition": "debug",
+                                                                    "time": "10:00"}})
+    p = volbatch("run", path, "--executor", "slurm", "--workers", 3, "--threads", 1, "--quiet",
+                 timeout=300)
+    assert "128 done of 128" in p.stdout, p.stdout
+    assert "submitted Slurm job" in p.stdout
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["fast"], "slurm array")
+    assert_clean(jobdir, out)
+    script = open(os.path.join(jobdir, "slurm", "submit.sbatch")).read()
+    for line in ("#SBATCH --array=0-2", "#SBATCH --requeue", "#SBATCH --signal=B:TERM@120",
+                 "#SBATCH --partition=debug", "#SBATCH --time=10:00"):
+        assert line + "\n" in script, script
+    # The tasks that ran wrote their own logs; on 2 cores the third may still be pending when
+    # the first two have done every block, and the executor cancels it: it had nothing to do.
+    job_id = submissions(jobdir)[0]["job_id"]
+    logs = sorted(os.listdir(os.path.join(jobdir, "logs")))
+    assert {f"slurm-{job_id}_0.out", f"slurm-{job_id}_1.out"} <= set(logs), logs
+    st = volbatch.status(jobdir)
+    assert st["blocks_done"] == 128
+    tasks = st["engines"]["slurm"]["tasks"]
+    assert set(tasks) == {"0", "1", "2"}, tasks
+    ran = [i for i, t in tasks.items() if t["state"] == "COMPLETED"]
+    assert len(ran) >= 2 and all(t["state"] in ("COMPLETED", "CANCELLED") for t in tasks.values())
+    assert len(logs) == len(ran), (logs, tasks)
+    text = volbatch("status", jobdir).stdout
+    assert f"slurm: job {job_id}:" in text and f"{len(ran)} COMPLETED" in text, text
+
+
+def test_scancel_of_one_task_and_requeue_of_another(volbatch, slurm, data, tmp_path):
+    path, out, jobdir = job(tmp_path, data, "faults", op=SLOW)
+    run = subprocess.Popen([volbatch.exe, "run", path, "--executor", "slurm", "--workers", "4",
+                            "--threads", "1", "--lease", "2", "--quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    job_id = None
+    # Wait until tasks 0 and 1 run and have done some blocks.
+    while time.monotonic() < deadline and run.poll() is None:
+        subs = submissions(jobdir)
+        if subs:
+            job_id = subs[0]["job_id"]
+            states = task_states(job_id)
+            done = eu.read_ledgers(jobdir)[0] if os.path.isdir(os.path.join(jobdir, "ledger")) \
+                else set()
+            if states.get("0") == "RUNNING" and states.get("1") == "RUNNING" and len(done) >= 6:
+                break
+        time.sleep(0.2)
+    assert job_id and run.poll() is None, "the array did not start"
+    subprocess.run(["scancel", f"{job_id}_1"], check=True)
+    subprocess.run(["scontrol", "requeue", f"{job_id}_0"], check=True)
+    # A requeued task waits for a begin time ahead; start it now, as a busy cluster would later.
+    time.sleep(1)
+    subprocess.run(["scontrol", "update", f"jobid={job_id}_0", "starttime=now"], check=False)
+    stdout, stderr = run.communicate(timeout=400)
+    assert run.returncode == 0, stderr
+    assert "128 done of 128" in stdout, stdout
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["slow"], "after scancel + requeue")
+    assert_clean(jobdir, out)
+    done, failed, counts = eu.read_ledgers(jobdir)
+    assert done == set(range(128)) and not failed and counts["bad"] == 0
+    states = task_states(job_id)
+    assert states.get("1") == "CANCELLED", states
+
+
+def test_a_dead_task_is_resubmitted(volbatch, slurm, data, tmp_path):
+    path, out, jobdir = job(tmp_path, data, "resubmit", op=SLOW)
+    run = subprocess.Popen([volbatch.exe, "run", path, "--executor", "slurm", "--workers", "1",
+                            "--threads", "2", "--lease", "2", "--restarts", "3", "--quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        subs = submissions(jobdir)
+        if subs and task_states(subs[0]["job_id"]).get("0") == "RUNNING" and \
+                os.path.isdir(os.path.join(jobdir, "ledger")) and \
+                len(eu.read_ledgers(jobdir)[0]) >= 4:
+            break
+        time.sleep(0.2)
+    # The only task dies: nobody is left to take its blocks, so the executor submits it again.
+    subprocess.run(["scancel", "--signal=KILL", submissions(jobdir)[0]["job_id"]], check=True)
+    stdout, stderr = run.communicate(timeout=400)
+    assert run.returncode == 0, stderr
+    assert "resubmitted tasks 0 as Slurm job" in stdout, stdout
+    assert "workers restarted: 1" in stdout, stdout
+    assert len(submissions(jobdir)) == 2
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["slow"], "after a resubmission")
+    assert_clean(jobdir, out)
+
+
+def test_detach_returns_at_once_and_status_follows(volbatch, slurm, data, tmp_path):
+    path, out, jobdir = job(tmp_path, data, "detach")
+    p = volbatch("run", path, "--executor", "slurm", "--workers", 2, "--threads", 1, "--detach")
+    assert "follow it with: volbatch status" in p.stdout, p.stdout
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        st = volbatch.status(jobdir)
+        states = {t["state"] for t in st["engines"]["slurm"].get("tasks", {}).values()}
+        if st["blocks_remaining"] == 0 and states == {"COMPLETED"}:
+            break
+        time.sleep(0.5)
+    assert st["blocks_remaining"] == 0 and states == {"COMPLETED"}, st
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["fast"], "detached")
+
+
+def test_bad_slurm_tables_fail_with_one_line(volbatch, data, tmp_path):
+    path, _, _ = job(tmp_path, data, "bad", run={"slurm": {"partiton": "debug"}})
+    e = eu.one_line_error(volbatch("run", path, "--executor", "slurm", check=False))
+    assert "partiton" in e, e
+    path, _, _ = job(tmp_path, data, "bad2", run={"slurm": {"time": "soon"}})
+    e = eu.one_line_error(volbatch("run", path, "--executor", "slurm", check=False))
+    assert "[run.slurm] time" in e, e
