@@ -18,6 +18,7 @@
 #include "volbatch/engine/run.h"
 #include "volbatch/engine/work.h"
 #include "volbatch/exec/executor.h"
+#include "volbatch/exec/mpi.h"
 #include "volbatch/exec/worker_index.h"
 
 namespace {
@@ -166,7 +167,11 @@ int Main(int argc, char** argv) {
   work->add_option("--worker", worker_index,
                    "this worker's index I, 0-based (default: from $VOLBATCH_WORKER, "
                    "$SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX or $LSB_JOBINDEX - 1)");
-  work->add_option("--of", work_options.of, "the number of workers N")->required();
+  bool mpi = false;
+  auto* of_option = work->add_option("--of", work_options.of, "the number of workers N");
+  work->add_flag("--mpi", mpi,
+                 "under mpirun: rank 0 hands out the blocks, the other ranks compute them")
+      ->excludes(of_option);
   work->add_option("--lease", lease_s, "seconds before a silent worker's claims expire");
   work->add_flag("--quiet", work_options.quiet, "no progress line");
   auto* resume_flag = run->add_flag("--resume", run_options.resume,
@@ -225,7 +230,16 @@ int Main(int argc, char** argv) {
     } else if (*demo) {
       demo_options.threads = threads;
       RunDemo(demo_options, std::cout);
+    } else if (*work && mpi) {
+      ::signal(SIGTERM, StopOnSignal);
+      MpiWorkOptions mo;
+      mo.threads = threads;
+      mo.quiet = work_options.quiet;
+      const RunSummary summary = MpiWork(path, mo);
+      if (!work_options.quiet) std::cout << summary.ToText();
+      if (summary.blocks_failed > 0) return kWorkBlocksFailed;
     } else if (*work) {
+      if (!*of_option) throw InvalidArgument("--of: the number of workers is required");
       // SIGTERM (Slurm's --signal, a pod's termination) and SIGHUP (an ssh session that
       // closed): take no new block, finish those in hand, record them, exit.
       ::signal(SIGTERM, StopOnSignal);

@@ -5,6 +5,7 @@ namespace volbatch {
 void RegisterLocalExecutor();
 void RegisterProcessesExecutor();
 void RegisterSlurmExecutor();
+void RegisterMpiExecutor();
 void RegisterK8sExecutor();
 void RegisterLsfExecutor();
 void RegisterSshExecutor();
@@ -13,6 +14,7 @@ void RegisterBuiltinExecutors() {
   RegisterLocalExecutor();
   RegisterProcessesExecutor();
   RegisterSlurmExecutor();
+  RegisterMpiExecutor();
   RegisterK8sExecutor();
   RegisterLsfExecutor();
   RegisterSshExecutor();

@@ -68,6 +68,10 @@ WorkerPoolResult RunWorkerPool(const WorkerCommand& command, const WorkerPoolOpt
     const int w = it->second;
     running.erase(it);
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!clean) {
+      result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      result.how_it_ended = HowItEnded(status);
+    }
     // A worker that exits kWorkBlocksFailed finished its share with failed blocks (recorded in
     // the ledger); one killed by a signal or exiting otherwise died and is started again.
     const bool died =

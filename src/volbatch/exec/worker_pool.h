@@ -20,6 +20,8 @@ struct WorkerPoolOptions {
 struct WorkerPoolResult {
   int restarts = 0;
   std::string gave_up;  // "worker 3 died (signal 9) after 10 restarts", or ""
+  int exit_code = 0;     // the last worker that did not exit 0: its exit (128 + signal)
+  std::string how_it_ended;  // and "exit 1" / "signal 9"
 };
 
 // argv (argv[0] is the program, looked up on PATH) of worker I's command.

@@ -1,0 +1,119 @@
+"""The mpi executor under a real `mpirun` (Open MPI): rank 0 hands out blocks to the other
+ranks, the output equals a local run's, a rank killed mid-run ends the job with a clear message
+and a resume computes exactly what is missing."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import engine_util as eu
+
+SHAPE = (64, 256, 256)  # 128 blocks of 32^3
+CHUNKS = (32, 32, 32)
+GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
+SLOW = {"type": "gaussian", "sigma": [9.0, 9.0, 9.0]}
+
+
+@pytest.fixture(scope="module")
+def data(volbatch, tmp_path_factory):
+    d = tmp_path_factory.mktemp("mpi_data")
+    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=3), d / "in.zarr/raw", CHUNKS)
+    refs = {}
+    for name, op in (("fast", GAUSS), ("slow", SLOW)):
+        out = d / f"ref_{name}.zarr/o"
+        volbatch("run", eu.write_job(d / f"ref_{name}.toml", raw, out, op, "float32", CHUNKS,
+                                     tiling={"block": list(CHUNKS)}), "--threads", 2, "--quiet")
+        refs[name] = eu.dataset_files(out)
+    return {"raw": raw, "refs": refs}
+
+
+def job(tmp_path, data, name, op=GAUSS, run=None):
+    out = tmp_path / f"{name}.zarr/o"
+    path = eu.write_job(tmp_path / f"{name}.toml", data["raw"], out, op, "float32", CHUNKS,
+                        tiling={"block": list(CHUNKS)}, run=run)
+    return path, out, eu.jobdir_of(out)
+
+
+def ranks_of(jobdir):
+    """pid -> MPI rank of the `volbatch work JOBDIR --mpi` processes (from /proc)."""
+    ranks = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            if b"--mpi" not in cmd or jobdir.encode() not in cmd:
+                continue
+            env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        for e in env:
+            if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                ranks[int(pid)] = int(e.split(b"=")[1])
+    return ranks
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_mpi_writes_what_a_local_run_writes(volbatch, data, tmp_path, workers):
+    path, out, jobdir = job(tmp_path, data, f"mpi{workers}")
+    p = volbatch("run", path, "--executor", "mpi", "--workers", workers, "--threads", 1,
+                 "--quiet")
+    assert "128 done of 128" in p.stdout, p.stdout
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["fast"], f"mpi x{workers}")
+    # One ledger per computing rank (1..N); rank 0 only hands out blocks, once each.
+    assert sorted(os.listdir(os.path.join(jobdir, "ledger"))) == \
+        [f"worker-{r:04d}.log" for r in range(1, workers + 1)]
+    done, failed, counts = eu.read_ledgers(jobdir)
+    assert done == set(range(128)) and not failed and counts["records"] == 128
+    queue = json.load(open(os.path.join(jobdir, "summary.mpi.json")))
+    assert queue["blocks_done"] == 128 and queue["blocks_skipped"] == 0
+    assert not os.path.exists(os.path.join(jobdir, "claims"))  # the queue needs no claims
+
+
+def test_a_killed_rank_ends_the_job_and_a_resume_completes(volbatch, data, tmp_path):
+    path, out, jobdir = job(tmp_path, data, "killed", op=SLOW)
+    run = subprocess.Popen([volbatch.exe, "run", path, "--executor", "mpi", "--workers", "2",
+                            "--threads", "1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    victim = None
+    while time.monotonic() < deadline and run.poll() is None:
+        ledger = os.path.join(jobdir, "ledger")
+        if os.path.isdir(ledger) and len(eu.read_ledgers(jobdir)[0]) >= 8:
+            ranks = ranks_of(jobdir)
+            victim = next((pid for pid, r in ranks.items() if r == 2), None)
+            if victim:
+                break
+        time.sleep(0.05)
+    assert victim, "rank 2 was not found running"
+    os.kill(victim, signal.SIGKILL)
+    stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode == 1, (stdout, stderr)
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("volbatch: mpirun ended with") and "run again" in last, stderr
+    done, failed, counts = eu.read_ledgers(jobdir)
+    assert 8 <= len(done) < 128 and not failed and counts["torn_bytes"] == 0
+    assert not ranks_of(jobdir), "a rank outlived mpirun"
+    st = volbatch.status(jobdir)
+    assert st["blocks_remaining"] == 128 - len(done)
+    # The resume computes only the blocks no ledger has, and the result is the same.
+    p = volbatch("run", path, "--executor", "mpi", "--workers", 2, "--threads", 1, "--quiet")
+    assert "128 done of 128" in p.stdout, p.stdout
+    queue = json.load(open(os.path.join(jobdir, "summary.mpi.json")))
+    assert queue["blocks_skipped"] == len(done) and queue["blocks_done"] == 128 - len(done)
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["slow"], "after a killed rank")
+    assert not eu.temporaries(out)
+
+
+def test_mpi_needs_two_ranks_and_a_valid_table(volbatch, data, tmp_path):
+    path, _, jobdir = job(tmp_path, data, "single")
+    volbatch("run", path, "--prepare")
+    e = eu.one_line_error(volbatch("work", jobdir, "--mpi", check=False))
+    assert "needs at least 2 ranks" in e, e
+    path, _, _ = job(tmp_path, data, "bad", run={"mpi": {"np": 4}})
+    e = eu.one_line_error(volbatch("run", path, "--executor", "mpi", check=False))
+    assert "np" in e, e
+    path, _, _ = job(tmp_path, data, "nompirun", run={"mpi": {"mpirun": "no-such-mpirun"}})
+    e = eu.one_line_error(volbatch("run", path, "--executor", "mpi", check=False))
+    assert "no-such-mpirun is not on PATH" in e, e
