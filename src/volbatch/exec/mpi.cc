@@ -6,6 +6,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -63,28 +64,17 @@ void Send(const int64_t* data, int count, int to, Tag tag) {
 class QueueSource final : public BlockSource {
  public:
   std::optional<Index> Next() override {
-    if (StopRequested() || drained_) return std::nullopt;
+    if (StopRequested()) return std::nullopt;
     std::lock_guard<std::mutex> lock(mu_);
-    const int64_t none = 0;
-    Send(&none, 1, 0, kRequest);
-    int64_t block = -1;
-    // Poll rather than block: Open MPI's blocking receive spins a core, which the block
-    // pipeline's own threads need.
-    MPI_Request req;
-    MPI_Irecv(&block, 1, MPI_INT64_T, 0, kAssign, MPI_COMM_WORLD, &req);
-    for (int done = 0;;) {
-      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-      if (done) break;
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    }
-    if (block < 0) {
-      drained_ = true;
-      return std::nullopt;
-    }
-    return block;
+    if (local_.empty() && !drained_) Fetch();
+    if (local_.empty()) return std::nullopt;
+    const Index b = local_.front();
+    local_.pop_front();
+    return b;
   }
   void Finished(Index block, bool ok) override {
     std::lock_guard<std::mutex> lock(mu_);
+    ++finished_;
     const int64_t msg[2] = {block, ok ? 1 : 0};
     Send(msg, 2, 0, kDone);
   }
@@ -93,6 +83,37 @@ class QueueSource final : public BlockSource {
   }
 
  private:
+  // Asks rank 0 for as many blocks as this rank computes in about 20 ms (at least one, at
+  // most 64): tiny blocks do not pay a round trip each, and large ones stay one at a time so
+  // the last blocks spread over every rank.
+  void Fetch() {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    int64_t want = 1;
+    if (finished_ > 0) {
+      want = std::clamp<int64_t>(static_cast<int64_t>(0.02 * static_cast<double>(finished_) /
+                                                      std::max(elapsed, 1e-6)),
+                                 1, 64);
+    }
+    Send(&want, 1, 0, kRequest);
+    std::vector<int64_t> blocks(static_cast<size_t>(want));
+    MPI_Request req;
+    MPI_Irecv(blocks.data(), static_cast<int>(want), MPI_INT64_T, 0, kAssign, MPI_COMM_WORLD,
+              &req);
+    // Poll rather than block: Open MPI's blocking receive spins a core, which the block
+    // pipeline's own threads need.
+    MPI_Status st;
+    for (int done = 0;;) {
+      MPI_Test(&req, &done, &st);
+      if (done) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+    int got = 0;
+    MPI_Get_count(&st, MPI_INT64_T, &got);
+    if (got == 0) drained_ = true;
+    for (int i = 0; i < got; ++i) local_.push_back(blocks[static_cast<size_t>(i)]);
+  }
+
   // A block that failed is tried again by the rank that had it, without the queue.
   class LocalRetry final : public BlockSource {
    public:
@@ -110,7 +131,10 @@ class QueueSource final : public BlockSource {
     size_t next_ = 0;
   };
   std::mutex mu_;
+  std::deque<Index> local_;
   bool drained_ = false;
+  int64_t finished_ = 0;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
 RunSummary Coordinate(const std::string& jobdir, int workers) {
@@ -132,7 +156,7 @@ RunSummary Coordinate(const std::string& jobdir, int workers) {
     MPI_Status st;
     MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
     if (!flag) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
       continue;
     }
     int64_t msg[2] = {0, 0};
@@ -141,12 +165,15 @@ RunSummary Coordinate(const std::string& jobdir, int workers) {
     MPI_Recv(msg, std::min(count, 2), MPI_INT64_T, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
              MPI_STATUS_IGNORE);
     if (st.MPI_TAG == kRequest) {
-      int64_t block = -1;
-      if (!todo.empty() && !StopRequested()) {
-        block = todo.front();
+      // Up to msg[0] blocks; none means there are no more.
+      std::vector<int64_t> blocks;
+      while (!StopRequested() && !todo.empty() &&
+             static_cast<int64_t>(blocks.size()) < std::clamp<int64_t>(msg[0], 1, 64)) {
+        blocks.push_back(todo.front());
         todo.pop_front();
       }
-      Send(&block, 1, st.MPI_SOURCE, kAssign);
+      MPI_Send(blocks.data(), static_cast<int>(blocks.size()), MPI_INT64_T, st.MPI_SOURCE,
+               kAssign, MPI_COMM_WORLD);
     } else if (st.MPI_TAG == kDone) {
       if (msg[1]) {
         ++s.blocks_done;
