@@ -16,6 +16,8 @@ PACKAGES=(
   python3-dask python3-scipy libtorch-dev python3-torch libyaml-cpp-dev
   slurm-wlm slurmctld slurmd slurm-client munge openmpi-bin libopenmpi-dev
   openssh-server openssh-client python3-kubernetes python3-yaml
+  pybind11-dev python3-dev python3-setuptools python3-pip python3-venv python3-wheel
+  python3-distributed
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -37,5 +39,7 @@ fi
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 # Clones at different paths share cache entries.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
+# -g puts the build directory into the objects; without this every clone misses the cache.
+export CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-true}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build -j"$(nproc)"

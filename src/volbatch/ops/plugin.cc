@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,20 @@ std::string ExeDir() {
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   return ec ? std::string() : exe.parent_path().string();
+}
+
+// The directory of the shared library this code is in (libvolbatch_ops.so). A process that is
+// not volbatch, python3 importing the bindings, has /proc/self/exe elsewhere; an installed
+// Python package keeps its plugins beside the library, and so does the build tree.
+std::string LibraryDir() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<const void*>(&OperatorPluginDirs), &info) == 0 ||
+      info.dli_fname == nullptr) {
+    return {};
+  }
+  std::error_code ec;
+  const fs::path lib = fs::canonical(info.dli_fname, ec);
+  return ec ? std::string() : lib.parent_path().string();
 }
 
 bool ValidType(const std::string& type) {
@@ -51,6 +66,8 @@ std::vector<std::string> OperatorPluginDirs() {
     dirs.push_back(exe);
     dirs.push_back((fs::path(exe) / ".." / "lib" / "volbatch").lexically_normal().string());
   }
+  const std::string lib = LibraryDir();
+  if (!lib.empty() && std::find(dirs.begin(), dirs.end(), lib) == dirs.end()) dirs.push_back(lib);
   return dirs;
 }
 

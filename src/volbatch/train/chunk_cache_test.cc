@@ -1,0 +1,127 @@
+#include "volbatch/train/chunk_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "volbatch/core/error.h"
+#include "volbatch/tile/window_sampler.h"
+#include "volbatch/train/train_test_util.h"
+
+namespace volbatch {
+namespace {
+
+ChunkPtr Chunk(size_t bytes) {
+  return std::make_shared<const Array>(DataType::kUint8, Shape{static_cast<Index>(bytes)});
+}
+
+TEST(ChunkCache, KeepsRecentChunksWithinCapacity) {
+  ChunkCache cache(300);
+  int loads = 0;
+  auto load = [&] {
+    ++loads;
+    return Chunk(100);
+  };
+  cache.Get(0, 1, load);
+  cache.Get(0, 2, load);
+  cache.Get(0, 3, load);
+  cache.Get(0, 1, load);  // hit; 1 is now the most recent
+  EXPECT_EQ(loads, 3);
+  cache.Get(1, 1, load);  // another source: a miss, evicts (0, 2)
+  EXPECT_EQ(loads, 4);
+  cache.Get(0, 1, load);
+  cache.Get(0, 3, load);
+  EXPECT_EQ(loads, 4);
+  cache.Get(0, 2, load);
+  EXPECT_EQ(loads, 5);
+  const auto s = cache.stats();
+  EXPECT_LE(s.bytes, 300u);
+  EXPECT_EQ(s.entries, 3u);
+  EXPECT_EQ(s.hits, 3u);
+  EXPECT_EQ(s.misses, 5u);
+}
+
+TEST(ChunkCache, ConcurrentMissesLoadOnce) {
+  ChunkCache cache(1 << 20);
+  std::atomic<int> loads{0};
+  std::vector<std::thread> threads;
+  std::vector<ChunkPtr> got(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      got[t] = cache.Get(0, 7, [&] {
+        ++loads;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        return Chunk(10);
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(loads.load(), 1);
+  for (const auto& g : got) EXPECT_EQ(g, got[0]);
+}
+
+TEST(ChunkCache, ErrorsReachTheCallerAndAreNotCached) {
+  ChunkCache cache(1 << 20);
+  EXPECT_THROW(cache.Get(0, 1, []() -> ChunkPtr { throw DataLoss("bad chunk"); }), Error);
+  int loads = 0;
+  cache.Get(0, 1, [&] {
+    ++loads;
+    return Chunk(1);
+  });
+  EXPECT_EQ(loads, 1);
+}
+
+TEST(ChunkCache, ZeroCapacityKeepsNothing) {
+  ChunkCache cache(0);
+  int loads = 0;
+  for (int i = 0; i < 3; ++i) {
+    cache.Get(0, 1, [&] {
+      ++loads;
+      return Chunk(1);
+    });
+  }
+  EXPECT_EQ(loads, 3);
+}
+
+// SourceReader reads the same voxels as Dataset::Read, cached or not, for every format,
+// sharded Zarr v3 included, at the array's edges and in absent (fill value) chunks.
+TEST(SourceReader, MatchesDatasetRead) {
+  testing::TempDir dir("reader");
+  struct Case {
+    std::string path, format;
+    std::optional<Shape> shards;
+  };
+  const std::vector<Case> cases{{dir / "a.zarr/v2", "zarr2", std::nullopt},
+                                {dir / "a.n5/raw", "n5", std::nullopt},
+                                {dir / "b.zarr/v3", "zarr3", Shape{16, 16, 32}}};
+  for (const Case& c : cases) {
+    const Shape shape{37, 41, 50};
+    Dataset d = testing::MakeDataset<uint16_t>(
+        c.path, shape, {8, 8, 16},
+        [](const Shape& i) {
+          // A zero slab leaves whole chunks at the fill value (absent).
+          return i[0] < 8 ? uint16_t{0} : static_cast<uint16_t>(i[0] * 1000 + i[1] * 50 + i[2]);
+        },
+        c.format, c.shards);
+    for (size_t capacity : {size_t{0}, size_t{1} << 20}) {
+      auto cache = std::make_shared<ChunkCache>(capacity);
+      SourceReader r(Dataset::Open(c.path), 0, cache);
+      CounterRng rng(1, 2);
+      for (int t = 0; t < 40; ++t) {
+        Shape b(3), s(3);
+        for (size_t i = 0; i < 3; ++i) {
+          b[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i])));
+          s[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i] - b[i]) + 1));
+        }
+        const Box box(b, s);
+        Array got(DataType::kUint16, s);
+        r.Read(box, got);
+        ASSERT_EQ(got, d.Read(box)) << c.format << " " << box.ToString() << " cache " << capacity;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace volbatch

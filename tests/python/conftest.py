@@ -1,0 +1,38 @@
+"""The Python package `volbatch` (the pybind11 extension and its Python half), against numpy,
+zarr-python and the volbatch program: datasets read and write like numpy arrays, jobs run from
+Python (and from a Dask cluster) give the bytes `volbatch run` gives.
+
+Run: PYTHONPATH=build/python /usr/bin/python3 -m pytest -q tests/python --volbatch=build/volbatch
+(ctest sets PYTHONPATH; without it the package is taken from the --volbatch binary's build tree).
+"""
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "engine"))
+
+import engine_util as eu  # noqa: E402
+
+
+def pytest_addoption(parser):
+    parser.addoption("--volbatch", action="store",
+                     default=os.environ.get("VOLBATCH", "build/volbatch"),
+                     help="the volbatch binary under test (its build tree has python/)")
+
+
+def pytest_configure(config):
+    exe = os.path.abspath(config.getoption("--volbatch"))
+    build_python = os.path.join(os.path.dirname(exe), "python")
+    if not any(os.path.abspath(p) == build_python for p in sys.path) and \
+            "PYTHONPATH" not in os.environ:
+        sys.path.insert(0, build_python)
+
+
+@pytest.fixture(scope="session")
+def cli(pytestconfig):
+    path = os.path.abspath(pytestconfig.getoption("--volbatch"))
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"--volbatch={path} is not an executable")
+    return eu.Volbatch(path)
