@@ -7,7 +7,8 @@
 // A plugin for type T is a file `libvolbatch_op_T.so` exporting
 //   extern "C" void volbatch_register_operators();
 // which calls RegisterOperator(). It is searched for in $VOLBATCH_PLUGIN_PATH (a ':' list),
-// then beside the running executable, then in <exe dir>/../lib/volbatch.
+// then beside the running executable, then in <exe dir>/../lib/volbatch, then beside
+// libvolbatch_ops.so itself (a pip-installed package, where the executable is python).
 #pragma once
 
 #include <string>
