@@ -35,6 +35,8 @@
 // (the kernel may have dropped the pages it could not write), so it fails every later Sync of
 // that store too, rather than let a retry report success.
 //
+// Names starting with ".volbatch" (the partial-write lock file) are not listed as keys either.
+//
 // Sub() stores share this bookkeeping with their parent, so Sync on any of them covers all.
 // Get is open + fstat + pread; GetRange reads only the requested bytes. Every key's directory
 // is resolved against the canonical root (an lstat per path component, remembered per
@@ -104,6 +106,9 @@ struct TempName {
   std::string_view hex;  // host tag (8) + random (8)
 };
 
+// The largest value Get reads: far above any chunk or shard volbatch writes, far below what a
+// corrupt or hostile sparse file can claim.
+constexpr uint64_t kMaxValueBytes = uint64_t{16} << 30;
 // Long key names would make the temporary name exceed NAME_MAX (255).
 constexpr size_t kMaxTempBase = 128;
 
@@ -129,6 +134,10 @@ std::optional<TempName> ParseTempName(std::string_view name) {
 }
 
 bool IsTempName(std::string_view name) { return ParseTempName(name).has_value(); }
+
+// ".volbatch*" files are volbatch's bookkeeping beside the data (the partial-write lock of
+// store/unit_lock.h), not keys: no format names a key so.
+bool IsOwnFile(std::string_view name) { return name.rfind(".volbatch", 0) == 0; }
 
 std::string Hex(uint64_t v, int digits) {
   static const char* kDigits = "0123456789abcdef";
@@ -190,7 +199,18 @@ void FsyncDir(const std::string& dir) {
 }
 
 Bytes ReadAt(int fd, const std::string& path, uint64_t offset, uint64_t length) {
-  Bytes out(length);
+  // Sizes are checked before allocation: a sparse file of a terabyte where a chunk or a
+  // metadata file should be must fail with the key, not with std::bad_alloc.
+  if (length > kMaxValueBytes) {
+    throw DataLoss(path + ": value of " + std::to_string(length) + " bytes exceeds the " +
+                   std::to_string(kMaxValueBytes >> 30) + " GiB a single value may have");
+  }
+  Bytes out;
+  try {
+    out.resize(static_cast<size_t>(length));
+  } catch (const std::bad_alloc&) {
+    throw IoError(path + ": cannot allocate " + std::to_string(length) + " bytes to read it");
+  }
   uint64_t done = 0;
   while (done < length) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(length - done, uint64_t{1} << 30));
@@ -421,7 +441,7 @@ class FileStore : public KvStore {
     Walk(start, dir_key, prefix,
          [&](const fs::path& p, const std::string& dir_key_of, const std::string& name,
              fs::file_type type) {
-           if (IsTempName(name)) return;
+           if (IsTempName(name) || IsOwnFile(name)) return;
            const std::string key = dir_key_of + name;
            if (type == fs::file_type::symlink) {
              std::error_code sec;
@@ -510,10 +530,12 @@ class FileStore : public KvStore {
   // Opens `path` (from ResolveParent) for reading; an invalid handle if it is absent. A last
   // component that is a link is followed only once it proves to stay inside the root.
   Fd OpenForRead(const std::string& path, std::string_view key) const {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // O_NONBLOCK: a FIFO where a value should be must not block the open (FileSize then
+    // refuses it); it changes nothing for regular files.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd && errno == ELOOP) {
       CheckInside(path, key);
-      fd = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      fd = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     }
     if (!fd && errno != ENOENT && errno != ENOTDIR) {
       throw IoError(path + ": cannot open: " + ErrnoText(errno));
@@ -526,6 +548,9 @@ class FileStore : public KvStore {
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throw IoError(path + ": fstat failed: " + ErrnoText(errno));
     if (S_ISDIR(st.st_mode)) return std::nullopt;
+    if (!S_ISREG(st.st_mode)) {
+      throw InvalidArgument(path + ": not a regular file (a FIFO, socket or device)");
+    }
     return static_cast<uint64_t>(st.st_size);
   }
 

@@ -140,10 +140,11 @@ TEST_F(FileStoreTest, NoTemporaryFilesRemainAfterConcurrentSets) {
   EXPECT_EQ(v->size(), 1000 + t);
 }
 
-TEST_F(FileStoreTest, ListHidesTemporaryFilesButNotDotKeys) {
+TEST_F(FileStoreTest, ListHidesTemporaryAndLockFilesButNotDotKeys) {
   WriteFile(root_ / "a/.k.tmp.1234.0123456789abcdef", "partial");
   WriteFile(root_ / "a/.zarray", "{}");
   WriteFile(root_ / "a/.k.tmp.notours", "x");
+  WriteFile(root_ / "a/.volbatch.lock", "");  // the partial-write lock: not a key
   auto kv = OpenFileStore(root_.string());
   EXPECT_EQ(kv->List(""), (std::vector<std::string>{"a/.k.tmp.notours", "a/.zarray"}));
 }
@@ -415,6 +416,40 @@ TEST(FileStoreSyncFault, Child) {
   // A Sub store shares the failure.
   EXPECT_THROW(kv->Sub("a")->Sync(), Error);
   fs::remove_all(TestBase());
+}
+
+}  // namespace
+}  // namespace volbatch
+
+namespace volbatch {
+namespace {
+
+// Hostile corpus (issue 8): a FIFO where a chunk or metadata file should be blocked the open
+// forever; now it is refused at once, naming the key.
+TEST_F(FileStoreTest, FifoValueIsRefusedWithoutBlocking) {
+  auto kv = OpenFileStore(root_.string());
+  kv->Set("0/0/0", B("abcd"));
+  fs::remove(root_ / "0/0/0");
+  ASSERT_EQ(::mkfifo((root_ / "0/0/0").c_str(), 0644), 0);
+  std::string msg = ErrorOf(ErrorCode::kInvalidArgument, [&] { kv->Get("0/0/0"); });
+  EXPECT_NE(msg.find((root_ / "0/0/0").string()), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not a regular file"), std::string::npos) << msg;
+  ErrorOf(ErrorCode::kInvalidArgument, [&] { kv->GetRange("0/0/0", {0, 2}); });
+}
+
+// Hostile corpus (issue 8): a sparse file of a terabyte where a chunk should be made Get
+// allocate its whole size (std::bad_alloc, or a terabyte of zeros read); now a typed error
+// names the key before any allocation.
+TEST_F(FileStoreTest, HugeValueIsRefusedBeforeAllocation) {
+  auto kv = OpenFileStore(root_.string());
+  kv->Set("c/0/0/0", B("abcd"));
+  fs::resize_file(root_ / "c/0/0/0", uint64_t{1} << 40);
+  std::string msg = ErrorOf(ErrorCode::kDataLoss, [&] { kv->Get("c/0/0/0"); });
+  EXPECT_NE(msg.find((root_ / "c/0/0/0").string()), std::string::npos) << msg;
+  // A range of it stays readable.
+  auto part = kv->GetRange("c/0/0/0", {0, 4});
+  ASSERT_TRUE(part.has_value());
+  EXPECT_EQ(part->size(), 4u);
 }
 
 }  // namespace

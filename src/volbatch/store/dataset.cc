@@ -13,6 +13,7 @@
 
 #include "volbatch/core/error.h"
 #include "volbatch/store/fill_value.h"
+#include "volbatch/store/unit_lock.h"
 
 namespace volbatch {
 namespace fs = std::filesystem;
@@ -104,7 +105,7 @@ Dataset Dataset::Open(const std::string& path, const DatasetOptions& dataset_opt
     throw NotFound(path +
                    ": not an array (no N5 attributes.json with dimensions, .zarray or zarr.json)");
   }
-  return Dataset(path, kv, format->open(kv, path));
+  return Dataset(path, kv, format->open(kv, path), dataset_options.lock_partial_writes);
 }
 
 Dataset Dataset::Create(const std::string& path, const CreateOptions& options,
@@ -152,7 +153,7 @@ Dataset Dataset::Create(const std::string& path, const CreateOptions& options,
   } catch (const Error& e) {
     throw WithContext(e, path + ": syncing the new array's metadata");
   }
-  return Dataset(path, kv, driver);
+  return Dataset(path, kv, driver, dataset_options.lock_partial_writes);
 }
 
 Shape Dataset::UnitGrid() const {
@@ -252,9 +253,19 @@ void Dataset::Write(const Box& region, const Array& data) {
       return;
     }
     Array unit;
+    std::optional<UnitLock> lock;
     if (inter == valid) {
       unit = Array::Filled(dtype(), l.write_chunks, l.fill_value);
     } else {
+      // Read, modify, write: another writer of this unit must not slip in between.
+      if (lock_partial_writes_) {
+        uint64_t linear = 0;
+        const Shape grid = UnitGrid();
+        for (size_t i = 0; i < rank(); ++i) {
+          linear = linear * static_cast<uint64_t>(grid[i]) + static_cast<uint64_t>(idx[i]);
+        }
+        lock.emplace(path_, linear);
+      }
       auto existing = driver_->ReadUnitRegion(*kv_, idx, Box::FromShape(l.write_chunks));
       unit = existing ? std::move(*existing) : Array::Filled(dtype(), l.write_chunks, l.fill_value);
     }

@@ -26,6 +26,10 @@ namespace volbatch {
 // How a Dataset handle writes (not part of the array: two handles on one array may differ).
 struct DatasetOptions {
   SyncMode sync = SyncMode::kEachWrite;
+  // A write that covers a unit only in part reads, modifies and rewrites it under a lock
+  // (unit_lock.h), so concurrent writers of disjoint parts of one chunk or shard lose no
+  // update. Off only to show what happens without it.
+  bool lock_partial_writes = true;
 };
 
 class Dataset {
@@ -72,8 +76,12 @@ class Dataset {
   nlohmann::json Info() const;
 
  private:
-  Dataset(std::string path, std::shared_ptr<KvStore> kv, std::shared_ptr<FormatDriver> driver)
-      : path_(std::move(path)), kv_(std::move(kv)), driver_(std::move(driver)) {}
+  Dataset(std::string path, std::shared_ptr<KvStore> kv, std::shared_ptr<FormatDriver> driver,
+          bool lock_partial_writes)
+      : path_(std::move(path)),
+        kv_(std::move(kv)),
+        driver_(std::move(driver)),
+        lock_partial_writes_(lock_partial_writes) {}
   void CheckRegion(const Box& region, const char* op) const;
   // Sets `key` to `encoded`, or erases it when the unit is all fill value (nullopt).
   void Store(const std::string& key, const std::optional<Bytes>& encoded);
@@ -81,6 +89,7 @@ class Dataset {
   std::string path_;
   std::shared_ptr<KvStore> kv_;
   std::shared_ptr<FormatDriver> driver_;
+  bool lock_partial_writes_ = true;
 };
 
 }  // namespace volbatch
