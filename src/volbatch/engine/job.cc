@@ -62,6 +62,13 @@ ParamTable Table(const nlohmann::json& root, const std::string& name, bool requi
   return ParamTable(t, 0, name);
 }
 
+// A path a user wrote must name something: not empty, no NUL (TOML allows "\u0000", which
+// the filesystem would silently cut at).
+void CheckPath(const ParamTable& t, const std::string& key, const std::string& path) {
+  if (path.empty()) throw t.Bad(key, "must not be empty");
+  if (path.find('\0') != std::string::npos) throw t.Bad(key, "contains a NUL character");
+}
+
 }  // namespace
 
 int64_t ParseByteSize(const nlohmann::json& value, const std::string& what) {
@@ -137,12 +144,14 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
     {
       ParamTable t = Table(root, "input", true);
       spec.input.path = t.String("path");
+      CheckPath(t, "path", spec.input.path);
       spec.input.channels = t.Bool("channels", false);
       t.Finish();
     }
     {
       ParamTable t = Table(root, "output", true);
       spec.output.path = t.String("path");
+      CheckPath(t, "path", spec.output.path);
       spec.output.format = t.String("format", "");
       if (!spec.output.format.empty() && spec.output.format != "n5" &&
           spec.output.format != "zarr2" && spec.output.format != "zarr3") {
@@ -192,6 +201,9 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
       }
       spec.run.seed = static_cast<uint64_t>(t.Integer("seed", 0));
       spec.run.jobdir = t.String("jobdir", "");
+      if (spec.run.jobdir.find('\0') != std::string::npos) {
+        throw t.Bad("jobdir", "contains a NUL character");
+      }
       if (root.contains("run") && root["run"].is_object()) {
         for (const auto& [key, value] : root["run"].items()) {
           if (value.is_object()) spec.run.executors[key] = *t.Raw(key);

@@ -77,6 +77,18 @@ TEST(JobFile, MissingTablesAndKeys) {
             std::string::npos);
 }
 
+TEST(JobFile, EmptyOrNulPathsNameTheField) {
+  const std::string tail = "[output]\npath = \"b\"\n[operator]\ntype = \"identity\"\n";
+  EXPECT_NE(ErrorOf("[input]\npath = \"\"\n" + tail).find("[input] path: must not be empty"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[input]\npath = \"a\\u0000b\"\n" + tail).find("[input] path: contains a NUL"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("[input]\npath = \"a\"\n[output]\npath = \"\"\n[operator]\ntype = "
+                    "\"identity\"\n")
+                .find("[output] path: must not be empty"),
+            std::string::npos);
+}
+
 TEST(ByteSize, Units) {
   EXPECT_EQ(ParseByteSize("512MiB", "m"), int64_t{512} << 20);
   EXPECT_EQ(ParseByteSize("2 GB", "m"), 2000000000);

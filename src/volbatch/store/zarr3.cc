@@ -485,7 +485,8 @@ void WriteParentGroups(KvStore& root, const std::string& key_in_root) {
     const std::string key = p.empty() ? kMetadataKey : p + "/" + kMetadataKey;
     if (auto existing = root.Get(key)) {
       const nlohmann::json j = ParseJsonDocument(*existing, root.Describe(key));
-      if (j.is_object() && j.value("node_type", "") == "array") {
+      const auto nt = j.is_object() ? j.find("node_type") : j.end();
+      if (nt != j.end() && nt->is_string() && *nt == "array") {
         throw FailedPrecondition(root.Describe(key) +
                                  ": is an array; an array cannot be created inside it");
       }
@@ -579,7 +580,10 @@ void RegisterZarr3Format() {
     // A group is not an array; anything else claiming to be one gets a precise error from open.
     try {
       const nlohmann::json j = ParseJsonDocument(*bytes, "");
-      return !(j.is_object() && j.value("node_type", "") == "group");
+      // Not j.value("node_type", ""): that throws an untyped json error for a non-string.
+      if (!j.is_object()) return true;
+      const auto it = j.find("node_type");
+      return !(it != j.end() && it->is_string() && *it == "group");
     } catch (const Error&) {
       return true;
     }

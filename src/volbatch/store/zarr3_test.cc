@@ -659,3 +659,25 @@ TEST(Zarr3, CreateRejectsBadOptions) {
 
 }  // namespace
 }  // namespace volbatch
+
+namespace volbatch {
+namespace {
+
+// Hostile corpus (issue 8): a node_type that is not a string made the format probe throw
+// nlohmann's untyped type_error ("type must be string, but is number"), naming no field.
+TEST(Zarr3, NonStringNodeTypeIsATypedErrorNamingTheField) {
+  const fs::path dir = TestDir();
+  for (const json& v : {json(1), json(nullptr), json::array(), json::object()}) {
+    SCOPED_TRACE(v.dump());
+    json j = ArrayDoc({4}, {2}, "uint8", json::array({BytesCodec()}));
+    j["node_type"] = v;
+    const fs::path path = dir / "a.zarr";
+    fs::remove_all(path);
+    WriteFile(path / "zarr.json", j.dump());
+    ExpectError(ErrorCode::kInvalidArgument, [&] { Dataset::Open(path.string()); },
+                {"node_type", "zarr.json"});
+  }
+}
+
+}  // namespace
+}  // namespace volbatch
