@@ -133,8 +133,7 @@ std::vector<bool> ParseFlip(const py::object& flip, size_t rank) {
     if (axis < 0) axis += static_cast<Index>(rank);
     if (axis < 0 || axis >= static_cast<Index>(rank)) {
       throw InvalidArgument("flip: axis " + std::to_string(py::cast<Index>(a)) +
-                            " is not a spatial axis of a rank-" + std::to_string(rank) +
-                            " window");
+                            " is not a spatial axis of a rank-" + std::to_string(rank) + " window");
     }
     out[static_cast<size_t>(axis)] = true;
   }
@@ -159,7 +158,8 @@ struct PySampler {
     for (size_t s = 0; s < w.boxes.size(); ++s) {
       py::list sl;
       for (size_t i = 0; i < w.boxes[s].rank(); ++i) {
-        sl.append(py::slice(w.boxes[s].begin[i], w.boxes[s].end(i), 1));
+        const py::int_ b(w.boxes[s].begin[i]), e(w.boxes[s].end(i));
+        sl.append(py::reinterpret_steal<py::object>(PySlice_New(b.ptr(), e.ptr(), nullptr)));
       }
       boxes[py::str(loader->source(s).name)] = py::tuple(sl);
     }
@@ -352,10 +352,9 @@ class_index: a ClassIndex from another sampler over the same labels (skips the s
 )doc")
       .def(py::init(&MakeSampler), py::arg("sources"), py::arg("window"), py::kw_only(),
            py::arg("seed") = 0, py::arg("flip") = false, py::arg("rotate") = false,
-           py::arg("gain_jitter") = 0.0, py::arg("offset_jitter") = 0.0,
-           py::arg("foreground") = "", py::arg("min_foreground") = 0.0,
-           py::arg("background") = 0, py::arg("max_tries") = 100, py::arg("balance") = "",
-           py::arg("classes") = std::vector<int64_t>{},
+           py::arg("gain_jitter") = 0.0, py::arg("offset_jitter") = 0.0, py::arg("foreground") = "",
+           py::arg("min_foreground") = 0.0, py::arg("background") = 0, py::arg("max_tries") = 100,
+           py::arg("balance") = "", py::arg("classes") = std::vector<int64_t>{},
            py::arg("class_weights") = std::vector<double>{}, py::arg("threads") = 2,
            py::arg("prefetch") = 8, py::arg("cache_bytes") = int64_t{512} << 20,
            py::arg("with_info") = false, py::arg("class_index") = nullptr)
@@ -385,8 +384,7 @@ class_index: a ClassIndex from another sampler over the same labels (skips the s
             p.positions.clear();
             p.last_info = py::none();
           },
-          py::arg("worker_id"), py::arg("num_workers"), py::arg("start") = 0,
-          py::arg("block") = 1,
+          py::arg("worker_id"), py::arg("num_workers"), py::arg("start") = 0, py::arg("block") = 1,
           "Restart as stream worker_id of num_workers: the stream takes blocks of `block` "
           "consecutive global windows in turn, window k being global index start + (worker_id "
           "+ num_workers * (k // block)) * block + k % block (workers together give the "
@@ -402,7 +400,8 @@ class_index: a ClassIndex from another sampler over the same labels (skips the s
             return l;
           },
           "Reference-grid starts of the windows next() returned since the stream started.")
-      .def_readonly("last_info", &PySampler::last_info, "The info of the last window next() returned.")
+      .def_readonly("last_info", &PySampler::last_info,
+                    "The info of the last window next() returned.")
       .def_property_readonly("names",
                              [](const PySampler& p) {
                                std::vector<std::string> n;
@@ -442,14 +441,13 @@ class_index: a ClassIndex from another sampler over the same labels (skips the s
           "window_shape",
           [](const PySampler& p) { return SamplerTuple(p.loader->options().window); })
       .def_property_readonly(
-          "max_start", [](const PySampler& p) { return SamplerTuple(p.loader->sampler().max_start()); },
+          "max_start",
+          [](const PySampler& p) { return SamplerTuple(p.loader->sampler().max_start()); },
           "The largest window start per axis (starts are multiples of `align`).")
-      .def_property_readonly("align",
-                             [](const PySampler& p) {
-                               return SamplerTuple(p.loader->sampler().align());
-                             })
       .def_property_readonly(
-          "num_positions", [](const PySampler& p) { return p.loader->sampler().num_positions(); })
+          "align", [](const PySampler& p) { return SamplerTuple(p.loader->sampler().align()); })
+      .def_property_readonly("num_positions",
+                             [](const PySampler& p) { return p.loader->sampler().num_positions(); })
       .def_property_readonly("class_index",
                              [](const PySampler& p) -> py::object {
                                auto c = p.loader->class_index();

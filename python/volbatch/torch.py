@@ -198,7 +198,7 @@ class WindowDataset(IterableDataset):
     """
 
     def __init__(self, sources, window, *, seed=0, length=None, batch_size=None,
-                 shared_slots=6, **options):
+                 shared_slots=4, **options):
         sources = [s if isinstance(s, dict) else {"path": s} for s in sources]
         self._window = tuple(int(w) for w in window)
         self._seed = int(seed)

@@ -229,12 +229,13 @@ def test_dataloader_two_workers_single_windows(data):
     second = run()
     assert [p for _, p, *_ in second] == positions  # deterministic
     ds.set_epoch(1)
-    assert not set(p for _, p, *_ in run()) & set(positions[:5]) or True
     assert [i for i, *_ in run()] == list(range(40, 80))
 
 
 def test_dataloader_batches_through_shared_slots(data):
-    ds = _dataset(data, length=50, batch_size=4, shared_slots=3)
+    # Per worker: 2 batches prefetched by the DataLoader + 1 in the loop + 1 being written,
+    # and one to spare.
+    ds = _dataset(data, length=50, batch_size=4, shared_slots=5)
     assert len(ds) == 13
     ref = volbatch.WindowSampler(ds._sources, (8, 16, 16), seed=9, flip=True)
     loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)

@@ -1,7 +1,7 @@
 #include "volbatch/tile/window_sampler.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "volbatch/core/checked.h"
@@ -79,8 +79,10 @@ WindowSampler::WindowSampler(std::vector<SampledSource> sources, WindowSamplerOp
   if (options_.rotate) {
     if (rank < 2) throw InvalidArgument("rotate: needs a window of rank >= 2");
     if (w[rank - 1] != w[rank - 2]) {
-      throw InvalidArgument("rotate: 90-degree rotations need a square window in the last two "
-                            "axes; window is " + ShapeToString(w));
+      throw InvalidArgument(
+          "rotate: 90-degree rotations need a square window in the last two "
+          "axes; window is " +
+          ShapeToString(w));
     }
   }
   if (!(options_.gain_jitter >= 0 && options_.gain_jitter < 1)) {
@@ -103,16 +105,18 @@ WindowSampler::WindowSampler(std::vector<SampledSource> sources, WindowSamplerOp
     src.scale.Check(Name(src, s) + ": scale");
     for (size_t i = 0; i < rank; ++i) {
       if (w[i] % src.scale.down[i] != 0) {
-        throw InvalidArgument(Name(src, s) + ": window[" + std::to_string(i) + "] = " +
-                              std::to_string(w[i]) + " is not a multiple of its down-factor " +
-                              std::to_string(src.scale.down[i]));
+        throw InvalidArgument(
+            Name(src, s) + ": window[" + std::to_string(i) + "] = " + std::to_string(w[i]) +
+            " is not a multiple of its down-factor " + std::to_string(src.scale.down[i]));
       }
       align_[i] = std::lcm(align_[i], src.scale.down[i]);
     }
     if (options_.rotate && (src.scale.up[rank - 1] != src.scale.up[rank - 2] ||
                             src.scale.down[rank - 1] != src.scale.down[rank - 2])) {
-      throw InvalidArgument(Name(src, s) + ": rotate needs the same scale on the last two axes, "
-                            "scale is " + src.scale.ToString());
+      throw InvalidArgument(Name(src, s) +
+                            ": rotate needs the same scale on the last two axes, "
+                            "scale is " +
+                            src.scale.ToString());
     }
   }
   max_start_.assign(rank, 0);
@@ -123,8 +127,7 @@ WindowSampler::WindowSampler(std::vector<SampledSource> sources, WindowSamplerOp
       const Index sw = CheckedMul(w[i], src.scale.up[i], "window") / src.scale.down[i];
       if (sw > src.shape[i]) {
         throw InvalidArgument(Name(src, s) + ": the window is " + ShapeToString(SourceWindow(s)) +
-                              " voxels there, larger than its shape " +
-                              ShapeToString(src.shape));
+                              " voxels there, larger than its shape " + ShapeToString(src.shape));
       }
       // p * up / down + sw <= shape.
       const Index ms =

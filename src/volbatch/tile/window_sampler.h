@@ -59,12 +59,12 @@ struct Augmentation {
 };
 
 struct WindowSamplerOptions {
-  Shape window = {};      // in the reference grid, (z, y, x) or any rank
+  Shape window = {};  // in the reference grid, (z, y, x) or any rank
   uint64_t seed = 0;
   std::vector<bool> flip = {};  // axes that may be flipped (each with probability 1/2); empty: none
-  bool rotate = false;     // k uniform in {0, 1, 2, 3}; needs a square (y, x) window
-  double gain_jitter = 0;  // gain uniform in [1 - gain_jitter, 1 + gain_jitter]
-  double offset_jitter = 0;  // offset uniform in [-offset_jitter, offset_jitter]
+  bool rotate = false;          // k uniform in {0, 1, 2, 3}; needs a square (y, x) window
+  double gain_jitter = 0;       // gain uniform in [1 - gain_jitter, 1 + gain_jitter]
+  double offset_jitter = 0;     // offset uniform in [-offset_jitter, offset_jitter]
 };
 
 class WindowSampler {

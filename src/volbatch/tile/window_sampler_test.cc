@@ -152,8 +152,7 @@ TEST(WindowSampler, PositionContainingCentresAndClamps) {
   EXPECT_EQ(s.PositionContaining({2, 49}), Shape({0, 40}));    // clamped at the edges
   EXPECT_THROW(s.PositionContaining({100, 0}), Error);
   // With alignment 2, every reachable voxel lies in its window.
-  WindowSampler t({Src("a", {101, 51}), Src("b", {50, 25}, {1, 1}, {2, 2})},
-                  {.window = {10, 10}});
+  WindowSampler t({Src("a", {101, 51}), Src("b", {50, 25}, {1, 1}, {2, 2})}, {.window = {10, 10}});
   const Box r = t.Reachable();
   for (Index z = 0; z < r.shape[0]; ++z) {
     for (Index y = 0; y < r.shape[1]; ++y) {
@@ -167,12 +166,11 @@ TEST(WindowSampler, PositionContainingCentresAndClamps) {
 
 TEST(WindowSampler, AugmentationDraws) {
   WindowSampler none({Src("a", {100, 100, 100})}, {.window = {10, 10, 10}});
-  WindowSampler all({Src("a", {100, 100, 100})},
-                    {.window = {10, 10, 10},
-                     .flip = {false, true, true},
-                     .rotate = true,
-                     .gain_jitter = 0.2,
-                     .offset_jitter = 0.1});
+  WindowSampler all({Src("a", {100, 100, 100})}, {.window = {10, 10, 10},
+                                                  .flip = {false, true, true},
+                                                  .rotate = true,
+                                                  .gain_jitter = 0.2,
+                                                  .offset_jitter = 0.1});
   int flips = 0, rot[4] = {0, 0, 0, 0};
   for (Index g = 0; g < 4000; ++g) {
     const Augmentation n = none.DrawAugmentation(g);

@@ -1,8 +1,116 @@
 #include "volbatch/train/chunk_cache.h"
 
+#include <sys/mman.h>
+
+#include <cstring>
+
 #include "volbatch/core/error.h"
 
 namespace volbatch {
+
+ChunkPtr ChunkFromArray(Array a) {
+  auto owner = std::make_shared<std::pair<Array, ChunkData>>();
+  owner->first = std::move(a);
+  owner->second = ChunkData{owner->first.data(), owner->first.dtype(), owner->first.shape()};
+  return ChunkPtr(owner, &owner->second);
+}
+
+struct ChunkCache::Slabs {
+  struct Slab {
+    std::byte* base = nullptr;
+    size_t mapped = 0;
+    size_t slot_bytes = 0;
+    size_t slots = 0;
+    std::vector<size_t> free;
+    size_t next_unused = 0;
+  };
+  std::mutex mu;
+  std::vector<Slab> slabs;
+
+  Slabs(const std::vector<size_t>& chunk_bytes, size_t capacity) {
+    size_t set = 0;
+    for (size_t b : chunk_bytes) set += b;
+    const size_t slots = set ? capacity / set : 0;
+    for (size_t b : chunk_bytes) {
+      Slab s;
+      s.slot_bytes = b;
+      constexpr size_t kHuge = size_t{2} << 20;
+      if (slots > 0 && b > 0) {
+        const size_t bytes = (slots * b + kHuge - 1) / kHuge * kHuge;
+        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+          ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint; without THP, 4 KiB pages
+          s.base = static_cast<std::byte*>(p);
+          s.mapped = bytes;
+          s.slots = slots;
+        }
+      }
+      slabs.push_back(std::move(s));
+    }
+  }
+  ~Slabs() {
+    for (Slab& s : slabs) {
+      if (s.base) ::munmap(s.base, s.mapped);
+    }
+  }
+};
+
+ChunkCache::ChunkCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
+
+ChunkCache::~ChunkCache() = default;
+
+uint64_t ChunkCache::AddSource(size_t chunk_bytes) {
+  std::lock_guard lock(mu_);
+  if (slabs_) throw Internal("ChunkCache::AddSource after the first Get");
+  chunk_bytes_.push_back(chunk_bytes);
+  lru_.emplace_back();
+  return chunk_bytes_.size() - 1;
+}
+
+bool ChunkCache::EvictOne(uint64_t source) {
+  std::list<Key>& lru = lru_[source];
+  if (lru.empty()) return false;
+  const Key victim = lru.back();
+  lru.pop_back();
+  auto v = map_.find(victim);
+  stats_.bytes -= v->second.bytes;
+  map_.erase(v);  // the slot returns when no reader holds the chunk any more
+  ++stats_.evictions;
+  return true;
+}
+
+ChunkPtr ChunkCache::ToSlot(uint64_t source, const ChunkPtr& chunk) {
+  Slabs::Slab& slab = slabs_->slabs[source];
+  const size_t bytes = static_cast<size_t>(NumElements(chunk->shape)) * ByteSize(chunk->dtype);
+  if (slab.slots == 0 || bytes != slab.slot_bytes) return nullptr;
+  size_t slot = 0;
+  for (size_t attempt = 0;; ++attempt) {
+    {
+      std::lock_guard lock(slabs_->mu);
+      if (!slab.free.empty()) {
+        slot = slab.free.back();
+        slab.free.pop_back();
+        break;
+      }
+      if (slab.next_unused < slab.slots) {
+        slot = slab.next_unused++;
+        break;
+      }
+    }
+    std::lock_guard lock(mu_);
+    if (attempt > slab.slots || !EvictOne(source)) return nullptr;  // every slot in use
+  }
+  std::byte* dst = slab.base + slot * slab.slot_bytes;
+  std::memcpy(dst, chunk->data, bytes);
+  std::shared_ptr<Slabs> slabs = slabs_;
+  return ChunkPtr(new ChunkData{dst, chunk->dtype, chunk->shape},
+                  [slabs, source, slot](const ChunkData* p) {
+                    delete p;
+                    std::lock_guard lock(slabs->mu);
+                    slabs->slabs[source].free.push_back(slot);
+                  });
+}
 
 ChunkPtr ChunkCache::Get(uint64_t source, uint64_t index, const std::function<ChunkPtr()>& load) {
   if (capacity_ == 0) return load();
@@ -10,22 +118,27 @@ ChunkPtr ChunkCache::Get(uint64_t source, uint64_t index, const std::function<Ch
   std::promise<ChunkPtr> promise;
   {
     std::unique_lock lock(mu_);
+    if (source >= chunk_bytes_.size()) throw Internal("ChunkCache::Get: unknown source");
+    if (!slabs_) slabs_ = std::make_shared<Slabs>(chunk_bytes_, capacity_);
     auto it = map_.find(key);
     if (it != map_.end()) {
       ++stats_.hits;
       Entry& e = it->second;
-      if (e.ready) lru_.splice(lru_.begin(), lru_, e.lru);
+      if (e.ready) lru_[source].splice(lru_[source].begin(), lru_[source], e.lru);
       std::shared_future<ChunkPtr> f = e.value;
       lock.unlock();
       return f.get();  // waits when another thread is decoding it
     }
     ++stats_.misses;
-    map_.emplace(key, Entry{promise.get_future().share()});
+    Entry e;
+    e.value = promise.get_future().share();
+    map_.emplace(key, std::move(e));
   }
-  ChunkPtr value;
+  ChunkPtr loaded, stored;
   try {
-    value = load();
-    if (!value) throw Internal("ChunkCache: a chunk loader returned nothing");
+    loaded = load();
+    if (!loaded) throw Internal("ChunkCache: a chunk loader returned nothing");
+    stored = ToSlot(source, loaded);
   } catch (...) {
     {
       std::lock_guard lock(mu_);
@@ -36,21 +149,18 @@ ChunkPtr ChunkCache::Get(uint64_t source, uint64_t index, const std::function<Ch
   }
   {
     std::lock_guard lock(mu_);
-    Entry& e = map_.at(key);
-    e.ready = true;
-    e.bytes = value->num_bytes();
-    lru_.push_front(key);
-    e.lru = lru_.begin();
-    stats_.bytes += e.bytes;
-    while (stats_.bytes > capacity_ && !lru_.empty()) {
-      const Key victim = lru_.back();
-      lru_.pop_back();
-      auto v = map_.find(victim);
-      stats_.bytes -= v->second.bytes;
-      map_.erase(v);
-      ++stats_.evictions;
+    if (stored) {
+      Entry& e = map_.at(key);
+      e.ready = true;
+      e.bytes = slabs_->slabs[source].slot_bytes;
+      lru_[source].push_front(key);
+      e.lru = lru_[source].begin();
+      stats_.bytes += e.bytes;
+    } else {
+      map_.erase(key);  // not kept (no free slot, or not a chunk of this source's size)
     }
   }
+  const ChunkPtr& value = stored ? stored : loaded;
   promise.set_value(value);
   return value;
 }
@@ -58,15 +168,24 @@ ChunkPtr ChunkCache::Get(uint64_t source, uint64_t index, const std::function<Ch
 ChunkCache::Stats ChunkCache::stats() const {
   std::lock_guard lock(mu_);
   Stats s = stats_;
-  s.entries = lru_.size();
+  for (const auto& l : lru_) s.entries += l.size();
   return s;
 }
 
-SourceReader::SourceReader(Dataset dataset, uint64_t id, std::shared_ptr<ChunkCache> cache)
-    : dataset_(std::move(dataset)), id_(id), cache_(std::move(cache)) {
+SourceReader::SourceReader(Dataset dataset, std::shared_ptr<ChunkCache> cache)
+    : dataset_(std::move(dataset)) {
   const ArrayLayout& l = dataset_.layout();
   NumElements(l.chunks, "chunks");
-  fill_ = std::make_shared<const Array>(Array::Filled(l.dtype, l.chunks, l.fill_value));
+  fill_ = ChunkFromArray(Array::Filled(l.dtype, l.chunks, l.fill_value));
+  set_cache(std::move(cache));
+}
+
+void SourceReader::set_cache(std::shared_ptr<ChunkCache> cache) {
+  cache_ = std::move(cache);
+  if (cache_) {
+    const ArrayLayout& l = dataset_.layout();
+    id_ = cache_->AddSource(static_cast<size_t>(NumElements(l.chunks)) * ByteSize(l.dtype));
+  }
 }
 
 Shape SourceReader::ChunkGrid() const {
@@ -92,7 +211,7 @@ ChunkPtr SourceReader::LoadChunk(const Shape& idx) const {
     throw Internal(dataset_.path() + ": chunk " + ShapeToString(idx) + " decoded to shape " +
                    ShapeToString(a->shape()) + ", expected " + ShapeToString(l.chunks));
   }
-  return std::make_shared<const Array>(std::move(*a));
+  return ChunkFromArray(std::move(*a));
 }
 
 ChunkPtr SourceReader::Chunk(const Shape& idx) const {
@@ -121,9 +240,10 @@ void SourceReader::Read(const Box& region, Array& out) const {
     const Shape dst = inter.Relative(region.begin).begin;
     if (cached) {
       const ChunkPtr c = Chunk(idx);
-      CopyRegion(*c, inter.Relative(origin).begin, out, dst, inter.shape);
-    } else if (!dataset_.driver().ReadUnitInto(dataset_.kvstore(), idx, inter.Relative(origin),
-                                               out, dst)) {
+      CopyRegion(c->data, c->shape, inter.Relative(origin).begin, out.data(), out.shape(), dst,
+                 inter.shape, out.element_size());
+    } else if (!dataset_.driver().ReadUnitInto(dataset_.kvstore(), idx, inter.Relative(origin), out,
+                                               dst)) {
       const Array fill = Array::Filled(l.dtype, inter.shape, l.fill_value);  // an absent unit
       CopyRegion(fill, Shape(rank, 0), out, dst, inter.shape);
     }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "volbatch/core/error.h"
@@ -12,12 +13,16 @@
 namespace volbatch {
 namespace {
 
-ChunkPtr Chunk(size_t bytes) {
-  return std::make_shared<const Array>(DataType::kUint8, Shape{static_cast<Index>(bytes)});
+ChunkPtr Chunk(size_t bytes, uint8_t value = 0) {
+  Array a(DataType::kUint8, Shape{static_cast<Index>(bytes)});
+  std::memset(a.data(), value, bytes);
+  return ChunkFromArray(std::move(a));
 }
 
-TEST(ChunkCache, KeepsRecentChunksWithinCapacity) {
-  ChunkCache cache(300);
+TEST(ChunkCache, KeepsRecentChunksPerSource) {
+  ChunkCache cache(400);
+  ASSERT_EQ(cache.AddSource(100), 0u);
+  ASSERT_EQ(cache.AddSource(100), 1u);  // 2 slots each
   int loads = 0;
   auto load = [&] {
     ++loads;
@@ -25,10 +30,10 @@ TEST(ChunkCache, KeepsRecentChunksWithinCapacity) {
   };
   cache.Get(0, 1, load);
   cache.Get(0, 2, load);
-  cache.Get(0, 3, load);
   cache.Get(0, 1, load);  // hit; 1 is now the most recent
-  EXPECT_EQ(loads, 3);
-  cache.Get(1, 1, load);  // another source: a miss, evicts (0, 2)
+  EXPECT_EQ(loads, 2);
+  cache.Get(0, 3, load);  // evicts (0, 2)
+  cache.Get(1, 1, load);  // another source's slots: evicts nothing of source 0
   EXPECT_EQ(loads, 4);
   cache.Get(0, 1, load);
   cache.Get(0, 3, load);
@@ -36,14 +41,39 @@ TEST(ChunkCache, KeepsRecentChunksWithinCapacity) {
   cache.Get(0, 2, load);
   EXPECT_EQ(loads, 5);
   const auto s = cache.stats();
-  EXPECT_LE(s.bytes, 300u);
+  EXPECT_EQ(s.bytes, 300u);
   EXPECT_EQ(s.entries, 3u);
   EXPECT_EQ(s.hits, 3u);
   EXPECT_EQ(s.misses, 5u);
+  EXPECT_EQ(s.evictions, 2u);
+  EXPECT_THROW(cache.AddSource(100), Error);  // the slots are fixed
+}
+
+TEST(ChunkCache, ChunksInUseAreNeverOverwritten) {
+  ChunkCache cache(200);
+  cache.AddSource(100);  // 2 slots
+  const ChunkPtr one = cache.Get(0, 1, [] { return Chunk(100, 1); });
+  cache.Get(0, 2, [] { return Chunk(100, 2); });
+  // (0, 1) is the oldest but held: its slot stays; (0, 2) goes.
+  const ChunkPtr three = cache.Get(0, 3, [] { return Chunk(100, 3); });
+  const ChunkPtr four = cache.Get(0, 4, [] { return Chunk(100, 4); });  // both slots held
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(one->data_as<uint8_t>()[i], 1);
+    ASSERT_EQ(three->data_as<uint8_t>()[i], 3);
+    ASSERT_EQ(four->data_as<uint8_t>()[i], 4);
+  }
+  int loads = 0;
+  cache.Get(0, 4, [&] {
+    ++loads;
+    return Chunk(100, 4);
+  });
+  EXPECT_EQ(loads, 1);  // (0, 4) was returned but not kept
+  EXPECT_LE(cache.stats().bytes, 200u);
 }
 
 TEST(ChunkCache, ConcurrentMissesLoadOnce) {
   ChunkCache cache(1 << 20);
+  cache.AddSource(10);
   std::atomic<int> loads{0};
   std::vector<std::thread> threads;
   std::vector<ChunkPtr> got(8);
@@ -63,6 +93,7 @@ TEST(ChunkCache, ConcurrentMissesLoadOnce) {
 
 TEST(ChunkCache, ErrorsReachTheCallerAndAreNotCached) {
   ChunkCache cache(1 << 20);
+  cache.AddSource(1);
   EXPECT_THROW(cache.Get(0, 1, []() -> ChunkPtr { throw DataLoss("bad chunk"); }), Error);
   int loads = 0;
   cache.Get(0, 1, [&] {
@@ -74,6 +105,7 @@ TEST(ChunkCache, ErrorsReachTheCallerAndAreNotCached) {
 
 TEST(ChunkCache, ZeroCapacityKeepsNothing) {
   ChunkCache cache(0);
+  cache.AddSource(1);
   int loads = 0;
   for (int i = 0; i < 3; ++i) {
     cache.Get(0, 1, [&] {
@@ -106,7 +138,7 @@ TEST(SourceReader, MatchesDatasetRead) {
         c.format, c.shards);
     for (size_t capacity : {size_t{0}, size_t{1} << 20}) {
       auto cache = std::make_shared<ChunkCache>(capacity);
-      SourceReader r(Dataset::Open(c.path), 0, cache);
+      SourceReader r(Dataset::Open(c.path), cache);
       CounterRng rng(1, 2);
       for (int t = 0; t < 40; ++t) {
         Shape b(3), s(3);

@@ -92,8 +92,8 @@ ClassIndex ClassIndex::Build(const SourceReader& labels, std::vector<int64_t> cl
     if constexpr (std::is_integral_v<T>) {
       for (int64_t c : classes) {
         if (!Representable<T>(c)) {
-          throw InvalidArgument("classes: " + std::to_string(c) + " cannot occur in " +
-                                d.path() + " (" + std::string(DataTypeName(d.dtype())) + ")");
+          throw InvalidArgument("classes: " + std::to_string(c) + " cannot occur in " + d.path() +
+                                " (" + std::string(DataTypeName(d.dtype())) + ")");
         }
       }
     }
@@ -243,8 +243,8 @@ void ClassIndex::CheckMatches(const SourceReader& labels, const std::vector<int6
   const std::string what = "class_index (built for another ";
   if (classes != classes_) throw InvalidArgument(what + "list of classes)");
   if (region != region_) {
-    throw InvalidArgument(what + "region: " + region_.ToString() + ", needed " +
-                          region.ToString() + ")");
+    throw InvalidArgument(what + "region: " + region_.ToString() + ", needed " + region.ToString() +
+                          ")");
   }
   if (labels.chunk_shape() != chunk_shape_ || labels.ChunkGrid() != chunk_grid_) {
     throw InvalidArgument(what + "chunk layout than " + labels.dataset().path() + ")");
@@ -337,8 +337,8 @@ ClassIndex ClassIndex::Deserialize(std::span<const std::byte> bytes) {
     if (index.chunk_grid_[i] < 0 || index.chunk_shape_[i] < 1) {
       throw DataLoss("class_index: bad chunk grid");
     }
-    num_chunks = static_cast<uint64_t>(CheckedMul(static_cast<Index>(num_chunks),
-                                                  index.chunk_grid_[i], "class_index"));
+    num_chunks = static_cast<uint64_t>(
+        CheckedMul(static_cast<Index>(num_chunks), index.chunk_grid_[i], "class_index"));
   }
   index.per_class_.resize(index.classes_.size());
   for (PerClass& pc : index.per_class_) {
@@ -348,8 +348,8 @@ ClassIndex ClassIndex::Deserialize(std::span<const std::byte> bytes) {
     for (size_t i = 0; i < n; ++i) {
       pc.chunks[i] = r.Get();
       pc.cumulative[i] = r.Get();
-      if (pc.chunks[i] >= num_chunks || (i && (pc.cumulative[i] <= pc.cumulative[i - 1] ||
-                                               pc.chunks[i] <= pc.chunks[i - 1]))) {
+      if (pc.chunks[i] >= num_chunks ||
+          (i && (pc.cumulative[i] <= pc.cumulative[i - 1] || pc.chunks[i] <= pc.chunks[i - 1]))) {
         throw DataLoss("class_index: inconsistent chunk counts");
       }
     }

@@ -23,7 +23,7 @@ TEST(ClassIndex, CountsMatchBruteForceAndDrawsAreUniform) {
   Dataset d = testing::MakeDataset<uint32_t>(dir / "l.zarr/labels", shape, {8, 8, 8},
                                              std::function<uint32_t(const Shape&)>(Label));
   auto cache = std::make_shared<ChunkCache>(1 << 20);
-  SourceReader r(Dataset::Open(dir / "l.zarr/labels"), 0, cache);
+  SourceReader r(Dataset::Open(dir / "l.zarr/labels"), cache);
   const Box region({0, 0, 1}, {20, 30, 39});  // excludes x = 0
   for (int threads : {1, 3}) {
     const ClassIndex index = ClassIndex::Build(r, {0, 1, 2, 9}, region, threads);
@@ -69,13 +69,12 @@ TEST(ClassIndex, CountsMatchBruteForceAndDrawsAreUniform) {
 
 TEST(ClassIndex, Errors) {
   testing::TempDir dir("class_index_err");
-  testing::MakeDataset<float>(dir / "f.zarr/x", {8, 8}, {4, 4},
-                              [](const Shape&) { return 1.0f; });
-  SourceReader f(Dataset::Open(dir / "f.zarr/x"), 0, nullptr);
+  testing::MakeDataset<float>(dir / "f.zarr/x", {8, 8}, {4, 4}, [](const Shape&) { return 1.0f; });
+  SourceReader f(Dataset::Open(dir / "f.zarr/x"), nullptr);
   EXPECT_THROW(ClassIndex::Build(f, {1}, Box::FromShape({8, 8}), 1), Error);  // float labels
   testing::MakeDataset<uint8_t>(dir / "u.zarr/x", {8, 8}, {4, 4},
                                 [](const Shape&) { return uint8_t{1}; });
-  SourceReader u(Dataset::Open(dir / "u.zarr/x"), 0, nullptr);
+  SourceReader u(Dataset::Open(dir / "u.zarr/x"), nullptr);
   EXPECT_THROW(ClassIndex::Build(u, {300}, Box::FromShape({8, 8}), 1), Error);  // not a uint8
   EXPECT_THROW(ClassIndex::Build(u, {1, 1}, Box::FromShape({8, 8}), 1), Error);
   EXPECT_THROW(ClassIndex::Build(u, {1}, Box::FromShape({9, 8}), 1), Error);

@@ -32,7 +32,8 @@ class TempDir {
 template <typename T>
 Dataset MakeDataset(const std::string& path, const Shape& shape, const Shape& chunks,
                     const std::function<T(const Shape&)>& f, const std::string& format = "zarr2",
-                    std::optional<Shape> shards = std::nullopt, const std::string& codec = "zstd:1") {
+                    std::optional<Shape> shards = std::nullopt,
+                    const std::string& codec = "zstd:1") {
   CreateOptions c;
   c.format = format;
   c.shape = shape;

@@ -1,5 +1,7 @@
 #include "volbatch/train/window_loader.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -47,7 +49,7 @@ std::vector<std::unique_ptr<SourceReader>> OpenSources(const WindowLoaderOptions
       throw InvalidArgument("sources: the name '" + spec.name + "' is used twice");
     }
     try {
-      readers.push_back(std::make_unique<SourceReader>(Dataset::Open(spec.path), s, cache));
+      readers.push_back(std::make_unique<SourceReader>(Dataset::Open(spec.path), cache));
     } catch (const Error& e) {
       throw WithContext(e, Field(s, spec));
     }
@@ -68,10 +70,9 @@ WindowSampler MakeSampler(const WindowLoaderOptions& o,
                             ", less than the window's " + std::to_string(rank));
     }
     const Scale scale = o.sources[s].scale.value_or(Scale::Identity(rank));
-    sources.push_back(SampledSource{o.sources[s].name,
-                                    Shape(shape.end() - static_cast<std::ptrdiff_t>(rank),
-                                          shape.end()),
-                                    scale});
+    sources.push_back(
+        SampledSource{o.sources[s].name,
+                      Shape(shape.end() - static_cast<std::ptrdiff_t>(rank), shape.end()), scale});
   }
   WindowSamplerOptions so;
   so.window = o.window;
@@ -245,8 +246,8 @@ Window WindowLoader::Compute(Index global) const {
   auto source_box = [&](size_t s, const Shape& pos) {
     Box spatial = sampler_.SourceBox(s, pos);
     const Shape& full = readers_[s]->dataset().shape();
-    Box b(Shape(lead_[s], 0), Shape(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(
-                                                                     lead_[s])));
+    Box b(Shape(lead_[s], 0),
+          Shape(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(lead_[s])));
     b.begin.insert(b.begin.end(), spatial.begin.begin(), spatial.begin.end());
     b.shape.insert(b.shape.end(), spatial.shape.begin(), spatial.shape.end());
     return b;
@@ -316,72 +317,96 @@ Window WindowLoader::Compute(Index global) const {
   return w;
 }
 
+bool WindowLoader::AbandonForkedThreads() {
+  if (pf_->threads.empty() || pf_->pid == ::getpid()) return false;
+  const Index next = pf_->next_deliver;
+  (void)pf_.release();  // see Prefetch
+  pf_ = std::make_unique<Prefetch>();
+  pf_->next_claim = pf_->next_deliver = next;
+  // The cache too: chunks the parent's threads were decoding at the fork never arrive here.
+  new std::shared_ptr<ChunkCache>(cache_);
+  cache_ = std::make_shared<ChunkCache>(options_.cache_bytes);
+  for (auto& r : readers_) r->set_cache(cache_);
+  return true;
+}
+
 void WindowLoader::SetStream(Index worker, Index num_workers, Index start, Index block) {
+  AbandonForkedThreads();
   StopThreads();
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(pf_->mu);
   sampler_.SetStream(worker, num_workers, start, block);
-  next_claim_ = next_deliver_ = 0;
-  ready_.clear();
+  pf_->next_claim = pf_->next_deliver = 0;
+  pf_->ready.clear();
+  pf_->pid = 0;
 }
 
 Index WindowLoader::next_local() const {
-  std::lock_guard lock(mu_);
-  return next_deliver_;
+  std::lock_guard lock(pf_->mu);
+  return pf_->next_deliver;
 }
 
 void WindowLoader::StopThreads() {
+  if (AbandonForkedThreads()) return;
+  Prefetch& q = *pf_;
   {
-    std::lock_guard lock(mu_);
-    stop_ = true;
+    std::lock_guard lock(q.mu);
+    q.stop = true;
   }
-  consumed_.notify_all();
-  for (auto& t : threads_) t.join();
-  threads_.clear();
-  std::lock_guard lock(mu_);
-  stop_ = false;
-  // Windows computed ahead are dropped; the next Next() recomputes from next_deliver_.
-  ready_.clear();
-  next_claim_ = next_deliver_;
+  q.consumed.notify_all();
+  for (auto& t : q.threads) t.join();
+  q.threads.clear();
+  std::lock_guard lock(q.mu);
+  q.stop = false;
+  // Windows computed ahead are dropped; the next Next() recomputes from next_deliver.
+  q.ready.clear();
+  q.next_claim = q.next_deliver;
 }
 
 void WindowLoader::Produce() {
-  std::unique_lock lock(mu_);
+  Prefetch& q = *pf_;
+  std::unique_lock lock(q.mu);
   while (true) {
-    consumed_.wait(lock, [&] {
-      return stop_ || next_claim_ < next_deliver_ + options_.prefetch;
-    });
-    if (stop_) return;
-    const Index local = next_claim_++;
-    const Index global = sampler_.GlobalIndex(local);
+    q.consumed.wait(lock,
+                    [&] { return q.stop || q.next_claim < q.next_deliver + options_.prefetch; });
+    if (q.stop) return;
+    const Index local = q.next_claim++;
     lock.unlock();
     Result r;
     try {
-      r.window = Compute(global);
+      r.window = Compute(sampler_.GlobalIndex(local));
     } catch (...) {
       r.error = std::current_exception();
     }
     lock.lock();
-    ready_.emplace(local, std::move(r));
-    produced_.notify_all();
+    q.ready.emplace(local, std::move(r));
+    q.produced.notify_all();
   }
 }
 
 Window WindowLoader::Next() {
-  std::unique_lock lock(mu_);
+  if (AbandonForkedThreads()) {
+    throw FailedPrecondition(
+        "WindowLoader: its prefetch threads were started in the parent of this forked process, "
+        "which draws the same windows; call SetStream (set_stream) here first, or build a "
+        "sampler per process (volbatch.torch.WindowDataset does, per DataLoader worker)");
+  }
+  Prefetch& q = *pf_;
+  std::unique_lock lock(q.mu);
   if (options_.threads == 0) {
-    const Index global = sampler_.GlobalIndex(next_deliver_++);
-    next_claim_ = next_deliver_;
+    const Index global = sampler_.GlobalIndex(q.next_deliver++);
+    q.next_claim = q.next_deliver;
     lock.unlock();
     return Compute(global);
   }
-  if (threads_.empty()) {
-    for (int t = 0; t < options_.threads; ++t) threads_.emplace_back([this] { Produce(); });
+  if (q.threads.empty()) {
+    q.pid = ::getpid();
+    for (int t = 0; t < options_.threads; ++t) q.threads.emplace_back([this] { Produce(); });
   }
-  produced_.wait(lock, [&] { return ready_.count(next_deliver_) > 0; });
-  auto node = ready_.extract(next_deliver_);
-  ++next_deliver_;
+  q.produced.wait(lock, [&] { return q.ready.count(q.next_deliver) > 0; });
+  auto node = q.ready.extract(q.next_deliver);
+  ++q.next_deliver;
   lock.unlock();
-  consumed_.notify_all();
+  q.consumed.notify_all();
   Result& r = node.mapped();
   if (r.error) std::rethrow_exception(r.error);
   return std::move(*r.window);

@@ -64,9 +64,9 @@ struct WindowLoaderOptions {
   Shape window = {};  // in the reference grid (spatial axes; channel axes are read whole)
   uint64_t seed = 0;
   std::vector<bool> flip = {};  // per spatial axis; empty: no flips
-  bool rotate = false;      // 90-degree rotations in the last two axes
-  double gain_jitter = 0;   // images: gain in [1 - g, 1 + g]
-  double offset_jitter = 0;  // images: offset in [-o, o] (in the delivered units)
+  bool rotate = false;          // 90-degree rotations in the last two axes
+  double gain_jitter = 0;       // images: gain in [1 - g, 1 + g]
+  double offset_jitter = 0;     // images: offset in [-o, o] (in the delivered units)
 
   std::string foreground = {};  // a label or mask source; empty: no rule
   double min_foreground = 0;
@@ -77,15 +77,15 @@ struct WindowLoaderOptions {
   std::vector<int64_t> classes = {};
   std::vector<double> class_weights = {};  // empty: uniform
 
-  int threads = 2;     // prefetch threads (0: compute in Next)
-  int prefetch = 8;    // windows computed ahead, at most
-  size_t cache_bytes = size_t{512} << 20;  // decoded chunks kept (shared by all sources)
+  int threads = 2;                         // prefetch threads (0: compute in Next)
+  int prefetch = 8;                        // windows computed ahead, at most
+  size_t cache_bytes = size_t{512} << 20;  // decoded chunks kept, split between the sources
 };
 
 struct Window {
-  Index index = 0;          // global window index
-  Shape position;           // start in the reference grid
-  std::vector<Box> boxes;   // per source, in its own coordinates (channel axes included)
+  Index index = 0;         // global window index
+  Shape position;          // start in the reference grid
+  std::vector<Box> boxes;  // per source, in its own coordinates (channel axes included)
   Augmentation augmentation;
   std::optional<int64_t> label_class;  // the class drawn when balancing
   Index attempts = 1;                  // positions tried (rejection rule)
@@ -117,6 +117,9 @@ class WindowLoader {
   // Restarts at local window 0 of the stream (see WindowSampler::SetStream).
   void SetStream(Index worker, Index num_workers, Index start = 0, Index block = 1);
   // The stream's next window, in order. Rethrows a window's error (then moves past it).
+  // Throws FailedPrecondition in a forked child of the process whose Next() started the
+  // threads, unless SetStream was called there first (two processes would otherwise draw the
+  // same windows: give each DataLoader worker its own stream, as volbatch.torch does).
   Window Next();
   // Local index of the window Next() returns next.
   Index next_local() const;
@@ -142,12 +145,21 @@ class WindowLoader {
   std::shared_ptr<const ClassIndex> class_index_;
   std::vector<double> class_cumulative_;
 
-  mutable std::mutex mu_;
-  std::condition_variable produced_, consumed_;
-  std::vector<std::thread> threads_;
-  bool stop_ = false;
-  Index next_claim_ = 0, next_deliver_ = 0;
-  std::map<Index, Result> ready_;
+  // The prefetch queue. A forked child of the process that started the threads holds a copy
+  // whose threads do not exist and whose locks and condition variables may look held or
+  // waited on forever; it abandons that copy (leaks it) rather than join or destroy it.
+  struct Prefetch {
+    std::mutex mu;
+    std::condition_variable produced, consumed;
+    std::vector<std::thread> threads;
+    int pid = 0;  // the process that started them
+    bool stop = false;
+    Index next_claim = 0, next_deliver = 0;
+    std::map<Index, Result> ready;
+  };
+  // True (after abandoning the copy) in a forked child of the threads' process.
+  bool AbandonForkedThreads();
+  std::unique_ptr<Prefetch> pf_ = std::make_unique<Prefetch>();
 };
 
 }  // namespace volbatch

@@ -117,12 +117,14 @@ void ForEachOutputRow(const Shape& in_shape, const Shape& out_shape, const AxisM
 }  // namespace
 
 void CheckValueMap(DataType from, const ValueMap& map, const std::string& what) {
-  const std::string pair = std::string(DataTypeName(from)) + " to " +
-                           std::string(DataTypeName(map.dtype));
+  const std::string pair =
+      std::string(DataTypeName(from)) + " to " + std::string(DataTypeName(map.dtype));
   if (map.affine) {
     if (map.dtype != DataType::kFloat32 && map.dtype != DataType::kFloat64) {
-      throw InvalidArgument(what + ": normalization and intensity jitter need a float32 or "
-                            "float64 dtype, not " + std::string(DataTypeName(map.dtype)));
+      throw InvalidArgument(what +
+                            ": normalization and intensity jitter need a float32 or "
+                            "float64 dtype, not " +
+                            std::string(DataTypeName(map.dtype)));
     }
     if (!std::isfinite(map.scale) || !std::isfinite(map.shift)) {
       throw InvalidArgument(what + ": the intensity map is not finite");
@@ -169,11 +171,20 @@ Array TransformWindow(const Array& in, const Augmentation& aug, const ValueMap& 
       });
     };
     switch (in.element_size()) {
-      case 1: move(Raw<1>::T{}); break;
-      case 2: move(Raw<2>::T{}); break;
-      case 4: move(Raw<4>::T{}); break;
-      case 8: move(Raw<8>::T{}); break;
-      default: throw Internal(what + ": unexpected element size");
+      case 1:
+        move(Raw<1>::T{});
+        break;
+      case 2:
+        move(Raw<2>::T{});
+        break;
+      case 4:
+        move(Raw<4>::T{});
+        break;
+      case 8:
+        move(Raw<8>::T{});
+        break;
+      default:
+        throw Internal(what + ": unexpected element size");
     }
     return out;
   }
@@ -204,10 +215,9 @@ Array TransformWindow(const Array& in, const Augmentation& aug, const ValueMap& 
                              std::is_floating_point_v<In>) {
           // bool <- bool is a plain move (handled above); bool -> integer is 0/1.
           if constexpr (std::is_same_v<In, bool> && !std::is_same_v<Out, bool>) {
-            ForEachOutputRow(in.shape(), out_shape, m,
-                             [&](Index io, Index oo, Index n, Index st) {
-                               for (Index j = 0; j < n; ++j) dst[oo + j] = src[io + j * st];
-                             });
+            ForEachOutputRow(in.shape(), out_shape, m, [&](Index io, Index oo, Index n, Index st) {
+              for (Index j = 0; j < n; ++j) dst[oo + j] = src[io + j * st];
+            });
           } else {
             throw Internal(what + ": conversion not allowed");
           }
