@@ -38,6 +38,22 @@ def label_volume(shape, seed=0, cell=(5, 6, 7), labels=9):
 
 # ---- the program ----------------------------------------------------------------------------
 
+def add_volbatch_option(parser):
+    """The suites' shared `--volbatch PATH` option (default $VOLBATCH or build/volbatch)."""
+    parser.addoption("--volbatch", action="store",
+                     default=os.environ.get("VOLBATCH", "build/volbatch"),
+                     help="path of the volbatch binary under test")
+
+
+def volbatch_from_config(pytestconfig):
+    """The Volbatch runner for the binary `--volbatch` names; fails the run if it is not one."""
+    import pytest
+    path = os.path.abspath(pytestconfig.getoption("--volbatch"))
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"--volbatch={path} is not an executable")
+    return Volbatch(path)
+
+
 class Volbatch:
     def __init__(self, exe):
         self.exe = exe

@@ -10,31 +10,16 @@ import time
 import pytest
 
 import engine_util as eu
+import exec_util as xu
+from exec_util import GAUSS, job
 
-SHAPE = (64, 256, 256)  # 128 blocks of 32^3
-CHUNKS = (32, 32, 32)
-GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
 SLOW = {"type": "gaussian", "sigma": [9.0, 9.0, 9.0]}
 
 
 @pytest.fixture(scope="module")
 def data(volbatch, tmp_path_factory):
-    d = tmp_path_factory.mktemp("mpi_data")
-    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=3), d / "in.zarr/raw", CHUNKS)
-    refs = {}
-    for name, op in (("fast", GAUSS), ("slow", SLOW)):
-        out = d / f"ref_{name}.zarr/o"
-        volbatch("run", eu.write_job(d / f"ref_{name}.toml", raw, out, op, "float32", CHUNKS,
-                                     tiling={"block": list(CHUNKS)}), "--threads", 2, "--quiet")
-        refs[name] = eu.dataset_files(out)
-    return {"raw": raw, "refs": refs}
-
-
-def job(tmp_path, data, name, op=GAUSS, run=None):
-    out = tmp_path / f"{name}.zarr/o"
-    path = eu.write_job(tmp_path / f"{name}.toml", data["raw"], out, op, "float32", CHUNKS,
-                        tiling={"block": list(CHUNKS)}, run=run)
-    return path, out, eu.jobdir_of(out)
+    return xu.reference_data(volbatch, tmp_path_factory.mktemp("mpi_data"), 3,
+                             {"fast": GAUSS, "slow": SLOW})
 
 
 def ranks_of(jobdir):

@@ -4,7 +4,6 @@ scripts/slurm.sh, stopped by PID): a job array writes what a local run writes, s
 and `volbatch status` reads the array's task states."""
 import json
 import os
-import random
 import socket
 import subprocess
 import time
@@ -12,11 +11,10 @@ import time
 import pytest
 
 import engine_util as eu
+import exec_util as xu
+from exec_util import GAUSS, job
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-SHAPE = (64, 256, 256)  # 128 blocks of 32^3
-CHUNKS = (32, 32, 32)
-GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
 SLOW = {"type": "gaussian", "sigma": [6.0, 6.0, 6.0]}
 
 
@@ -47,22 +45,8 @@ def slurm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data(volbatch, tmp_path_factory):
-    d = tmp_path_factory.mktemp("slurm_data")
-    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=5), d / "in.zarr/raw", CHUNKS)
-    refs = {}
-    for name, op in (("fast", GAUSS), ("slow", SLOW)):
-        out = d / f"ref_{name}.zarr/o"
-        volbatch("run", eu.write_job(d / f"ref_{name}.toml", raw, out, op, "float32", CHUNKS,
-                                     tiling={"block": list(CHUNKS)}), "--threads", 2, "--quiet")
-        refs[name] = eu.dataset_files(out)
-    return {"raw": raw, "refs": refs}
-
-
-def job(tmp_path, data, name, op=GAUSS, run=None):
-    out = tmp_path / f"{name}.zarr/o"
-    path = eu.write_job(tmp_path / f"{name}.toml", data["raw"], out, op, "float32", CHUNKS,
-                        tiling={"block": list(CHUNKS)}, run=run)
-    return path, out, eu.jobdir_of(out)
+    return xu.reference_data(volbatch, tmp_path_factory.mktemp("slurm_data"), 5,
+                             {"fast": GAUSS, "slow": SLOW})
 
 
 def assert_clean(jobdir, out):

@@ -17,9 +17,7 @@ import engine_util as eu  # noqa: E402
 
 
 def pytest_addoption(parser):
-    parser.addoption("--volbatch", action="store",
-                     default=os.environ.get("VOLBATCH", "build/volbatch"),
-                     help="the volbatch binary under test (its build tree has python/)")
+    eu.add_volbatch_option(parser)
 
 
 def pytest_configure(config):
@@ -32,7 +30,4 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def cli(pytestconfig):
-    path = os.path.abspath(pytestconfig.getoption("--volbatch"))
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"--volbatch={path} is not an executable")
-    return eu.Volbatch(path)
+    return eu.volbatch_from_config(pytestconfig)

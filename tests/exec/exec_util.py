@@ -1,0 +1,27 @@
+"""What the executor suites share: one test volume in 128 blocks of 32^3, its reference outputs
+from a local run, and job files over it."""
+import engine_util as eu
+
+SHAPE = (64, 256, 256)  # 128 blocks of 32^3
+CHUNKS = (32, 32, 32)
+GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
+
+
+def reference_data(volbatch, d, seed, ops):
+    """The input volume under `d` and, per name in `ops`, the files a local run writes."""
+    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=seed), d / "in.zarr/raw", CHUNKS)
+    refs = {}
+    for name, op in ops.items():
+        out = d / f"ref_{name}.zarr/o"
+        volbatch("run", eu.write_job(d / f"ref_{name}.toml", raw, out, op, "float32", CHUNKS,
+                                     tiling={"block": list(CHUNKS)}), "--threads", 2, "--quiet")
+        refs[name] = eu.dataset_files(out)
+    return {"raw": raw, "refs": refs}
+
+
+def job(tmp_path, data, name, op=GAUSS, run=None):
+    """A job over data["raw"] writing tmp_path/<name>.zarr/o: (job file, output, job directory)."""
+    out = tmp_path / f"{name}.zarr/o"
+    path = eu.write_job(tmp_path / f"{name}.toml", data["raw"], out, op, "float32", CHUNKS,
+                        tiling={"block": list(CHUNKS)}, run=run)
+    return path, out, eu.jobdir_of(out)
