@@ -6,22 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "volbatch/core/error.h"
+#include "volbatch/exec/exec_test_util.h"
 
 namespace volbatch {
 namespace {
 
 using J = nlohmann::json;
-
-// Expects f to throw a volbatch::Error whose message holds `what`.
-void ExpectError(const std::function<void()>& f, const std::string& what) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no error; expected one with: " << what;
-}
 
 K8sJob Job(int workers = 4) {
   K8sJob job;

@@ -8,22 +8,12 @@
 #include <sstream>
 
 #include "volbatch/core/error.h"
+#include "volbatch/exec/exec_test_util.h"
 
 namespace volbatch {
 namespace {
 
 using J = nlohmann::json;
-
-// Expects f to throw a volbatch::Error whose message holds `what`.
-void ExpectError(const std::function<void()>& f, const std::string& what) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
-    return;
-  }
-  ADD_FAILURE() << "no error; expected one with: " << what;
-}
 
 LsfJob Job(int workers = 5) {
   LsfJob job;
