@@ -7,16 +7,18 @@ CHUNKS = (32, 32, 32)
 GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
 
 
-def reference_data(volbatch, d, seed, ops):
-    """The input volume under `d` and, per name in `ops`, the files a local run writes."""
-    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=seed), d / "in.zarr/raw", CHUNKS)
+def reference_data(volbatch, d, seed, ops, shape=SHAPE, chunks=CHUNKS):
+    """The input volume under `d` (blocks = chunks) and, per name in `ops`, the files a local
+    run writes."""
+    raw = eu.write_zarr2(eu.em_volume(shape, seed=seed), d / "in.zarr/raw", chunks)
     refs = {}
     for name, op in ops.items():
         out = d / f"ref_{name}.zarr/o"
-        volbatch("run", eu.write_job(d / f"ref_{name}.toml", raw, out, op, "float32", CHUNKS,
-                                     tiling={"block": list(CHUNKS)}), "--threads", 2, "--quiet")
+        volbatch("run", eu.write_job(d / f"ref_{name}.toml", raw, out, op, "float32", chunks,
+                                     tiling={"block": list(chunks)}),
+                 "--executor", "local", "--threads", 2, "--quiet")
         refs[name] = eu.dataset_files(out)
-    return {"raw": raw, "refs": refs}
+    return {"dir": d, "raw": raw, "refs": refs}
 
 
 def job(tmp_path, data, name, op=GAUSS, run=None):

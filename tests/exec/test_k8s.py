@@ -17,6 +17,7 @@ import yaml
 from kubernetes import client
 
 import engine_util as eu
+import exec_util as xu
 
 SHAPE = (32, 64, 64)
 CHUNKS = (16, 16, 16)
@@ -29,13 +30,8 @@ NEWER_JOB_SPEC_FIELDS = ("backoffLimitPerIndex", "podReplacementPolicy", "podFai
 
 @pytest.fixture(scope="module")
 def data(volbatch, tmp_path_factory):
-    d = tmp_path_factory.mktemp("k8s")
-    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=5), d / "in.zarr/raw", CHUNKS)
-    ref = d / "ref.zarr/o"
-    volbatch("run", eu.write_job(d / "ref.toml", raw, ref, GAUSS, "float32", CHUNKS,
-                                 tiling={"block": list(CHUNKS)}),
-             "--executor", "local", "--threads", 2, "--quiet")
-    return {"dir": d, "raw": raw, "ref": eu.dataset_files(ref)}
+    return xu.reference_data(volbatch, tmp_path_factory.mktemp("k8s"), 5, {"ref": GAUSS},
+                             SHAPE, CHUNKS)
 
 
 def k8s_job(data, volbatch, name, k8s_table):
@@ -160,7 +156,7 @@ def test_manifest_loads_into_the_typed_models_and_pods_write_what_a_local_run_wr
     for proc in procs:
         o, e = proc.communicate(timeout=120)
         assert proc.returncode == 0, e
-    eu.assert_same_files(eu.dataset_files(out), data["ref"], "k8s pods")
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["ref"], "k8s pods")
     st = volbatch.status(jobdir)
     assert st["blocks_remaining"] == 0 and st["ledgers"] == WORKERS
     assert "k8s" in st["engines"] and file in st["engines"]["k8s"]["summary"]

@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 import engine_util as eu
+import exec_util as xu
 
 SHAPE = (32, 64, 64)
 CHUNKS = (16, 16, 16)
@@ -23,13 +24,8 @@ WORKERS = 3
 
 @pytest.fixture(scope="module")
 def data(volbatch, tmp_path_factory):
-    d = tmp_path_factory.mktemp("lsf")
-    raw = eu.write_zarr2(eu.em_volume(SHAPE, seed=6), d / "in.zarr/raw", CHUNKS)
-    ref = d / "ref.zarr/o"
-    volbatch("run", eu.write_job(d / "ref.toml", raw, ref, GAUSS, "float32", CHUNKS,
-                                 tiling={"block": list(CHUNKS)}),
-             "--executor", "local", "--threads", 2, "--quiet")
-    return {"dir": d, "raw": raw, "ref": eu.dataset_files(ref)}
+    return xu.reference_data(volbatch, tmp_path_factory.mktemp("lsf"), 6, {"ref": GAUSS},
+                             SHAPE, CHUNKS)
 
 
 def lsf_job(data, name, lsf_table=""):
@@ -101,7 +97,7 @@ def test_script_lines_and_its_elements_write_what_a_local_run_writes(volbatch, d
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    eu.assert_same_files(eu.dataset_files(out), data["ref"], "lsf elements")
+    eu.assert_same_files(eu.dataset_files(out), data["refs"]["ref"], "lsf elements")
     st = volbatch.status(jobdir)
     assert st["blocks_remaining"] == 0 and st["ledgers"] == WORKERS
 
