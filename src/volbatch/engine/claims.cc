@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -80,22 +81,33 @@ std::string ClaimBoard::Path(Index block) const {
   return dir_ + "/" + std::to_string(block) + ".claim";
 }
 
+// Names the temporaries of every board in this process apart.
+std::atomic<uint64_t> next_temporary{0};
+
 bool ClaimBoard::Create(Index block) {
   const std::string path = Path(block);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
-    throw IoError(path + ": cannot create a claim: " + ErrnoText(errno));
-  }
+  // The claim appears with its content or not at all: written to a temporary, then linked to
+  // its name (link fails with EEXIST as O_EXCL would), so `volbatch status` never reads a
+  // claim whose holder is not written yet. A crash leaves at most the temporary, which is not
+  // a claim (no ".claim" suffix) and goes with the claims directory's sweep.
+  const std::string tmp = dir_ + "/." + std::to_string(block) + "." + std::to_string(::getpid()) +
+                          "." + std::to_string(next_temporary++) + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw IoError(tmp + ": cannot create a claim: " + ErrnoText(errno));
   const std::string line = std::to_string(worker_) + " " + std::to_string(::getpid()) + " " +
                            HostName() + " " + std::to_string(NowMs()) + "\n";
-  // The content is informational (status, logs); the claim is the file's existence, so a
-  // crash before this write leaves a valid (empty) claim that expires like any other.
   const ssize_t n = ::write(fd, line.data(), line.size());
   ::close(fd);
   if (n != static_cast<ssize_t>(line.size())) {
-    ::unlink(path.c_str());
-    throw IoError(path + ": cannot write a claim");
+    ::unlink(tmp.c_str());
+    throw IoError(tmp + ": cannot write a claim");
+  }
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int err = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0) {
+    if (err == EEXIST) return false;
+    throw IoError(path + ": cannot create a claim: " + ErrnoText(err));
   }
   std::lock_guard lock(mu_);
   held_.insert(block);
