@@ -2,8 +2,9 @@
 // the blocks between them and take over the blocks of one that died.
 //
 // Layout: JOBDIR/claims/<block>.claim, one small file per block IN FLIGHT (never per block of
-// the job: at most workers x blocks_in_flight files), created exclusively (O_CREAT|O_EXCL, so
-// of two workers asking at once exactly one gets it) and holding one line
+// the job: at most workers x blocks_in_flight files), created exclusively (written to a
+// temporary, then link()ed to its name, which fails if it exists: of two workers asking at
+// once exactly one gets it, and the claim never appears without its content) holding one line
 //   "<worker> <pid> <host> <unix ms>\n".
 // Its mtime is the heartbeat: the holder touches every claim it holds every lease/4. A claim
 // whose mtime is older than the lease is stale (its holder is dead or cut off); a worker takes
@@ -11,7 +12,7 @@
 // the other finds it gone) and then creating it anew. A taken-over block is computed twice
 // at worst, which writes the same bytes (DESIGN invariant 6).
 //
-// Cost: one create + one unlink per block, one utimensat per held block per heartbeat.
+// Cost: a create, link and unlink of the temporary, and one unlink per block, one utimensat per held block per heartbeat.
 #pragma once
 
 #include <chrono>
