@@ -34,6 +34,9 @@ class BytesEndianCodec : public ArrayToBytesCodec {
     if (big_ && a.element_size() > 1) return std::nullopt;
     return a.bytes();
   }
+  bool DecodesAsIs(const ChunkSpec& spec) const override {
+    return !big_ || ByteSize(spec.dtype) == 1;
+  }
   Array DecodeOwned(Bytes&& in, const ChunkSpec& spec) const override {
     const size_t n = spec.num_bytes();
     if (in.size() != n) {

@@ -126,4 +126,39 @@ Array CodecChain::Decode(ByteView encoded, const ChunkSpec& spec) const {
   return a;
 }
 
+bool CodecChain::DecodesRegions(const ChunkSpec& spec) const {
+  return array_codecs_.empty() && bytes_codecs_.size() == 1 &&
+         array_to_bytes_->DecodesAsIs(spec) && bytes_codecs_[0]->DecodesRanges();
+}
+
+std::optional<Array> CodecChain::DecodeRegion(ByteView encoded, const ChunkSpec& spec,
+                                              const Box& region) const {
+  if (!DecodesRegions(spec)) return std::nullopt;
+  return DecodeRegionOfElements(*bytes_codecs_[0], encoded, spec, region);
+}
+
+std::optional<Array> DecodeRegionOfElements(const BytesCodec& codec, ByteView encoded,
+                                            const ChunkSpec& spec, const Box& region) {
+  const size_t rank = spec.shape.size();
+  if (rank == 0 || region.rank() != rank || !Box::FromShape(spec.shape).Contains(region) ||
+      region.empty()) {
+    return std::nullopt;
+  }
+  // Whole slices of axis 0: the decoded slab is itself a C-order array.
+  Shape slab_shape = spec.shape;
+  slab_shape[0] = region.shape[0];
+  const size_t chunk_bytes = spec.num_bytes();
+  const size_t slice_bytes = chunk_bytes / static_cast<size_t>(spec.shape[0]);
+  std::optional<Bytes> slab =
+      codec.DecodeRange(encoded, static_cast<size_t>(region.begin[0]) * slice_bytes,
+                        static_cast<size_t>(region.shape[0]) * slice_bytes, chunk_bytes, spec);
+  if (!slab) return std::nullopt;
+  Array a = Array::FromBytes(spec.dtype, slab_shape, std::move(*slab));
+  Shape begin = region.begin;
+  begin[0] = 0;
+  const Box in_slab(begin, region.shape);
+  if (in_slab == Box::FromShape(slab_shape)) return a;
+  return a.Slice(in_slab);
+}
+
 }  // namespace volbatch

@@ -37,6 +37,17 @@ class BytesCodec {
   // `max_decoded` bounds the output: a stream that would decode to more is DataLoss, so a
   // corrupt or hostile chunk cannot make us allocate more than the chunk can hold.
   virtual Bytes Decode(ByteView encoded, size_t max_decoded, const ChunkSpec& spec) const = 0;
+  // True if DecodeRange can return part of the decoded stream for less than a whole Decode.
+  virtual bool DecodesRanges() const { return false; }
+  // Bytes [offset, offset + length) of what Decode would return, decoding only what holds them
+  // (blosc: the blocks they lie in): a training window reads a fraction of each chunk it
+  // touches. nullopt when this codec or this stream cannot (the caller decodes it all). The
+  // range must lie inside the decoded stream, which is checked against `max_decoded` as Decode.
+  virtual std::optional<Bytes> DecodeRange(ByteView encoded, size_t offset, size_t length,
+                                           size_t max_decoded, const ChunkSpec& spec) const {
+    (void)encoded, (void)offset, (void)length, (void)max_decoded, (void)spec;
+    return std::nullopt;
+  }
 };
 
 class ArrayCodec {
@@ -62,6 +73,12 @@ class ArrayToBytesCodec {
     (void)spec;
     return std::nullopt;
   }
+  // True if Decode is the elements as they are (C order, host endianness): part of the encoded
+  // bytes is then part of the array, which is what lets a chain decode a region alone.
+  virtual bool DecodesAsIs(const ChunkSpec& spec) const {
+    (void)spec;
+    return false;
+  }
   // Decode from bytes the caller gives up, which a codec may adopt instead of copying.
   virtual Array DecodeOwned(Bytes&& encoded, const ChunkSpec& spec) const {
     return Decode(encoded, spec);
@@ -86,6 +103,14 @@ class CodecChain {
   Array Decode(ByteView encoded, const ChunkSpec& spec) const;
   // The same, from bytes the caller gives up (an uncompressed chunk keeps them: no copy).
   Array DecodeOwned(Bytes&& encoded, const ChunkSpec& spec) const;
+  // True if DecodeRegion can decode a region for less than the whole chunk: no array->array
+  // codec, elements stored as they are, and one compressor that decodes ranges (blosc).
+  bool DecodesRegions(const ChunkSpec& spec) const;
+  // `region` (chunk coordinates) of the chunk, decoding only the slab of axis-0 slices that
+  // holds it; nullopt when DecodesRegions is false or the stream cannot (e.g. a blosc buffer
+  // stored uncompressed is as cheap whole), and the caller decodes it all.
+  std::optional<Array> DecodeRegion(ByteView encoded, const ChunkSpec& spec,
+                                    const Box& region) const;
 
   const std::shared_ptr<const ArrayToBytesCodec>& array_to_bytes() const { return array_to_bytes_; }
   const std::vector<std::shared_ptr<const BytesCodec>>& bytes_codecs() const {
@@ -100,5 +125,11 @@ class CodecChain {
   std::shared_ptr<const ArrayToBytesCodec> array_to_bytes_;
   std::vector<std::shared_ptr<const BytesCodec>> bytes_codecs_;
 };
+
+// `region` of a chunk whose elements `codec` compressed as they are (C order, host
+// endianness), decoding only the axis-0 slices that hold it (BytesCodec::DecodeRange); nullopt
+// when the codec cannot. For format drivers whose chunks are such a stream (Zarr v2).
+std::optional<Array> DecodeRegionOfElements(const BytesCodec& codec, ByteView encoded,
+                                            const ChunkSpec& spec, const Box& region);
 
 }  // namespace volbatch

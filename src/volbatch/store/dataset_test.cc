@@ -150,5 +150,50 @@ TEST(Dataset, SyncOfAnEachWriteHandleDoesNothing) {
   EXPECT_EQ(ds.SweepTemporaries(), 0u);
 }
 
+// A read of part of a blosc chunk decodes only the blosc blocks that hold it (zarr2, and zarr3
+// without sharding); it must equal the same part of a whole decode, edge chunks included, and
+// the formats whose chunks are not their elements as they are must decode whole.
+TEST(Dataset, PartialReadsOfBloscChunksEqualWholeReads) {
+  const fs::path dir = TestDir();
+  for (const char* format : {"zarr2", "zarr3"}) {
+    SCOPED_TRACE(format);
+    CreateOptions o;
+    o.format = format;
+    o.shape = {70, 40, 36};
+    o.chunks = {32, 32, 32};
+    o.dtype = DataType::kUint32;
+    o.codecs = ParseCodecSpec("blosc:zstd:3:shuffle");
+    const std::string path = (dir / (std::string(format) + ".zarr")).string();
+    Dataset ds = Dataset::Create(path, o);
+    const Array all = RandomArray(DataType::kUint32, o.shape, 9);
+    ds.Write(Box::FromShape(o.shape), all);
+    EXPECT_TRUE(ds.driver().DecodesUnitRegions());
+    for (const Box& region : {Box({3, 5, 7}, {20, 9, 28}), Box({31, 0, 0}, {2, 40, 36}),
+                              Box({60, 33, 30}, {10, 7, 6}), Box({0, 0, 0}, {70, 40, 36})}) {
+      EXPECT_EQ(ds.Read(region), all.Slice(region)) << region.ToString();
+    }
+    // Straight through the driver: a part of an inner chunk, and of an edge chunk.
+    auto part = ds.driver().ReadUnitRegion(ds.kvstore(), {0, 0, 0}, Box({8, 2, 3}, {9, 4, 5}));
+    ASSERT_TRUE(part);
+    EXPECT_EQ(*part, all.Slice(Box({8, 2, 3}, {9, 4, 5})));
+    part = ds.driver().ReadUnitRegion(ds.kvstore(), {2, 1, 1}, Box({0, 0, 0}, {6, 8, 32}));
+    ASSERT_TRUE(part);
+    Array want = Array::Filled(DataType::kUint32, {6, 8, 32}, ds.layout().fill_value);
+    CopyRegion(all.Slice(Box({64, 32, 32}, {6, 8, 4})), Shape{0, 0, 0}, want, Shape{0, 0, 0},
+               Shape{6, 8, 4});
+    EXPECT_EQ(*part, want);
+  }
+  CreateOptions o;
+  o.format = "zarr3";
+  o.shape = {8, 8};
+  o.chunks = {4, 4};
+  o.dtype = DataType::kUint16;
+  o.codecs = ParseCodecSpec("zstd:1");
+  EXPECT_FALSE(Dataset::Create((dir / "zstd.zarr").string(), o).driver().DecodesUnitRegions());
+  o.codecs = ParseCodecSpec("blosc");
+  o.format = "n5";
+  EXPECT_FALSE(Dataset::Create((dir / "b.n5").string(), o).driver().DecodesUnitRegions());
+}
+
 }  // namespace
 }  // namespace volbatch

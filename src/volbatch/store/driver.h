@@ -55,6 +55,16 @@ class FormatDriver {
   virtual Array DecodeOwnedUnit(Bytes&& bytes, const Shape& unit_index) const {
     return DecodeUnit(bytes, unit_index);
   }
+  // True if DecodeUnitRegion decodes part of a unit for less than all of it (Zarr chunks whose
+  // one compressor is blosc: only the blocks that hold the part).
+  virtual bool DecodesUnitRegions() const { return false; }
+  // `local` of the unit in `bytes`, decoding less than the whole unit; nullopt where the codecs
+  // cannot (the caller decodes it all). Errors like DecodeUnit.
+  virtual std::optional<Array> DecodeUnitRegion(ByteView bytes, const Shape& unit_index,
+                                                const Box& local) const {
+    (void)bytes, (void)unit_index, (void)local;
+    return std::nullopt;
+  }
   // Encodes a unit given as an array of write_chunks shape. Returns nullopt when the unit
   // should not exist (all fill value), so the caller erases it.
   virtual std::optional<Bytes> EncodeUnit(const Array& unit, const Shape& unit_index) const = 0;

@@ -49,13 +49,17 @@ std::optional<Array> FormatDriver::ReadUnitRegion(const KvStore& kv, const Shape
   const std::string key = UnitKey(unit_index);
   auto bytes = kv.Get(key);
   if (!bytes) return std::nullopt;
+  const bool whole = local == Box::FromShape(layout().write_chunks);
   Array unit;
   try {
+    if (!whole) {
+      if (std::optional<Array> part = DecodeUnitRegion(*bytes, unit_index, local)) return part;
+    }
     unit = DecodeOwnedUnit(std::move(*bytes), unit_index);
   } catch (const Error& e) {
     throw WithContext(e, kv.Describe(key));
   }
-  if (local == Box::FromShape(unit.shape())) return unit;
+  if (whole) return unit;
   return unit.Slice(local);
 }
 

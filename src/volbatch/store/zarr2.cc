@@ -220,6 +220,19 @@ class Zarr2Driver : public FormatDriver {
     return Decode(bytes, &bytes, idx);
   }
 
+  bool DecodesUnitRegions() const override {
+    return m_.filters.empty() && m_.codecs.size() == 1 && m_.codecs[0]->DecodesRanges() &&
+           !m_.fortran && m_.encoded_type.dtype == m_.layout.dtype &&
+           (!m_.dtype.big_endian || ByteSize(m_.layout.dtype) == 1);
+  }
+
+  // Edge chunks are decoded whole: what lies outside the array is replaced by the fill value.
+  std::optional<Array> DecodeUnitRegion(ByteView bytes, const Shape& idx,
+                                        const Box& local) const override {
+    if (!DecodesUnitRegions() || IsEdgeChunk(Origin(idx), m_.layout)) return std::nullopt;
+    return DecodeRegionOfElements(*m_.codecs[0], bytes, spec_, local);
+  }
+
   // `owned`, when given, holds `bytes` and may be taken over.
   Array Decode(ByteView bytes, Bytes* owned, const Shape& idx) const {
     const ArrayLayout& l = m_.layout;

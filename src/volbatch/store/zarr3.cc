@@ -108,6 +108,14 @@ class Zarr3Driver : public FormatDriver {
   std::string UnitKey(const Shape& unit_index) const override;
   Array DecodeUnit(ByteView bytes, const Shape& unit_index) const override;
   Array DecodeOwnedUnit(Bytes&& bytes, const Shape& unit_index) const override;
+  bool DecodesUnitRegions() const override {
+    return !sharding_ && codecs_.DecodesRegions(unit_spec_);
+  }
+  std::optional<Array> DecodeUnitRegion(ByteView bytes, const Shape&,
+                                        const Box& local) const override {
+    if (sharding_) return std::nullopt;
+    return codecs_.DecodeRegion(bytes, unit_spec_, local);
+  }
   std::optional<Bytes> EncodeUnit(const Array& unit, const Shape& unit_index) const override;
   std::optional<Array> ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
                                       const Box& local) const override;

@@ -172,11 +172,25 @@ ChunkCache::Stats ChunkCache::stats() const {
   return s;
 }
 
+Shape SourceReader::ReadCell(const Dataset& dataset) {
+  const ArrayLayout& l = dataset.layout();
+  Shape cell = l.chunks;
+  if (cell.empty() || cell != l.write_chunks || !dataset.driver().DecodesUnitRegions()) return cell;
+  const size_t slice =
+      static_cast<size_t>(NumElements(cell, "chunks") / cell[0]) * ByteSize(l.dtype);
+  Index slab = cell[0];
+  while (slab > 1 && (cell[0] % slab != 0 || static_cast<size_t>(slab) * slice > kCellBytes)) {
+    --slab;
+  }
+  cell[0] = slab;
+  return cell;
+}
+
 SourceReader::SourceReader(Dataset dataset, std::shared_ptr<ChunkCache> cache)
-    : dataset_(std::move(dataset)) {
+    : dataset_(std::move(dataset)), cell_(ReadCell(dataset_)) {
   const ArrayLayout& l = dataset_.layout();
   NumElements(l.chunks, "chunks");
-  fill_ = ChunkFromArray(Array::Filled(l.dtype, l.chunks, l.fill_value));
+  fill_ = ChunkFromArray(Array::Filled(l.dtype, cell_, l.fill_value));
   set_cache(std::move(cache));
 }
 
@@ -184,14 +198,14 @@ void SourceReader::set_cache(std::shared_ptr<ChunkCache> cache) {
   cache_ = std::move(cache);
   if (cache_) {
     const ArrayLayout& l = dataset_.layout();
-    id_ = cache_->AddSource(static_cast<size_t>(NumElements(l.chunks)) * ByteSize(l.dtype));
+    id_ = cache_->AddSource(static_cast<size_t>(NumElements(cell_)) * ByteSize(l.dtype));
   }
 }
 
 Shape SourceReader::ChunkGrid() const {
   const ArrayLayout& l = dataset_.layout();
   Shape g(l.shape.size());
-  for (size_t i = 0; i < g.size(); ++i) g[i] = (l.shape[i] + l.chunks[i] - 1) / l.chunks[i];
+  for (size_t i = 0; i < g.size(); ++i) g[i] = (l.shape[i] + cell_[i] - 1) / cell_[i];
   return g;
 }
 
@@ -200,16 +214,16 @@ ChunkPtr SourceReader::LoadChunk(const Shape& idx) const {
   const size_t rank = l.shape.size();
   Shape unit(rank), local_begin(rank);
   for (size_t i = 0; i < rank; ++i) {
-    const Index origin = idx[i] * l.chunks[i];
+    const Index origin = idx[i] * cell_[i];
     unit[i] = origin / l.write_chunks[i];
     local_begin[i] = origin - unit[i] * l.write_chunks[i];
   }
   std::optional<Array> a =
-      dataset_.driver().ReadUnitRegion(dataset_.kvstore(), unit, Box(local_begin, l.chunks));
+      dataset_.driver().ReadUnitRegion(dataset_.kvstore(), unit, Box(local_begin, cell_));
   if (!a) return fill_;
-  if (a->shape() != l.chunks || a->dtype() != l.dtype) {
+  if (a->shape() != cell_ || a->dtype() != l.dtype) {
     throw Internal(dataset_.path() + ": chunk " + ShapeToString(idx) + " decoded to shape " +
-                   ShapeToString(a->shape()) + ", expected " + ShapeToString(l.chunks));
+                   ShapeToString(a->shape()) + ", expected " + ShapeToString(cell_));
   }
   return ChunkFromArray(std::move(*a));
 }
@@ -232,7 +246,7 @@ void SourceReader::Read(const Box& region, Array& out) const {
   }
   if (region.empty()) return;
   const bool cached = cache_ && cache_->capacity() > 0;
-  const Shape& cell = cached ? l.chunks : l.write_chunks;
+  const Shape& cell = cached ? cell_ : l.write_chunks;
   ForEachGridCell(region, cell, [&](const Shape& idx) {
     Shape origin(rank);
     for (size_t i = 0; i < rank; ++i) origin[i] = idx[i] * cell[i];
