@@ -15,6 +15,7 @@
 #include "volbatch/cli/transfer.h"
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
+#include "volbatch/engine/pyramid.h"
 #include "volbatch/engine/run.h"
 #include "volbatch/engine/work.h"
 #include "volbatch/exec/executor.h"
@@ -189,7 +190,21 @@ int Main(int argc, char** argv) {
   status->add_option("JOBDIR", path)->required();
   status->add_flag("--json", json, "print JSON");
 
-  for (auto* sub : {info, create, import, exp, copy, demo, run, work}) {
+  auto* pyramid = app.add_subcommand(
+      "pyramid", "write downsampled levels beside a dataset, described as OME-Zarr or N5 scales");
+  PyramidOptions pyramid_options;
+  std::string voxel_size;
+  pyramid->add_option("DATASET", pyramid_options.dataset)->required();
+  pyramid->add_option("--levels", pyramid_options.levels, "levels below DATASET")->required();
+  pyramid->add_option("--method", pyramid_options.method, "mean (intensities) | mode (labels)");
+  pyramid->add_option("--voxel-size", voxel_size,
+                      "Z,Y,X voxel size (default: the attributes', else 1)");
+  pyramid->add_option("--unit", pyramid_options.unit, "axis unit (default: nanometer)");
+  pyramid->add_option("--codec", pyramid_options.codec, "codec of the levels (default zstd:3)");
+  pyramid->add_flag("--quiet", pyramid_options.quiet, "no progress line");
+  pyramid->add_flag("--force", pyramid_options.force, "rewrite existing levels");
+
+  for (auto* sub : {info, create, import, exp, copy, demo, run, work, pyramid}) {
     sub->add_option("--threads", threads, "worker threads (default: all cores)");
   }
 
@@ -227,6 +242,16 @@ int Main(int argc, char** argv) {
       ExportVolume(src, dst, roi.empty() ? std::nullopt : std::optional<std::string>(roi));
     } else if (*copy) {
       CopyDataset(src, dst, copy_flags.Options());
+    } else if (*pyramid) {
+      pyramid_options.threads = threads;
+      if (!voxel_size.empty()) {
+        pyramid_options.voxel_size = ParseDoubleList(voxel_size, "--voxel-size");
+      }
+      const PyramidResult r = BuildPyramid(pyramid_options);
+      for (size_t k = 0; k < r.levels.size(); ++k) {
+        std::cout << r.levels[k] << "  " << ShapeToString(r.shapes[k + 1]) << "\n";
+      }
+      std::cout << "metadata: " << r.metadata << "\n";
     } else if (*demo) {
       demo_options.threads = threads;
       RunDemo(demo_options, std::cout);
@@ -280,6 +305,22 @@ int Main(int argc, char** argv) {
       if (!r.complete && !r.submitted_only) {
         std::cerr << "volbatch: " << r.problem << "; run again to finish them\n";
         return 1;
+      }
+      if (spec.output.pyramid > 0 && r.submitted_only) {
+        std::cout << "pyramid: run `volbatch pyramid " << spec.output.path << " --levels "
+                  << spec.output.pyramid << "` once the job is complete\n";
+      } else if (spec.output.pyramid > 0) {
+        PyramidOptions po;
+        po.dataset = spec.output.path;
+        po.levels = spec.output.pyramid;
+        po.method = spec.output.pyramid_method;
+        po.codec = spec.output.codec;
+        po.threads = threads;
+        po.quiet = run_options.quiet;
+        po.force = run_options.force;
+        const PyramidResult pr = BuildPyramid(po);
+        std::cout << "pyramid: " << pr.levels.size() << " levels beside " << spec.output.path
+                  << ", described in " << pr.metadata << "\n";
       }
     } else if (*status) {
       const nlohmann::json s = JobAndEngineStatus(path);

@@ -1,6 +1,7 @@
 #include "volbatch/cli/parse.h"
 
 #include <charconv>
+#include <cmath>
 #include <vector>
 
 #include "volbatch/core/error.h"
@@ -40,6 +41,25 @@ Shape ParseShapeList(const std::string& text, const std::string& what) {
   }
   CheckRank(shape.size(), what.c_str());
   return shape;
+}
+
+std::vector<double> ParseDoubleList(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  for (const auto& part : Split(text, ',')) {
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(part, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (part.empty() || used != part.size() || !std::isfinite(v) || v <= 0) {
+      throw InvalidArgument(what + ": \"" + text +
+                            "\" is not a comma-separated list of positive numbers");
+    }
+    out.push_back(v);
+  }
+  return out;
 }
 
 Box ParseRoi(const std::string& text, const Shape& shape, const std::string& what) {

@@ -21,6 +21,18 @@ TEST(Parse, ShapeList) {
   }
 }
 
+TEST(Parse, DoubleList) {
+  EXPECT_EQ(ParseDoubleList("40,4,4.5", "--voxel-size"), (std::vector<double>{40, 4, 4.5}));
+  for (const char* bad : {"", "1,,2", "1,x", "0,1", "-1", "nan", "inf", "1e999", "2 "}) {
+    try {
+      ParseDoubleList(bad, "--voxel-size");
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--voxel-size"), std::string::npos) << bad;
+    }
+  }
+}
+
 TEST(Parse, RoiLikeNumpy) {
   Shape s{10, 20, 30};
   EXPECT_EQ(ParseRoi("0:5,:,-10:", s, "--roi"), Box({0, 0, 20}, {5, 20, 10}));

@@ -164,6 +164,14 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
       spec.output.chunks = OptionalShape(t, "chunks");
       spec.output.codec = t.String("codec", "zstd:3");
       spec.output.shards = OptionalShape(t, "shards");
+      const Index levels = t.Integer("pyramid", 0);
+      if (levels < 0 || levels > 30) throw t.Bad("pyramid", "must be 0 to 30 levels");
+      spec.output.pyramid = static_cast<int>(levels);
+      spec.output.pyramid_method = t.String("pyramid_method", "mean");
+      if (spec.output.pyramid_method != "mean" && spec.output.pyramid_method != "mode") {
+        throw t.Bad("pyramid_method", "\"" + spec.output.pyramid_method +
+                                          "\" is not one of mean (intensities), mode (labels)");
+      }
       t.Finish();
     }
     if (!root.contains("operator") || !root.at("operator").is_object()) {
@@ -225,6 +233,10 @@ nlohmann::json JobSpecToJson(const JobSpec& s) {
   if (s.output.dtype) o["dtype"] = DataTypeName(*s.output.dtype);
   if (s.output.chunks) o["chunks"] = *s.output.chunks;
   if (s.output.shards) o["shards"] = *s.output.shards;
+  if (s.output.pyramid > 0) {
+    o["pyramid"] = s.output.pyramid;
+    o["pyramid_method"] = s.output.pyramid_method;
+  }
   j["operator"] = s.op;
   auto& t =
       j["tiling"] = {{"padding", s.tiling.padding}, {"padding_value", s.tiling.padding_value}};

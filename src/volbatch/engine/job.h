@@ -30,6 +30,8 @@ struct JobSpec {
     std::optional<Shape> chunks;    // spatial, or with the channel axis first
     std::string codec = "zstd:3";
     std::optional<Shape> shards;
+    int pyramid = 0;                      // downsampled levels written after the run
+    std::string pyramid_method = "mean";  // "mean" | "mode"
   } output;
   nlohmann::json op = nlohmann::json::object();  // the [operator] table
   struct Tiling {

@@ -1,0 +1,56 @@
+// Multiscale pyramids: levels 1..N of a dataset, each the previous one reduced (mean for
+// intensities, mode for labels) by 2 along the axes whose voxels are the finest, so that an
+// anisotropic EM stack (e.g. 40 x 4 x 4 nm) is first made isotropic in-plane and z is not
+// downsampled until it is no coarser than y and x. Each level is a job of the block-wise engine
+// (operator "downsample"), so it runs on every core, resumes after a crash and never leaves a
+// half-written chunk; its job directory is removed once the level is complete.
+//
+// Layout: the levels sit beside the dataset, named after it (".../s0" -> s1, s2, ...; ".../0"
+// -> 1, 2, ...; ".../raw" -> raw_s1, raw_s2, ...), and the parent group describes them:
+//   Zarr v2: .zattrs "multiscales" (OME-NGFF 0.4: version, name, axes with types and units,
+//            datasets with coordinateTransformations scale and translation);
+//   Zarr v3: zarr.json attributes "ome": {"version": "0.5", "multiscales": [...]} (NGFF 0.5);
+//   N5:      each level's "downsamplingFactors" and the group's "scales", "resolution",
+//            "multiScale" and "units" (x, y, z order), as BigDataViewer and Paintera read them.
+// A voxel of level k covers F = 2^k voxels of level 0 per axis; its centre is (F - 1) / 2
+// level-0 voxels in, which is the translation written for it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "volbatch/core/box.h"
+
+namespace volbatch {
+
+// The reduction factor of each level (relative to the one before) for a volume of `shape`
+// whose voxels measure `voxel_size` (spatial axes, in order); axes of length 1 stay.
+std::vector<Shape> PyramidFactors(const Shape& shape, const std::vector<double>& voxel_size,
+                                  int levels);
+
+// The names of levels 1..levels beside a dataset called `name`.
+std::vector<std::string> PyramidLevelNames(const std::string& name, int levels);
+
+struct PyramidOptions {
+  std::string dataset;                     // level 0
+  int levels = 1;                          // levels to write below it
+  std::string method = "mean";             // "mean" | "mode"
+  std::optional<std::vector<double>> voxel_size;  // spatial axes; default: the attributes, or 1
+  std::string unit;                        // default: the attributes', or "nanometer"
+  std::string codec = "zstd:3";
+  int threads = 0;
+  bool quiet = false;
+  bool force = false;  // rewrite existing levels
+};
+
+struct PyramidResult {
+  std::vector<std::string> levels;  // paths, level 1 first
+  std::vector<Shape> shapes;        // of every level, level 0 first
+  std::vector<std::vector<double>> scales;  // voxel size of every level
+  std::string metadata;  // the file that describes the pyramid
+};
+
+PyramidResult BuildPyramid(const PyramidOptions& options);
+
+}  // namespace volbatch
