@@ -4,6 +4,7 @@
 #include <tbb/global_control.h>
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -18,10 +19,12 @@
 #include "volbatch/engine/pyramid.h"
 #include "volbatch/engine/run.h"
 #include "volbatch/engine/work.h"
+#include "volbatch/engine/workflow.h"
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/mpi.h"
 #include "volbatch/exec/worker_index.h"
 
+namespace fs = std::filesystem;
 namespace {
 
 using namespace volbatch;
@@ -291,37 +294,59 @@ int Main(int argc, char** argv) {
       std::cout << p.job.jobdir << "\n";
     } else if (*run) {
       ::signal(SIGTERM, [](int) { RequestStop(); });
-      const JobSpec spec = ParseJobFile(path);
       run_options.threads = threads;
       exec_options.name = executor;
       exec_options.threads = threads;
       exec_options.lease_s = lease_s;
       exec_options.quiet = run_options.quiet;
-      exec_options.table = exec_flags.Table(spec, executor);
-      const ExecutorResult r = FindExecutor(executor)(spec, run_options, exec_options);
-      for (const auto& m : r.messages) std::cout << m << (m.ends_with("\n") ? "" : "\n");
-      if (executor != "local" && !r.submitted_only) std::cout << JobAndEngineStatusText(r.status);
-      if (r.restarts) std::cout << "workers restarted: " << r.restarts << "\n";
-      if (!r.complete && !r.submitted_only) {
-        std::cerr << "volbatch: " << r.problem << "; run again to finish them\n";
-        return 1;
+      // One job through the executor, then its pyramid; 0 when it is complete (or submitted).
+      auto run_job = [&](const JobSpec& spec, const std::string& what) -> int {
+        exec_options.table = exec_flags.Table(spec, executor);
+        const ExecutorResult r = FindExecutor(executor)(spec, run_options, exec_options);
+        for (const auto& m : r.messages) std::cout << m << (m.ends_with("\n") ? "" : "\n");
+        if (executor != "local" && !r.submitted_only) std::cout << JobAndEngineStatusText(r.status);
+        if (r.restarts) std::cout << "workers restarted: " << r.restarts << "\n";
+        if (!r.complete && !r.submitted_only) {
+          std::cerr << "volbatch: " << what << r.problem << "; run again to finish them\n";
+          return 1;
+        }
+        if (spec.output.pyramid > 0 && r.submitted_only) {
+          std::cout << "pyramid: run `volbatch pyramid " << spec.output.path << " --levels "
+                    << spec.output.pyramid << "` once the job is complete\n";
+        } else if (spec.output.pyramid > 0) {
+          PyramidOptions po;
+          po.dataset = spec.output.path;
+          po.levels = spec.output.pyramid;
+          po.method = spec.output.pyramid_method;
+          po.codec = spec.output.codec;
+          po.threads = threads;
+          po.quiet = run_options.quiet;
+          po.force = run_options.force;
+          const PyramidResult pr = BuildPyramid(po);
+          std::cout << "pyramid: " << pr.levels.size() << " levels beside " << spec.output.path
+                    << ", described in " << pr.metadata << "\n";
+        }
+        return 0;
+      };
+      if (!IsWorkflowFile(path)) return run_job(ParseJobFile(path), "");
+      const Workflow w = ParseWorkflowFile(path);
+      if (exec_options.detach) {
+        throw InvalidArgument("--detach: a workflow's steps run one after the other, so " +
+                              path + " cannot be detached; run it without --detach");
       }
-      if (spec.output.pyramid > 0 && r.submitted_only) {
-        std::cout << "pyramid: run `volbatch pyramid " << spec.output.path << " --levels "
-                  << spec.output.pyramid << "` once the job is complete\n";
-      } else if (spec.output.pyramid > 0) {
-        PyramidOptions po;
-        po.dataset = spec.output.path;
-        po.levels = spec.output.pyramid;
-        po.method = spec.output.pyramid_method;
-        po.codec = spec.output.codec;
-        po.threads = threads;
-        po.quiet = run_options.quiet;
-        po.force = run_options.force;
-        const PyramidResult pr = BuildPyramid(po);
-        std::cout << "pyramid: " << pr.levels.size() << " levels beside " << spec.output.path
-                  << ", described in " << pr.metadata << "\n";
+      for (size_t i = 0; i < w.steps.size(); ++i) {
+        const std::string what = "step " + std::to_string(i + 1) + "/" +
+                                 std::to_string(w.steps.size()) + " " + w.steps[i].name;
+        if (!run_options.quiet) std::cout << what << ": " << w.steps[i].spec.output.path << "\n";
+        if (const int rc = run_job(w.steps[i].spec, what + ": "); rc != 0) return rc;
+        if (StopRequested()) {
+          std::cerr << "volbatch: stopped after " << what << "; run again to go on\n";
+          return 1;
+        }
       }
+    } else if (*status && fs::is_regular_file(path) && IsWorkflowFile(path)) {
+      const nlohmann::json s = WorkflowStatus(ParseWorkflowFile(path));
+      std::cout << (json ? s.dump(2) + "\n" : WorkflowStatusText(s));
     } else if (*status) {
       const nlohmann::json s = JobAndEngineStatus(path);
       std::cout << (json ? s.dump(2) + "\n" : JobAndEngineStatusText(s));

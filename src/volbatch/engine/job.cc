@@ -116,16 +116,42 @@ int64_t ParseByteSize(const nlohmann::json& value, const std::string& what) {
                         "\" (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)");
 }
 
-JobSpec ParseJobToml(const std::string& text, const std::string& source) {
-  nlohmann::json root;
+nlohmann::json ParseTomlDocument(const std::string& text, const std::string& source) {
   try {
-    root = TomlToJson(toml::parse(text, source));
+    return TomlToJson(toml::parse(text, source));
   } catch (const toml::parse_error& e) {
     const auto& b = e.source().begin;
     throw InvalidArgument(source + ":" + std::to_string(b.line) + ":" + std::to_string(b.column) +
                           ": " + std::string(e.description()));
   }
-  return ParseJobJson(root, source);
+}
+
+JobSpec ParseJobToml(const std::string& text, const std::string& source) {
+  return ParseJobJson(ParseTomlDocument(text, source), source);
+}
+
+std::string ReadJobText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw NotFound(path + ": cannot open the job file");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void RebaseJobPaths(JobSpec& spec, const std::string& job_file) {
+  // Relative paths in a job file are relative to the file, so a job runs from any directory.
+  const fs::path base = fs::absolute(job_file).parent_path();
+  auto rebase = [&](std::string& p) {
+    if (!p.empty() && fs::path(p).is_relative()) p = (base / p).lexically_normal().string();
+  };
+  rebase(spec.input.path);
+  rebase(spec.output.path);
+  rebase(spec.run.jobdir);
+  if (spec.op.contains("model") && spec.op["model"].is_string()) {
+    std::string m = spec.op["model"].get<std::string>();
+    rebase(m);
+    spec.op["model"] = m;
+  }
 }
 
 JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
@@ -253,24 +279,8 @@ nlohmann::json JobSpecToJson(const JobSpec& s) {
 }
 
 JobSpec ParseJobFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw NotFound(path + ": cannot open the job file");
-  std::stringstream text;
-  text << in.rdbuf();
-  JobSpec spec = ParseJobToml(text.str(), path);
-  // Relative paths in a job file are relative to the file, so a job runs from any directory.
-  const fs::path base = fs::absolute(path).parent_path();
-  auto rebase = [&](std::string& p) {
-    if (!p.empty() && fs::path(p).is_relative()) p = (base / p).lexically_normal().string();
-  };
-  rebase(spec.input.path);
-  rebase(spec.output.path);
-  rebase(spec.run.jobdir);
-  if (spec.op.contains("model") && spec.op["model"].is_string()) {
-    std::string m = spec.op["model"].get<std::string>();
-    rebase(m);
-    spec.op["model"] = m;
-  }
+  JobSpec spec = ParseJobToml(ReadJobText(path), path);
+  RebaseJobPaths(spec, path);
   return spec;
 }
 

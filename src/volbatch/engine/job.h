@@ -58,6 +58,13 @@ struct JobSpec {
 // Throws InvalidArgument naming the file and "[table] key" for anything wrong.
 JobSpec ParseJobFile(const std::string& path);
 JobSpec ParseJobToml(const std::string& text, const std::string& source);
+// A TOML document as JSON; syntax errors name source:line:column.
+nlohmann::json ParseTomlDocument(const std::string& text, const std::string& source);
+// The text of a job (or workflow) file; NotFound naming it if it cannot be read.
+std::string ReadJobText(const std::string& path);
+// Makes the spec's relative paths (input, output, job directory, model) relative to the
+// directory of `job_file`, so a job runs from any directory.
+void RebaseJobPaths(JobSpec& spec, const std::string& job_file);
 // The same from the job's tables as JSON (what job.json keeps, so `volbatch work` needs only
 // the job directory); JobSpecToJson is its inverse.
 JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source);
