@@ -17,7 +17,8 @@ PACKAGES=(
   slurm-wlm slurmctld slurmd slurm-client munge openmpi-bin libopenmpi-dev
   openssh-server openssh-client python3-kubernetes python3-yaml
   pybind11-dev python3-dev python3-setuptools python3-pip python3-venv python3-wheel
-  python3-distributed
+  python3-distributed clang-14 libclang-rt-14-dev llvm-14
+  chromium
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

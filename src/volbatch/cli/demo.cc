@@ -13,6 +13,7 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
 #include "volbatch/engine/run.h"
+#include "volbatch/report/report.h"
 
 namespace volbatch {
 namespace fs = std::filesystem;
@@ -160,6 +161,8 @@ void RunDemo(const DemoOptions& o, std::ostream& out) {
       "\nPSNR against the clean volume: {:.2f} dB noisy, {:.2f} dB denoised "
       "({:+.2f} dB)\n",
       before, after, after - before);
+  const ReportResult report = WriteReport(DefaultJobDir(denoised));
+  out << fmt::format("\nreport of the denoising run (plots, slice previews): {}\n", report.path);
 }
 
 }  // namespace volbatch

@@ -23,6 +23,7 @@
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/mpi.h"
 #include "volbatch/exec/worker_index.h"
+#include "volbatch/report/report.h"
 
 namespace fs = std::filesystem;
 namespace {
@@ -207,6 +208,9 @@ int Main(int argc, char** argv) {
   pyramid->add_flag("--quiet", pyramid_options.quiet, "no progress line");
   pyramid->add_flag("--force", pyramid_options.force, "rewrite existing levels");
 
+  auto* report = app.add_subcommand("report", "write JOBDIR/report.html: plots and slice previews");
+  report->add_option("JOBDIR", path)->required();
+
   for (auto* sub : {info, create, import, exp, copy, demo, run, work, pyramid}) {
     sub->add_option("--threads", threads, "worker threads (default: all cores)");
   }
@@ -326,6 +330,16 @@ int Main(int argc, char** argv) {
           std::cout << "pyramid: " << pr.levels.size() << " levels beside " << spec.output.path
                     << ", described in " << pr.metadata << "\n";
         }
+        if (!r.submitted_only) {
+          // The report is a view of the run: a problem writing it must not fail the run.
+          const std::string jobdir =
+              spec.run.jobdir.empty() ? DefaultJobDir(spec.output.path) : spec.run.jobdir;
+          try {
+            std::cout << "report: " << WriteReport(jobdir).path << "\n";
+          } catch (const Error& e) {
+            std::cerr << "volbatch: no report (" << e.what() << ")\n";
+          }
+        }
         return 0;
       };
       if (!IsWorkflowFile(path)) return run_job(ParseJobFile(path), "");
@@ -344,6 +358,10 @@ int Main(int argc, char** argv) {
           return 1;
         }
       }
+    } else if (*report) {
+      const ReportResult r = WriteReport(path);
+      std::cout << "report: " << r.path << " (" << r.charts << " charts, " << r.images
+                << " slice previews)\n";
     } else if (*status && fs::is_regular_file(path) && IsWorkflowFile(path)) {
       const nlohmann::json s = WorkflowStatus(ParseWorkflowFile(path));
       std::cout << (json ? s.dump(2) + "\n" : WorkflowStatusText(s));

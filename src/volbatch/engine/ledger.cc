@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <system_error>
 
 #include "volbatch/codec/crc32c.h"
@@ -98,25 +99,39 @@ bool LedgerState::IsDone(Index block) const {
 
 namespace {
 
+// One record, or nullopt if its magic, CRC or status is wrong.
+std::optional<LedgerRecord> DecodeRecord(const char* p) {
+  const uint8_t status = static_cast<uint8_t>(p[4]);
+  if (Get<uint32_t>(p) != kMagic || Get<uint32_t>(p + 28) != Crc(p, 28) ||
+      (status != 1 && status != 2)) {
+    return std::nullopt;
+  }
+  LedgerRecord r;
+  r.status = static_cast<BlockStatus>(status);
+  r.block = static_cast<Index>(Get<uint64_t>(p + 8));
+  r.time_ms = Get<uint64_t>(p + 16);
+  r.duration_ms = Get<uint32_t>(p + 24);
+  return r;
+}
+
 // Parses whole records from `data` into `state`.
 void AddRecords(const std::string& data, LedgerState& state) {
   for (size_t at = 0; at + kLedgerRecordSize <= data.size(); at += kLedgerRecordSize) {
-    const char* p = data.data() + at;
-    const uint8_t status = static_cast<uint8_t>(p[4]);
-    if (Get<uint32_t>(p) != kMagic || Get<uint32_t>(p + 28) != Crc(p, 28) ||
-        (status != 1 && status != 2)) {
+    const std::optional<LedgerRecord> r = DecodeRecord(data.data() + at);
+    if (!r) {
       ++state.bad_records;
       continue;
     }
-    LedgerRecord r;
-    r.status = static_cast<BlockStatus>(status);
-    r.block = static_cast<Index>(Get<uint64_t>(p + 8));
-    r.time_ms = Get<uint64_t>(p + 16);
-    r.duration_ms = Get<uint32_t>(p + 24);
     ++state.records;
-    auto [it, inserted] = state.latest.emplace(r.block, r);
-    if (!inserted && it->second.status != BlockStatus::kDone) it->second = r;
+    auto [it, inserted] = state.latest.emplace(r->block, *r);
+    if (!inserted && it->second.status != BlockStatus::kDone) it->second = *r;
   }
+}
+
+std::string ReadWhole(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw IoError(file + ": cannot read the ledger");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 std::vector<std::string> LedgerFiles(const std::string& jobdir) {
@@ -139,13 +154,25 @@ LedgerState ReadLedgers(const std::string& jobdir) {
   LedgerState state;
   state.files = LedgerFiles(jobdir);
   for (const auto& file : state.files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw IoError(file + ": cannot read the ledger");
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string data = ReadWhole(file);
     state.torn_bytes += data.size() % kLedgerRecordSize;
     AddRecords(data, state);
   }
   return state;
+}
+
+std::vector<LedgerHistory> ReadLedgerHistories(const std::string& jobdir) {
+  std::vector<LedgerHistory> out;
+  for (const auto& file : LedgerFiles(jobdir)) {
+    const std::string data = ReadWhole(file);
+    LedgerHistory h;
+    h.file = file;
+    for (size_t at = 0; at + kLedgerRecordSize <= data.size(); at += kLedgerRecordSize) {
+      if (auto r = DecodeRecord(data.data() + at)) h.records.push_back(*r);
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 void LedgerFollower::Refresh() {

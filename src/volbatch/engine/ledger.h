@@ -63,6 +63,13 @@ struct LedgerState {
 // Reads every ledger in the job directory (absent directory: empty state).
 LedgerState ReadLedgers(const std::string& jobdir);
 
+// Every valid record of one ledger, in the order written (for the run report).
+struct LedgerHistory {
+  std::string file;
+  std::vector<LedgerRecord> records;
+};
+std::vector<LedgerHistory> ReadLedgerHistories(const std::string& jobdir);
+
 // Follows the ledgers as workers append to them: each Refresh reads only the bytes appended
 // since the last one (and ledgers that appeared), so a worker can check a block it just
 // claimed against everyone's records at the cost of the records written meanwhile.
