@@ -16,6 +16,7 @@
 #include "volbatch/cli/transfer.h"
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
+#include "volbatch/engine/plan.h"
 #include "volbatch/engine/pyramid.h"
 #include "volbatch/engine/run.h"
 #include "volbatch/engine/work.h"
@@ -208,6 +209,24 @@ int Main(int argc, char** argv) {
   pyramid->add_flag("--quiet", pyramid_options.quiet, "no progress line");
   pyramid->add_flag("--force", pyramid_options.force, "rewrite existing levels");
 
+  auto* plan = app.add_subcommand(
+      "plan", "chunk, shard and codec candidates with files, ratio, speed and block memory");
+  std::string plan_target, plan_codecs, plan_chunk_bytes = "1MiB", plan_gpu, plan_window;
+  std::vector<std::string> plan_chunks;
+  PlanOptions plan_options;
+  plan->add_option("DATASET_OR_SHAPE", plan_target, "a dataset, or a shape Z,Y,X")->required();
+  plan->add_option("--dtype", dtype, "data type (with a shape)");
+  plan->add_option("--codec", plan_codecs, "codec SPECs to compare, comma-separated");
+  plan->add_option("--chunks", plan_chunks, "a chunk shape to consider (repeatable)");
+  plan->add_option("--chunk-bytes", plan_chunk_bytes, "target decoded bytes per chunk");
+  plan->add_option("--max-files", plan_options.max_files, "most chunk/shard files in all");
+  plan->add_option("--max-files-per-dir", plan_options.max_files_per_dir,
+                   "most files in one directory");
+  plan->add_option("--window", plan_window, "the model's input window Z,Y,X");
+  plan->add_option("--gpu-memory", plan_gpu, "GPU memory, e.g. 16GiB");
+  plan->add_option("--sample", plan_options.sample_chunks, "chunks measured (default 16)");
+  plan->add_flag("--json", json, "print JSON");
+
   auto* report = app.add_subcommand("report", "write JOBDIR/report.html: plots and slice previews");
   report->add_option("JOBDIR", path)->required();
 
@@ -357,6 +376,43 @@ int Main(int argc, char** argv) {
           std::cerr << "volbatch: stopped after " << what << "; run again to go on\n";
           return 1;
         }
+      }
+    } else if (*plan) {
+      if (fs::exists(plan_target)) {
+        plan_options.dataset = plan_target;
+      } else {
+        plan_options.shape = ParseShapeList(plan_target, "DATASET_OR_SHAPE (no such dataset)");
+        plan_options.dtype = ParseDataType(dtype, "--dtype");
+      }
+      if (!plan_codecs.empty()) {
+        plan_options.codecs.clear();
+        std::stringstream list(plan_codecs);
+        for (std::string c; std::getline(list, c, ',');) plan_options.codecs.push_back(c);
+      }
+      for (const auto& c : plan_chunks) plan_options.chunks.push_back(ParseShapeList(c, "--chunks"));
+      plan_options.target_chunk_bytes = ParseByteSize(plan_chunk_bytes, "--chunk-bytes");
+      if (!plan_gpu.empty()) plan_options.gpu_memory = ParseByteSize(plan_gpu, "--gpu-memory");
+      if (!plan_window.empty()) plan_options.window = ParseShapeList(plan_window, "--window");
+      const std::vector<PlanCandidate> cs = PlanStorage(plan_options);
+      if (json) {
+        nlohmann::json j = nlohmann::json::array();
+        for (const auto& c : cs) {
+          j.push_back({{"chunks", c.chunks},
+                       {"shards", c.shards ? nlohmann::json(*c.shards) : nlohmann::json()},
+                       {"codec", c.codec},
+                       {"files", c.files},
+                       {"files_per_dir", c.files_per_dir},
+                       {"chunk_bytes", c.chunk_bytes},
+                       {"ratio", c.ratio},
+                       {"decode_mb_s", c.decode_mb_s},
+                       {"windows_per_block", c.windows_per_block},
+                       {"block_memory", c.block_memory},
+                       {"gpu_batch", c.gpu_batch},
+                       {"problems", c.problems}});
+        }
+        std::cout << j.dump(2) << "\n";
+      } else {
+        std::cout << PlanTable(cs);
       }
     } else if (*report) {
       const ReportResult r = WriteReport(path);
