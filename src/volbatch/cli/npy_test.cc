@@ -34,9 +34,8 @@ Array Pattern(DataType dtype, const Shape& shape, uint64_t seed) {
 Bytes ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::vector<char> v((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Bytes out(v.size());
-  std::memcpy(out.data(), v.data(), v.size());
-  return out;
+  return Bytes(reinterpret_cast<const std::byte*>(v.data()),
+               reinterpret_cast<const std::byte*>(v.data() + v.size()));
 }
 
 void WriteFile(const std::string& path, std::string_view data) {

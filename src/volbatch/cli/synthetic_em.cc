@@ -1,13 +1,12 @@
 #include "volbatch/cli/synthetic_em.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <array>
 #include <climits>
 #include <cmath>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 
 namespace volbatch {
 namespace {
@@ -34,7 +33,7 @@ Array SyntheticEm(const Box& region, const SyntheticEmOptions& o) {
   uint8_t* data = out.data_as<uint8_t>();
   const Index ny = region.shape[1], nx = region.shape[2];
   const double s = o.cell_size;
-  tbb::parallel_for(Index{0}, region.shape[0], [&](Index lz) {
+  ParallelFor(Index{0}, region.shape[0], [&](Index lz) {
     const Index z = region.begin[0] + lz;
     std::array<Index, 3> cell{INT64_MIN, 0, 0};
     std::array<std::array<double, 3>, 27> seeds{};

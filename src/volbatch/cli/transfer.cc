@@ -1,7 +1,5 @@
 #include "volbatch/cli/transfer.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <functional>
@@ -12,6 +10,7 @@
 #include "volbatch/cli/tiff.h"
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 
 namespace volbatch {
 namespace fs = std::filesystem;
@@ -138,7 +137,7 @@ void CopyInto(const Dataset& src, Dataset& dst) {
     while (bytes() * 2 <= (int64_t{64} << 20) && block[axis] < l.shape[axis]) block[axis] *= 2;
   }
   const std::vector<Shape> cells = GridCells(Box::FromShape(l.shape), block);
-  tbb::parallel_for(size_t{0}, cells.size(), [&](size_t i) {
+  ParallelFor(size_t{0}, cells.size(), [&](size_t i) {
     Shape origin(block.size());
     for (size_t a = 0; a < block.size(); ++a) origin[a] = cells[i][a] * block[a];
     Box box = Intersect(Box(origin, block), Box::FromShape(l.shape));

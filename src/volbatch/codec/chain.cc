@@ -110,13 +110,17 @@ Array CodecChain::Decode(ByteView encoded, const ChunkSpec& spec) const {
   std::vector<ChunkSpec> specs{spec};
   for (const auto& c : array_codecs_) specs.push_back(c->EncodedSpec(specs.back()));
   const ChunkSpec& inner = specs.back();
-  const size_t bound = array_to_bytes_->EncodedSizeBound(inner);
-  // Intermediate streams (e.g. a gzip stream under crc32c) may exceed the raw size a little.
-  const size_t slack_bound = bound + bound / 8 + 4096;
+  // bounds[i]: the most bytes codec i can decode to, i.e. what the codecs before it can make
+  // of the array->bytes output (e.g. a gzip stream under crc32c a little more than the raw
+  // size; a stream under n5_lz4 with 64-byte blocks a third more).
+  std::vector<size_t> bounds{array_to_bytes_->EncodedSizeBound(inner)};
+  for (size_t i = 1; i < bytes_codecs_.size(); ++i) {
+    bounds.push_back(bytes_codecs_[i - 1]->MaxEncodedSize(bounds.back()));
+  }
   Bytes buf;
   ByteView cur = encoded;
   for (size_t i = bytes_codecs_.size(); i-- > 0;) {
-    buf = bytes_codecs_[i]->Decode(cur, i == 0 ? bound : slack_bound, inner);
+    buf = bytes_codecs_[i]->Decode(cur, bounds[i], inner);
     cur = buf;
   }
   // A decompressor's output is ours to give to the array->bytes codec.

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,6 +38,14 @@ class BytesCodec {
   // `max_decoded` bounds the output: a stream that would decode to more is DataLoss, so a
   // corrupt or hostile chunk cannot make us allocate more than the chunk can hold.
   virtual Bytes Decode(ByteView encoded, size_t max_decoded, const ChunkSpec& spec) const = 0;
+  // The most bytes Encode can make of `decoded_size` bytes (saturating at SIZE_MAX): a chain
+  // decodes the streams between its bytes codecs with these as their bounds. The default (an
+  // eighth plus 4 KiB) covers every compressor's worst case here; codecs that can expand more
+  // (n5_lz4 with small blocks: 21 bytes per block) override it.
+  virtual size_t MaxEncodedSize(size_t decoded_size) const {
+    const size_t slack = decoded_size / 8 + 4096;
+    return decoded_size > SIZE_MAX - slack ? SIZE_MAX : decoded_size + slack;
+  }
   // True if DecodeRange can return part of the decoded stream for less than a whole Decode.
   virtual bool DecodesRanges() const { return false; }
   // Bytes [offset, offset + length) of what Decode would return, decoding only what holds them

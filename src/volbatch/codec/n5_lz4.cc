@@ -93,6 +93,13 @@ class N5Lz4Codec : public BytesCodec {
     return {{"name", "n5_lz4"}, {"configuration", {{"blockSize", block_size_}}}};
   }
 
+  // Every block stored raw, each with its header, plus the end block.
+  size_t MaxEncodedSize(size_t decoded_size) const override {
+    const size_t bs = static_cast<size_t>(block_size_);
+    const size_t headers = (decoded_size / bs + 2) * kHeader;
+    return decoded_size > SIZE_MAX - headers ? SIZE_MAX : decoded_size + headers;
+  }
+
   Bytes Encode(ByteView decoded, const ChunkSpec&) const override {
     const size_t bs = static_cast<size_t>(block_size_);
     const size_t nblocks = (decoded.size() + bs - 1) / bs;

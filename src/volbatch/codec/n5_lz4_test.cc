@@ -106,5 +106,21 @@ TEST(N5Lz4, HostileLengthsAllocateNothing) {
   EXPECT_EQ(CodeOf([&] { codec->Decode(b, size_t{1} << 40, ByteSpec(1)); }), ErrorCode::kDataLoss);
 }
 
+// The bound a chain decodes the stream under n5_lz4 with (see CodecChain's
+// StreamsBetweenBytesCodecsMayExpandMoreThanAnEighth): never below what Encode makes.
+TEST(N5Lz4, MaxEncodedSizeBoundsEncode) {
+  for (int block_size : {64, 1000, 65536}) {
+    const auto codec = MakeBytesCodec("n5_lz4", {{"blockSize", block_size}});
+    for (size_t n : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{5000}}) {
+      Bytes noise(n);
+      uint64_t x = 2463534242ull + n;
+      for (auto& b : noise) x ^= x << 13, x ^= x >> 7, x ^= x << 17, b = std::byte(x);
+      EXPECT_LE(codec->Encode(noise, ByteSpec(n)).size(), codec->MaxEncodedSize(n))
+          << block_size << " " << n;
+    }
+  }
+  EXPECT_EQ(MakeBytesCodec("n5_lz4", json::object())->MaxEncodedSize(SIZE_MAX), SIZE_MAX);
+}
+
 }  // namespace
 }  // namespace volbatch

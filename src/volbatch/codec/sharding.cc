@@ -1,8 +1,6 @@
 // The "sharding_indexed" codec; the byte layout and costs are described in sharding.h.
 #include "volbatch/codec/sharding.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -10,6 +8,7 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 
 namespace volbatch {
 namespace {
@@ -199,7 +198,7 @@ Bytes ShardingCodec::EncodeShard(const Array& src, const Shape& shard_origin, co
   const size_t index_size = IndexSize(spec.shape);
   const ChunkSpec inner = InnerSpec(spec);
   std::vector<std::optional<Bytes>> parts(n);
-  tbb::parallel_for(size_t{0}, n, [&](size_t i) {
+  ParallelFor(size_t{0}, n, [&](size_t i) {
     Shape origin = Unravel(grid, i);
     for (size_t d = 0; d < origin.size(); ++d)
       origin[d] = shard_origin[d] + origin[d] * inner_shape_[d];
@@ -253,7 +252,7 @@ Array ShardingCodec::Decode(ByteView encoded, const ChunkSpec& spec) const {
   const ChunkSpec inner = InnerSpec(spec);
   Array out = Array::Filled(spec.dtype, spec.shape, spec.fill_value);
   const Shape zero(spec.shape.size(), 0);
-  tbb::parallel_for(size_t{0}, entries.size(), [&](size_t i) {
+  ParallelFor(size_t{0}, entries.size(), [&](size_t i) {
     const ShardIndexEntry& e = entries[i];
     if (e.empty()) return;
     Array chunk = DecodeInnerChunk(encoded.subspan(e.offset, e.nbytes), inner, grid, i);
@@ -267,11 +266,9 @@ Array ShardingCodec::Decode(ByteView encoded, const ChunkSpec& spec) const {
 size_t ShardingCodec::EncodedSizeBound(const ChunkSpec& spec) const {
   const Shape grid = InnerGrid(spec.shape);
   const ChunkSpec inner = InnerSpec(spec);
-  // Compressors may expand incompressible input a little; allow each bytes codec some slack.
+  // Compressors may expand incompressible input: each bytes codec's worst case, in turn.
   size_t per_chunk = inner_.array_to_bytes()->EncodedSizeBound(inner);
-  for (size_t i = 0; i < inner_.bytes_codecs().size(); ++i) {
-    per_chunk = SatAdd(per_chunk, per_chunk / 8 + 4096);
-  }
+  for (const auto& codec : inner_.bytes_codecs()) per_chunk = codec->MaxEncodedSize(per_chunk);
   return SatAdd(SatMul(per_chunk, static_cast<size_t>(NumElements(grid))), IndexSize(spec.shape));
 }
 

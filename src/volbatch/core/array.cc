@@ -47,8 +47,9 @@ Array Array::Uninitialized(DataType dtype, Shape shape) {
   return a;
 }
 
+// (An empty array has no buffer, and memset of a null pointer is undefined even for 0 bytes.)
 Array::Array(DataType dtype, Shape shape) : Array(Uninitialized(dtype, std::move(shape))) {
-  std::memset(bytes_.data(), 0, bytes_.size());
+  if (!bytes_.empty()) std::memset(bytes_.data(), 0, bytes_.size());
 }
 
 Array Array::Filled(DataType dtype, Shape shape, std::span<const std::byte> fill) {
@@ -58,7 +59,9 @@ Array Array::Filled(DataType dtype, Shape shape, std::span<const std::byte> fill
   const bool same = std::all_of(fill.begin(), fill.end(),
                                 [&](std::byte b) { return b == (fill.empty() ? b : fill[0]); });
   if (same) {  // zeros, or every byte of the element equal (0xff...): one memset
-    std::memset(a.bytes_.data(), fill.empty() ? 0 : static_cast<int>(fill[0]), a.bytes_.size());
+    if (!a.bytes_.empty()) {
+      std::memset(a.bytes_.data(), fill.empty() ? 0 : static_cast<int>(fill[0]), a.bytes_.size());
+    }
   } else {
     for (size_t off = 0; off < a.bytes_.size(); off += es)
       std::memcpy(&a.bytes_[off], fill.data(), es);

@@ -61,5 +61,24 @@ TEST(Array, FromBytesChecksTheSize) {
   EXPECT_THROW(Array(DataType::kFloat64, {int64_t{1} << 62}), Error);
 }
 
+// Empty arrays (a zero extent: an empty ROI, an empty slab) have no buffer at all; zeroing or
+// filling one must not hand memset a null pointer (UBSan found both, issue 8).
+TEST(Array, EmptyArraysHaveNoBytesAndEveryOperationWorks) {
+  Array z(DataType::kFloat32, {0, 4});
+  EXPECT_EQ(z.num_elements(), 0);
+  EXPECT_TRUE(z.bytes().empty());
+  const std::byte ones[4] = {std::byte{1}, std::byte{1}, std::byte{1}, std::byte{1}};
+  Array f = Array::Filled(DataType::kFloat32, {3, 0}, ones);
+  EXPECT_TRUE(f.bytes().empty());
+  EXPECT_TRUE(Array::Filled(DataType::kUint8, {0}, {}).AllEqual({}));
+  const std::byte mixed[4] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+  EXPECT_TRUE(Array::Filled(DataType::kFloat32, {0}, mixed).AllEqual(mixed));
+  EXPECT_EQ(Transpose(z, {1, 0}).shape(), (Shape{4, 0}));
+  SwapBytes(z.bytes(), 4);
+  Array b(DataType::kFloat32, {2, 4});
+  CopyRegion(z, {0, 0}, b, {1, 0}, {0, 4});
+  EXPECT_TRUE(b.AllEqual({}));
+}
+
 }  // namespace
 }  // namespace volbatch

@@ -1,11 +1,10 @@
 #include "volbatch/engine/block_processor.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 #include "volbatch/tile/padding.h"
 
 namespace volbatch {
@@ -142,7 +141,7 @@ Array BlockProcessor::Compute(BlockInput in) const {
     const size_t g1 = std::min(windows.size(), g0 + group);
     std::vector<Array> inputs(g1 - g0);
     std::vector<WindowInfo> infos(g1 - g0);
-    tbb::parallel_for(g0, g1, [&](size_t k) {
+    ParallelFor(g0, g1, [&](size_t k) {
       const Box wbox = lattice_.WindowBox(windows[k]);
       infos[k - g0] = WindowInfo{wbox, WindowInput(job_, wbox), job_.input_spatial};
       const Box local = infos[k - g0].input.Relative(in.input_box.begin);

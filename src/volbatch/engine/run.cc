@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 #include "volbatch/engine/block_processor.h"
 #include "volbatch/engine/claims.h"
 #include "volbatch/engine/job_dir.h"
@@ -120,6 +121,32 @@ void AddNs(std::atomic<int64_t>& a, Clock::time_point since) {
   a += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
 }
 
+// One run of a pipeline stage, with the hand-offs libtbb makes stated for TSan (see
+// core/parallel.h): what the previous stage did to the token and the previous run of this
+// (serial) stage did happen before this run; this run happens before the next stage's run on
+// the token, the next run of this stage and the caller's return. No-ops without TSan.
+class StageRun {
+ public:
+  StageRun(const void* token, const char* serial, const char& done)
+      : token_(token), serial_(serial), done_(done) {
+    if (token_) HappensAfter(token_);
+    if (serial_) HappensAfter(serial_);
+  }
+  ~StageRun() {
+    if (serial_) HappensBefore(serial_);
+    if (token_) HappensBefore(token_);
+    HappensBefore(&done_);
+  }
+  void SetToken(const void* token) { token_ = token; }
+  StageRun(const StageRun&) = delete;
+  StageRun& operator=(const StageRun&) = delete;
+
+ private:
+  const void* token_;
+  const char* serial_;
+  const char& done_;
+};
+
 std::string BlockText(const BlockProcessor& p, Index block) {
   return "block " + std::to_string(block) + " " + p.grid().BlockBox(block).ToString();
 }
@@ -139,70 +166,89 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
       t->error = std::string("unexpected failure: ") + e.what();
     }
   };
-  tbb::parallel_pipeline(
-      static_cast<size_t>(std::max(1, job.blocks_in_flight)),
-      tbb::make_filter<
-          void, Token*>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) -> Token* {
-        const std::optional<Index> block = source.Next();
-        if (!block) {
-          fc.stop();
-          return nullptr;
-        }
-        auto* t = new Token;
-        t->block = *block;
-        t->start = Clock::now();
-        return t;
-      }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
-        const auto s = Clock::now();
-        guarded(t, [&] {
-          t->input = proc.Read(t->block);
-          t->region = t->input.region;
-          c.bytes_read += t->input.bytes_read;
-        });
-        AddNs(c.read_ns, s);
-        return t;
-      }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
-        const auto s = Clock::now();
-        guarded(t, [&] {
-          t->output = proc.Compute(std::move(t->input));
-          t->input = BlockInput{};
-        });
-        AddNs(c.compute_ns, s);
-        return t;
-      }) & tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, [&](Token* t) {
-        const auto s = Clock::now();
-        guarded(t, [&] {
-          proc.Write(t->region, t->output);
-          c.bytes_written += static_cast<int64_t>(t->output.num_bytes());
-          c.voxels += t->output.num_elements();
-        });
-        AddNs(c.write_ns, s);
-        t->output = Array();
-        return t;
-      }) & tbb::make_filter<Token*, void>(tbb::filter_mode::serial_out_of_order, [&](Token* t) {
-        std::unique_ptr<Token> own(t);
-        LedgerRecord r;
-        r.block = t->block;
-        r.time_ms = NowMs();
-        r.duration_ms =
-            static_cast<uint32_t>(std::min(4e9, Seconds(Clock::now() - t->start) * 1000));
-        if (t->error.empty()) {
-          r.status = BlockStatus::kDone;
-          ledger->Append(r);  // only now: the block's chunks are durable
-          ++c.blocks_done;
-          progress.Add(t->region.num_elements(), false);
-          source.Finished(t->block, true);
-        } else {
-          if (record_failures) {
-            r.status = BlockStatus::kFailed;
-            ledger->Append(r);
-            progress.Add(0, true);
-          }
-          failures.push_back({t->block, proc.grid().BlockBox(t->block).ToString(),
-                              BlockText(proc, t->block) + ": " + t->error});
-          source.Finished(t->block, false);
-        }
-      }));
+  const char first_stage = 0, last_stage = 0;
+  struct Done {
+    char sync = 0;
+    ~Done() { HappensAfter(&sync); }
+  } done;
+  auto next = [&](tbb::flow_control& fc) -> Token* {
+    StageRun run(nullptr, &first_stage, done.sync);
+    const std::optional<Index> block = source.Next();
+    if (!block) {
+      fc.stop();
+      return nullptr;
+    }
+    auto* t = new Token;
+    t->block = *block;
+    t->start = Clock::now();
+    run.SetToken(t);
+    return t;
+  };
+  auto read = [&](Token* t) {
+    StageRun run(t, nullptr, done.sync);
+    const auto s = Clock::now();
+    guarded(t, [&] {
+      t->input = proc.Read(t->block);
+      t->region = t->input.region;
+      c.bytes_read += t->input.bytes_read;
+    });
+    AddNs(c.read_ns, s);
+    return t;
+  };
+  auto compute = [&](Token* t) {
+    StageRun run(t, nullptr, done.sync);
+    const auto s = Clock::now();
+    guarded(t, [&] {
+      t->output = proc.Compute(std::move(t->input));
+      t->input = BlockInput{};
+    });
+    AddNs(c.compute_ns, s);
+    return t;
+  };
+  auto write = [&](Token* t) {
+    StageRun run(t, nullptr, done.sync);
+    const auto s = Clock::now();
+    guarded(t, [&] {
+      proc.Write(t->region, t->output);
+      c.bytes_written += static_cast<int64_t>(t->output.num_bytes());
+      c.voxels += t->output.num_elements();
+    });
+    AddNs(c.write_ns, s);
+    t->output = Array();
+    return t;
+  };
+  auto record = [&](Token* t) {
+    StageRun run(t, &last_stage, done.sync);
+    run.SetToken(nullptr);  // freed below; nothing runs after this stage
+    std::unique_ptr<Token> own(t);
+    LedgerRecord r;
+    r.block = t->block;
+    r.time_ms = NowMs();
+    r.duration_ms = static_cast<uint32_t>(std::min(4e9, Seconds(Clock::now() - t->start) * 1000));
+    if (t->error.empty()) {
+      r.status = BlockStatus::kDone;
+      ledger->Append(r);  // only now: the block's chunks are durable
+      ++c.blocks_done;
+      progress.Add(t->region.num_elements(), false);
+      source.Finished(t->block, true);
+    } else {
+      if (record_failures) {
+        r.status = BlockStatus::kFailed;
+        ledger->Append(r);
+        progress.Add(0, true);
+      }
+      failures.push_back({t->block, proc.grid().BlockBox(t->block).ToString(),
+                          BlockText(proc, t->block) + ": " + t->error});
+      source.Finished(t->block, false);
+    }
+  };
+  const tbb::filter<void, void> stages =
+      tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order, Handed(next)) &
+      tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(read)) &
+      tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(compute)) &
+      tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(write)) &
+      tbb::make_filter<Token*, void>(tbb::filter_mode::serial_out_of_order, Handed(record));
+  tbb::parallel_pipeline(static_cast<size_t>(std::max(1, job.blocks_in_flight)), stages);
   return failures;
 }
 

@@ -1,12 +1,11 @@
 #include "volbatch/engine/statistics.h"
 
-#include <tbb/parallel_for.h>
-
 #include <algorithm>
 #include <cmath>
 #include <mutex>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
@@ -51,7 +50,7 @@ std::vector<double> ComputePercentiles(const Dataset& input, const std::vector<d
     const size_t bins = l.dtype == DataType::kBool ? 2 : (size_t{1} << (8 * ByteSize(l.dtype)));
     const int64_t offset = is_signed ? static_cast<int64_t>(bins / 2) : 0;
     std::vector<uint64_t> hist(bins, 0);
-    tbb::parallel_for(Index{0}, units, [&](Index u) {
+    ParallelFor(Index{0}, units, [&](Index u) {
       const Array a = input.Read(unit_box(u));
       std::vector<uint64_t> local(bins, 0);
       VisitDataType(l.dtype, [&](auto t) {
@@ -81,7 +80,7 @@ std::vector<double> ComputePercentiles(const Dataset& input, const std::vector<d
   const Index stride = std::max<Index>(
       1, (total + static_cast<Index>(max_samples) - 1) / static_cast<Index>(max_samples));
   std::vector<std::vector<double>> parts(static_cast<size_t>(units));
-  tbb::parallel_for(Index{0}, units, [&](Index u) {
+  ParallelFor(Index{0}, units, [&](Index u) {
     const Array a = input.Read(unit_box(u));
     const std::vector<double> v = ToDoubles(a);
     auto& part = parts[static_cast<size_t>(u)];

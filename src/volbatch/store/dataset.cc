@@ -1,7 +1,5 @@
 #include "volbatch/store/dataset.h"
 
-#include <tbb/parallel_for.h>
-
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -12,6 +10,7 @@
 #include <mutex>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 #include "volbatch/store/fill_value.h"
 #include "volbatch/store/unit_lock.h"
 
@@ -204,7 +203,7 @@ void Dataset::Read(const Box& region, Array& out, const Shape& out_origin) const
   if (region.empty()) return;
   const auto& l = layout();
   const std::vector<Shape> units = GridCells(region, l.write_chunks);
-  tbb::parallel_for(size_t{0}, units.size(), [&](size_t u) {
+  ParallelFor(size_t{0}, units.size(), [&](size_t u) {
     const Shape& idx = units[u];
     Shape origin(rank());
     for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
@@ -233,7 +232,7 @@ void Dataset::Write(const Box& region, const Array& data) {
   const auto& l = layout();
   const Box volume = Box::FromShape(l.shape);
   const std::vector<Shape> units = GridCells(region, l.write_chunks);
-  tbb::parallel_for(size_t{0}, units.size(), [&](size_t u) {
+  ParallelFor(size_t{0}, units.size(), [&](size_t u) {
     const Shape& idx = units[u];
     Shape origin(rank());
     for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];

@@ -246,11 +246,15 @@ class Zarr2Driver : public FormatDriver {
         buf.assign(bytes.begin(), bytes.end());
       }
     } else {
-      // Streams between two byte codecs may be a little larger than the raw chunk.
-      const size_t slack = expected + expected / 8 + 4096;
-      buf = m_.codecs.back()->Decode(bytes, m_.codecs.size() == 1 ? expected : slack, spec_);
+      // Streams between two byte codecs may be larger than the raw chunk: codec i decodes to
+      // at most what the codecs before it can make of it (BytesCodec::MaxEncodedSize).
+      std::vector<size_t> bounds{expected};
+      for (size_t i = 1; i < m_.codecs.size(); ++i) {
+        bounds.push_back(m_.codecs[i - 1]->MaxEncodedSize(bounds.back()));
+      }
+      buf = m_.codecs.back()->Decode(bytes, bounds.back(), spec_);
       for (size_t i = m_.codecs.size() - 1; i-- > 0;) {
-        buf = m_.codecs[i]->Decode(buf, i == 0 ? expected : slack, spec_);
+        buf = m_.codecs[i]->Decode(buf, bounds[i], spec_);
       }
     }
     if (buf.size() != expected) {

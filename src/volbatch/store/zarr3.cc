@@ -10,7 +10,6 @@
 //
 // Cost: opening reads one small document; reading a region of a sharded array reads the shard
 // index with one ranged read and then one ranged read per run of adjacent needed inner chunks.
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <limits>
@@ -19,6 +18,7 @@
 #include "volbatch/codec/sharding.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 #include "volbatch/store/driver.h"
 #include "volbatch/store/fill_value.h"
 #include "volbatch/store/formats.h"
@@ -462,7 +462,7 @@ bool Zarr3Driver::ReadShardInto(const KvStore& kv, const std::string& key, const
     }
   }
   const ChunkSpec inner_spec = sh.InnerSpec(unit_spec_);
-  tbb::parallel_for(size_t{0}, needed.size(), [&](size_t i) {
+  ParallelFor(size_t{0}, needed.size(), [&](size_t i) {
     const Needed& n = needed[i];
     Array chunk;
     try {
