@@ -27,11 +27,27 @@ struct ChunkCache::Slabs {
   std::mutex mu;
   std::vector<Slab> slabs;
 
-  Slabs(const std::vector<size_t>& chunk_bytes, size_t capacity) {
+  // Each source gets the same share of its chunks: all of them when the capacity holds every
+  // source whole, else capacity / (all sources' bytes) of each (uniform windows then hit each
+  // source equally often). With a count unknown, equally many slots per source.
+  Slabs(const std::vector<size_t>& chunk_bytes, const std::vector<size_t>& counts,
+        size_t capacity) {
+    bool known = true;
+    long double total = 0;
     size_t set = 0;
-    for (size_t b : chunk_bytes) set += b;
-    const size_t slots = set ? capacity / set : 0;
-    for (size_t b : chunk_bytes) {
+    for (size_t i = 0; i < chunk_bytes.size(); ++i) {
+      known = known && counts[i] > 0;
+      total += static_cast<long double>(counts[i]) * chunk_bytes[i];
+      set += chunk_bytes[i];
+    }
+    for (size_t i = 0; i < chunk_bytes.size(); ++i) {
+      const size_t b = chunk_bytes[i];
+      size_t slots = set ? capacity / set : 0;
+      if (known && total > 0) {
+        slots = total <= capacity
+                    ? counts[i]
+                    : static_cast<size_t>(capacity * static_cast<long double>(counts[i]) / total);
+      }
       Slab s;
       s.slot_bytes = b;
       constexpr size_t kHuge = size_t{2} << 20;
@@ -60,10 +76,11 @@ ChunkCache::ChunkCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
 
 ChunkCache::~ChunkCache() = default;
 
-uint64_t ChunkCache::AddSource(size_t chunk_bytes) {
+uint64_t ChunkCache::AddSource(size_t chunk_bytes, size_t num_chunks) {
   std::lock_guard lock(mu_);
   if (slabs_) throw Internal("ChunkCache::AddSource after the first Get");
   chunk_bytes_.push_back(chunk_bytes);
+  chunk_counts_.push_back(num_chunks);
   lru_.emplace_back();
   return chunk_bytes_.size() - 1;
 }
@@ -119,7 +136,7 @@ ChunkPtr ChunkCache::Get(uint64_t source, uint64_t index, const std::function<Ch
   {
     std::unique_lock lock(mu_);
     if (source >= chunk_bytes_.size()) throw Internal("ChunkCache::Get: unknown source");
-    if (!slabs_) slabs_ = std::make_shared<Slabs>(chunk_bytes_, capacity_);
+    if (!slabs_) slabs_ = std::make_shared<Slabs>(chunk_bytes_, chunk_counts_, capacity_);
     auto it = map_.find(key);
     if (it != map_.end()) {
       ++stats_.hits;
@@ -198,7 +215,8 @@ void SourceReader::set_cache(std::shared_ptr<ChunkCache> cache) {
   cache_ = std::move(cache);
   if (cache_) {
     const ArrayLayout& l = dataset_.layout();
-    id_ = cache_->AddSource(static_cast<size_t>(NumElements(cell_)) * ByteSize(l.dtype));
+    id_ = cache_->AddSource(static_cast<size_t>(NumElements(cell_)) * ByteSize(l.dtype),
+                            static_cast<size_t>(NumElements(ChunkGrid())));
   }
 }
 

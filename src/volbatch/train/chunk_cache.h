@@ -4,8 +4,9 @@
 // loader's threads; windows drawn later from the same chunks only copy. A miss decodes outside
 // the lock, and threads asking for a chunk being decoded wait for that one decode.
 //
-// Memory: the capacity is split between the sources into equally many slots of each source's
-// chunk size, in one mapping per source advised for transparent huge pages. A cache fills with
+// Memory: the capacity is split between the sources by their share of the data (each keeps
+// the same fraction of its chunks, all of them when everything fits), in slots of the source's
+// chunk size, one mapping per source advised for transparent huge pages. A cache fills with
 // fresh memory, and on the VMs we measure on a fresh 4 KiB page costs ~20 us to fault in
 // (~200 MB/s): 512 MiB of heap-allocated chunks took 2-3 s of a loader's first seconds; huge
 // pages fault in 2 MiB at a time. Evicted slots are reused, so a full cache faults nothing.
@@ -50,9 +51,10 @@ class ChunkCache {
   ChunkCache(const ChunkCache&) = delete;
   ChunkCache& operator=(const ChunkCache&) = delete;
 
-  // Registers a source whose chunks have `chunk_bytes` bytes and returns its id. Every source
-  // is registered before the first Get, which fixes the slots.
-  uint64_t AddSource(size_t chunk_bytes);
+  // Registers a source whose chunks have `chunk_bytes` bytes (`num_chunks` of them, 0 if not
+  // known) and returns its id. Every source is registered before the first Get, which fixes
+  // the slots: each source keeps the same fraction of its chunks (all when they fit).
+  uint64_t AddSource(size_t chunk_bytes, size_t num_chunks = 0);
 
   // The chunk (source, index), loaded by `load` on a miss. An exception from `load` reaches
   // every caller waiting for that chunk and nothing is cached. The chunk is copied into a slot
@@ -89,7 +91,8 @@ class ChunkCache {
   bool EvictOne(uint64_t source);
 
   const size_t capacity_;
-  std::vector<size_t> chunk_bytes_;  // per source
+  std::vector<size_t> chunk_bytes_;   // per source
+  std::vector<size_t> chunk_counts_;  // per source; 0: unknown
   std::shared_ptr<Slabs> slabs_;
   mutable std::mutex mu_;
   std::unordered_map<Key, Entry, KeyHash> map_;

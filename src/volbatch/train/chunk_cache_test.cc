@@ -49,6 +49,36 @@ TEST(ChunkCache, KeepsRecentChunksPerSource) {
   EXPECT_THROW(cache.AddSource(100), Error);  // the slots are fixed
 }
 
+// With each source's chunk count known, the capacity goes to sources by their share of the
+// data: a cache that holds every chunk of both keeps them all, though one source has 4 times
+// as many (equally many slots per source would have left it 3 short and thrashing).
+TEST(ChunkCache, SlotsFollowEachSourcesShareOfTheData) {
+  ChunkCache cache(1000);
+  ASSERT_EQ(cache.AddSource(100, 2), 0u);
+  ASSERT_EQ(cache.AddSource(100, 8), 1u);
+  int loads = 0;
+  auto load = [&] {
+    ++loads;
+    return Chunk(100);
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (uint64_t i = 0; i < 2; ++i) cache.Get(0, i, load);
+    for (uint64_t i = 0; i < 8; ++i) cache.Get(1, i, load);
+  }
+  EXPECT_EQ(loads, 10);
+  EXPECT_EQ(cache.stats().evictions, 0u);
+  // Half the data fits: each source keeps half of its chunks (1 and 4).
+  ChunkCache half(500);
+  half.AddSource(100, 2);
+  half.AddSource(100, 8);
+  loads = 0;
+  for (uint64_t i = 0; i < 8; ++i) half.Get(1, i, load);
+  for (uint64_t i = 4; i < 8; ++i) half.Get(1, i, load);  // the 4 most recent: hits
+  EXPECT_EQ(loads, 8);
+  half.Get(1, 0, load);
+  EXPECT_EQ(loads, 9);
+}
+
 TEST(ChunkCache, ChunksInUseAreNeverOverwritten) {
   ChunkCache cache(200);
   cache.AddSource(100);  // 2 slots
