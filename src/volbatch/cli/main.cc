@@ -351,10 +351,8 @@ int Main(int argc, char** argv) {
         }
         if (!r.submitted_only) {
           // The report is a view of the run: a problem writing it must not fail the run.
-          const std::string jobdir =
-              spec.run.jobdir.empty() ? DefaultJobDir(spec.output.path) : spec.run.jobdir;
           try {
-            std::cout << "report: " << WriteReport(jobdir).path << "\n";
+            std::cout << "report: " << WriteReport(JobDirOf(spec)).path << "\n";
           } catch (const Error& e) {
             std::cerr << "volbatch: no report (" << e.what() << ")\n";
           }

@@ -284,6 +284,11 @@ JobSpec ParseJobFile(const std::string& path) {
   return spec;
 }
 
+std::string JobDirOf(const JobSpec& spec) {
+  return spec.run.jobdir.empty() ? DefaultJobDir(spec.output.path)
+                                 : fs::absolute(spec.run.jobdir).lexically_normal().string();
+}
+
 std::string DefaultJobDir(const std::string& output_path) {
   fs::path p = fs::absolute(output_path).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
@@ -363,8 +368,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   job.spec = spec;
   job.input_path = fs::absolute(spec.input.path).lexically_normal().string();
   job.output_path = fs::absolute(spec.output.path).lexically_normal().string();
-  job.jobdir = spec.run.jobdir.empty() ? DefaultJobDir(job.output_path)
-                                       : fs::absolute(spec.run.jobdir).lexically_normal().string();
+  job.jobdir = JobDirOf(spec);
   auto fail = [&](const std::string& field, const std::string& what) {
     return InvalidArgument(spec.source + ": " + field + ": " + what);
   };

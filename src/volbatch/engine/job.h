@@ -120,5 +120,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block = 
 
 // The default job directory of an output dataset: "<output>.volbatch" beside it.
 std::string DefaultJobDir(const std::string& output_path);
+// The job's directory, absolute: [run] jobdir, or the default one beside its output.
+std::string JobDirOf(const JobSpec& spec);
 
 }  // namespace volbatch

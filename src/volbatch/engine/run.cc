@@ -258,9 +258,7 @@ void RequestStop() { g_stop.store(true, std::memory_order_relaxed); }
 bool StopRequested() { return g_stop.load(std::memory_order_relaxed); }
 
 PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
-  const std::string jobdir_path = spec.run.jobdir.empty()
-                                      ? DefaultJobDir(spec.output.path)
-                                      : fs::absolute(spec.run.jobdir).lexically_normal().string();
+  const std::string jobdir_path = JobDirOf(spec);
   JobDir dir(jobdir_path);
   const std::optional<nlohmann::json> old = dir.ReadJob();
   if (options.resume && !old) {

@@ -11,15 +11,6 @@ namespace volbatch {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-namespace {
-
-// The step's job directory: its [run] jobdir or the one beside its output.
-std::string StepJobDir(const JobSpec& spec) {
-  return spec.run.jobdir.empty() ? DefaultJobDir(spec.output.path) : spec.run.jobdir;
-}
-
-}  // namespace
-
 bool IsWorkflowFile(const std::string& path) {
   const std::string text = ReadJobText(path);
   const json root = ParseTomlDocument(text, path);
@@ -109,7 +100,7 @@ Workflow ParseWorkflowToml(const std::string& text, const std::string& source) {
 json WorkflowStatus(const Workflow& w) {
   json steps = json::array();
   for (const auto& s : w.steps) {
-    const std::string jobdir = StepJobDir(s.spec);
+    const std::string jobdir = JobDirOf(s.spec);
     json entry = {{"name", s.name}, {"jobdir", jobdir}, {"output", s.spec.output.path}};
     if (fs::exists(fs::path(jobdir) / "job.json")) {
       entry["status"] = JobStatus(jobdir);

@@ -146,6 +146,23 @@ TEST(ChunkCache, ZeroCapacityKeepsNothing) {
   EXPECT_EQ(loads, 3);
 }
 
+// 40 random regions (uint16) read through `r` equal Dataset::Read of `d`.
+void ExpectReadsEqualDatasetRead(const SourceReader& r, const Dataset& d, CounterRng rng,
+                                 const std::string& what) {
+  const Shape& shape = d.shape();
+  for (int t = 0; t < 40; ++t) {
+    Shape b(shape.size()), s(shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) {
+      b[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i])));
+      s[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i] - b[i]) + 1));
+    }
+    const Box box(b, s);
+    Array got(DataType::kUint16, s);
+    r.Read(box, got);
+    ASSERT_EQ(got, d.Read(box)) << what << " " << box.ToString();
+  }
+}
+
 // SourceReader reads the same voxels as Dataset::Read, cached or not, for every format,
 // sharded Zarr v3 included, at the array's edges and in absent (fill value) chunks.
 TEST(SourceReader, MatchesDatasetRead) {
@@ -169,18 +186,8 @@ TEST(SourceReader, MatchesDatasetRead) {
     for (size_t capacity : {size_t{0}, size_t{1} << 20}) {
       auto cache = std::make_shared<ChunkCache>(capacity);
       SourceReader r(Dataset::Open(c.path), cache);
-      CounterRng rng(1, 2);
-      for (int t = 0; t < 40; ++t) {
-        Shape b(3), s(3);
-        for (size_t i = 0; i < 3; ++i) {
-          b[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i])));
-          s[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i] - b[i]) + 1));
-        }
-        const Box box(b, s);
-        Array got(DataType::kUint16, s);
-        r.Read(box, got);
-        ASSERT_EQ(got, d.Read(box)) << c.format << " " << box.ToString() << " cache " << capacity;
-      }
+      ExpectReadsEqualDatasetRead(r, d, CounterRng(1, 2), c.format + " cache " +
+                                                               std::to_string(capacity));
     }
   }
 }
@@ -209,18 +216,8 @@ TEST(SourceReader, BloscChunksAreReadInSlabs) {
       auto cache = std::make_shared<ChunkCache>(capacity);
       SourceReader r(Dataset::Open(c.path), cache);
       ASSERT_EQ(r.chunk_shape(), c.cell) << c.path;
-      CounterRng rng(3, 4);
-      for (int t = 0; t < 40; ++t) {
-        Shape b(3), s(3);
-        for (size_t i = 0; i < 3; ++i) {
-          b[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i])));
-          s[i] = static_cast<Index>(rng.Uniform(static_cast<uint64_t>(shape[i] - b[i]) + 1));
-        }
-        const Box box(b, s);
-        Array got(DataType::kUint16, s);
-        r.Read(box, got);
-        ASSERT_EQ(got, d.Read(box)) << c.path << " " << box.ToString() << " cache " << capacity;
-      }
+      ExpectReadsEqualDatasetRead(r, d, CounterRng(3, 4), c.path + " cache " +
+                                                               std::to_string(capacity));
     }
   }
 }
