@@ -203,3 +203,54 @@ def test_job_output_pyramid(volbatch, tmp_path):
     with pytest.raises(AssertionError) as e:
         volbatch.run("run", job)
     assert "[output] pyramid" in str(e.value) and "exited 1" in str(e.value)
+
+
+@pytest.mark.parametrize("fmt", ["zarr2", "n5", "zarr3"])
+def test_job_blocks_write_levels_as_they_finish_the_rest_is_a_pass(volbatch, zarrita, tmp_path,
+                                                                   fmt):
+    """A 16x32x32 block over 8^3 chunks with 8x4x4 voxels: level 1 (1,2,2) and level 2 (2,2,2)
+    of a block are whole chunks, so the blocks write them; level 3 (4,8,8 in total) is not, so
+    a pass writes it and level 4 from the stored levels. Labels reduce by mode; every level
+    equals the numpy reference, ragged edges included, and zarr-python (or zarrita) reads it."""
+    rng = np.random.default_rng(11)
+    labels = rng.integers(0, 5, (21, 70, 50), dtype=np.uint16) * 7
+    g = zarr.open_group(str(tmp_path / "in.zarr"), mode="w")
+    g.create_dataset("labels", data=labels, chunks=(8, 32, 32))
+    shards = 'shards = [16, 32, 32]\n' if fmt == "zarr3" else ""
+    job = tmp_path / "job.toml"
+    out = {"zarr2": "out.zarr/seg", "n5": "out.n5/seg", "zarr3": "out.zarr/seg"}[fmt]
+    job.write_text('[input]\npath = "in.zarr/labels"\n'
+                   f'[output]\npath = "{out}"\nformat = "{fmt}"\nchunks = [8, 8, 8]\n{shards}'
+                   'pyramid = 4\npyramid_method = "mode"\nvoxel_size = [8, 4, 4]\n'
+                   '[operator]\ntype = "identity"\n[tiling]\nblock = [16, 32, 32]\n')
+    text = volbatch.run("run", job, "--quiet")
+    assert "pyramid: 4 levels" in text and "(2 written as blocks finished)" in text, text
+    group = tmp_path / out.split("/")[0]
+    assert not (group / ".volbatch-pyramid/seg_s1").exists()
+    assert not (group / ".volbatch-pyramid/seg_s2").exists()
+    assert (group / ".volbatch-pyramid/seg_s3").is_dir()
+    factors = [(1, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2)]
+    want = [labels]
+    for f in factors:
+        want.append(reduce_mode(want[-1], f))
+    names = ["seg", "seg_s1", "seg_s2", "seg_s3", "seg_s4"]
+    if fmt == "zarr3":
+        ome = json.loads((group / "zarr.json").read_text())["attributes"]["ome"]
+        check_ngff(ome["multiscales"], "seg", [a.shape for a in want], [8, 4, 4], factors, 3)
+        jobs = [{"op": "read", "path": str(group / n), "out": str(tmp_path / f"{n}.bin")}
+                for n in names]
+        for n, w, res in zip(names, want, zarrita.run(jobs, str(tmp_path))):
+            assert res.get("error") is None, res
+            got = np.fromfile(tmp_path / f"{n}.bin", dtype="<u2").reshape(w.shape)
+            np.testing.assert_array_equal(got, w, err_msg=n)
+        return
+    if fmt == "n5":
+        r = zarr.open_group(zarr.N5Store(str(group)), mode="r")
+        assert json.loads((group / "attributes.json").read_text())["scales"] == [
+            [1, 1, 1], [2, 2, 1], [4, 4, 2], [8, 8, 4], [16, 16, 8]]
+    else:
+        r = zarr.open_group(str(group), mode="r")
+        check_ngff(r.attrs["multiscales"], "seg", [a.shape for a in want], [8, 4, 4], factors, 3,
+                   version="0.4")
+    for n, w in zip(names, want):
+        np.testing.assert_array_equal(r[n][...], w, err_msg=n)

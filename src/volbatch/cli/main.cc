@@ -301,8 +301,8 @@ int Main(int argc, char** argv) {
       const RunSummary summary = WorkJob(path, work_options);
       if (!work_options.quiet) std::cout << summary.ToText();
       if (summary.interrupted) {
-        std::cerr << "volbatch: worker " << work_options.worker
-                  << " stopped by " << (stop_signal == SIGHUP ? "SIGHUP" : "SIGTERM")
+        std::cerr << "volbatch: worker " << work_options.worker << " stopped by "
+                  << (stop_signal == SIGHUP ? "SIGHUP" : "SIGTERM")
                   << " after finishing the blocks in hand\n";
         return 143;
       }
@@ -337,17 +337,11 @@ int Main(int argc, char** argv) {
           std::cout << "pyramid: run `volbatch pyramid " << spec.output.path << " --levels "
                     << spec.output.pyramid << "` once the job is complete\n";
         } else if (spec.output.pyramid > 0) {
-          PyramidOptions po;
-          po.dataset = spec.output.path;
-          po.levels = spec.output.pyramid;
-          po.method = spec.output.pyramid_method;
-          po.codec = spec.output.codec;
-          po.threads = threads;
-          po.quiet = run_options.quiet;
-          po.force = run_options.force;
-          const PyramidResult pr = BuildPyramid(po);
+          const PyramidResult pr =
+              FinishJobPyramid(spec, threads, run_options.quiet, run_options.force);
           std::cout << "pyramid: " << pr.levels.size() << " levels beside " << spec.output.path
-                    << ", described in " << pr.metadata << "\n";
+                    << " (" << pr.written_by_blocks << " written as blocks finished), described in "
+                    << pr.metadata << "\n";
         }
         if (!r.submitted_only) {
           // The report is a view of the run: a problem writing it must not fail the run.
@@ -362,8 +356,8 @@ int Main(int argc, char** argv) {
       if (!IsWorkflowFile(path)) return run_job(ParseJobFile(path), "");
       const Workflow w = ParseWorkflowFile(path);
       if (exec_options.detach) {
-        throw InvalidArgument("--detach: a workflow's steps run one after the other, so " +
-                              path + " cannot be detached; run it without --detach");
+        throw InvalidArgument("--detach: a workflow's steps run one after the other, so " + path +
+                              " cannot be detached; run it without --detach");
       }
       for (size_t i = 0; i < w.steps.size(); ++i) {
         const std::string what = "step " + std::to_string(i + 1) + "/" +
@@ -387,7 +381,8 @@ int Main(int argc, char** argv) {
         std::stringstream list(plan_codecs);
         for (std::string c; std::getline(list, c, ',');) plan_options.codecs.push_back(c);
       }
-      for (const auto& c : plan_chunks) plan_options.chunks.push_back(ParseShapeList(c, "--chunks"));
+      for (const auto& c : plan_chunks)
+        plan_options.chunks.push_back(ParseShapeList(c, "--chunks"));
       plan_options.target_chunk_bytes = ParseByteSize(plan_chunk_bytes, "--chunk-bytes");
       if (!plan_gpu.empty()) plan_options.gpu_memory = ParseByteSize(plan_gpu, "--gpu-memory");
       if (!plan_window.empty()) plan_options.window = ParseShapeList(plan_window, "--window");

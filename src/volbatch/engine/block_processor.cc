@@ -10,12 +10,14 @@
 namespace volbatch {
 
 BlockProcessor::BlockProcessor(const ResolvedJob& job, std::shared_ptr<const Dataset> input,
-                               std::shared_ptr<Dataset> output)
+                               std::shared_ptr<Dataset> output,
+                               std::vector<std::shared_ptr<Dataset>> levels)
     : job_(job),
       input_(std::move(input)),
       output_(std::move(output)),
       grid_(job.output_spatial, job.block, job.unit),
-      lattice_(job.output_spatial, job.window, job.overlap, job.scale.up) {
+      lattice_(job.output_spatial, job.window, job.overlap, job.scale.up),
+      levels_(job, std::move(levels)) {
   if (job.blend) weights_ = BlendWeights(job.blend_kind, job.window, job.overlap);
 }
 
@@ -202,8 +204,10 @@ Array BlockProcessor::Compute(BlockInput in) const {
   return CastArray(std::move(result), job_.output_dtype);
 }
 
-void BlockProcessor::Write(const Box& region, const Array& data) const {
+void BlockProcessor::Write(const Box& region, const Array& data,
+                           const std::vector<Array>& levels) const {
   output_->Write(FullBox(region, job_.output_channels), data);
+  if (!levels.empty()) levels_.Write(region, levels);
   output_->Sync();
 }
 

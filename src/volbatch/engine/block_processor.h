@@ -11,6 +11,7 @@
 
 #include <memory>
 
+#include "volbatch/engine/block_levels.h"
 #include "volbatch/engine/job.h"
 #include "volbatch/store/dataset.h"
 #include "volbatch/tile/block_grid.h"
@@ -29,7 +30,8 @@ struct BlockInput {
 class BlockProcessor {
  public:
   BlockProcessor(const ResolvedJob& job, std::shared_ptr<const Dataset> input,
-                 std::shared_ptr<Dataset> output);
+                 std::shared_ptr<Dataset> output,
+                 std::vector<std::shared_ptr<Dataset>> levels = {});
 
   const BlockGrid& grid() const { return grid_; }
   const Lattice& lattice() const { return lattice_; }
@@ -38,8 +40,12 @@ class BlockProcessor {
   // [c_out?, region] in the output's element type.
   // Takes the input: a block computed as one window hands it to the operator uncopied.
   Array Compute(BlockInput in) const;
-  // Writes the block's chunks and makes them durable.
-  void Write(const Box& region, const Array& data) const;
+  // The block's pyramid levels (none unless the job writes them with its blocks).
+  std::vector<Array> Levels(const Box& region, const Array& data) const {
+    return levels_.empty() ? std::vector<Array>{} : levels_.Reduce(region, data);
+  }
+  // Writes the block's chunks (and its levels') and makes them durable.
+  void Write(const Box& region, const Array& data, const std::vector<Array>& levels = {}) const;
 
   // The block's output box with the channel axis (if any) prepended.
   Box FullBox(const Box& spatial, Index channels) const;
@@ -50,6 +56,7 @@ class BlockProcessor {
   std::shared_ptr<Dataset> output_;
   BlockGrid grid_;
   Lattice lattice_;
+  BlockLevels levels_;
   std::vector<float> weights_;  // blend weights over one window (empty: no blending)
 };
 

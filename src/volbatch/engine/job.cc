@@ -12,6 +12,7 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
+#include "volbatch/engine/pyramid.h"
 #include "volbatch/store/dataset.h"
 
 namespace volbatch {
@@ -198,6 +199,20 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
         throw t.Bad("pyramid_method", "\"" + spec.output.pyramid_method +
                                           "\" is not one of mean (intensities), mode (labels)");
       }
+      if (t.Has("voxel_size")) {
+        const nlohmann::json* v = t.Raw("voxel_size");
+        std::vector<double> size;
+        for (const auto& e : v->is_array() ? *v : nlohmann::json::array()) {
+          if (!e.is_number() || !(e.get<double>() > 0) || !std::isfinite(e.get<double>())) {
+            throw t.Bad("voxel_size", "must hold positive numbers, not " + e.dump());
+          }
+          size.push_back(e.get<double>());
+        }
+        if (size.empty()) {
+          throw t.Bad("voxel_size", "must be a list of numbers (z, y, x), not " + v->dump());
+        }
+        spec.output.voxel_size = size;
+      }
       t.Finish();
     }
     if (!root.contains("operator") || !root.at("operator").is_object()) {
@@ -263,6 +278,7 @@ nlohmann::json JobSpecToJson(const JobSpec& s) {
     o["pyramid"] = s.output.pyramid;
     o["pyramid_method"] = s.output.pyramid_method;
   }
+  if (s.output.voxel_size) o["voxel_size"] = *s.output.voxel_size;
   j["operator"] = s.op;
   auto& t =
       j["tiling"] = {{"padding", s.tiling.padding}, {"padding_value", s.tiling.padding_value}};
@@ -336,6 +352,14 @@ nlohmann::json ResolvedJob::Identity() const {
                  {"padding", PaddingModeName(padding.mode)},
                  {"block", block}};
   if (padding.mode == PaddingMode::kConstant) j["tiling"]["padding_value"] = padding.value;
+  // Levels written by the blocks are part of what a done block means.
+  if (!block_levels.empty()) {
+    nlohmann::json levels = nlohmann::json::array();
+    for (const auto& l : block_levels) {
+      levels.push_back({{"path", l.path}, {"factor", l.factor}, {"shape", l.shape}});
+    }
+    j["pyramid"] = {{"method", spec.output.pyramid_method}, {"block_levels", levels}};
+  }
   return j;
 }
 
@@ -362,6 +386,55 @@ int64_t ResolvedJob::BlockBytes(const Shape& blk) const {
   bytes += v_block * c_out * static_cast<double>(ByteSize(output_dtype));
   return static_cast<int64_t>(std::min(bytes, 9e18));
 }
+
+namespace {
+
+// Which pyramid levels the blocks can write themselves: level k needs factors that divide the
+// block's origin, and a block part that is whole level-k chunks (or the whole axis).
+template <typename Fail>
+void ResolveBlockLevels(ResolvedJob& job, const Fail& fail) {
+  const JobSpec& spec = job.spec;
+  const size_t rank = job.output_spatial.size();
+  if (!(rank == 3 || (rank == 2 && !job.output_channels))) {
+    throw fail("[output] pyramid", "a pyramid needs axes ([c,] z, y, x) or (y, x); the output " +
+                                       ShapeToString(job.output_shape) + " has " +
+                                       std::to_string(job.output_shape.size()));
+  }
+  const std::vector<double> voxel = spec.output.voxel_size.value_or(std::vector<double>(rank, 1));
+  if (voxel.size() != rank) {
+    throw fail("[output] voxel_size", std::to_string(voxel.size()) + " values for " +
+                                          std::to_string(rank) + " spatial axes");
+  }
+  const std::vector<Shape> factors = PyramidFactors(job.output_spatial, voxel, spec.output.pyramid);
+  for (const Shape& f : factors) {
+    std::unique_ptr<Operator> reduce = MakeOperator(
+        {{"type", "downsample"}, {"factor", f}, {"method", spec.output.pyramid_method}}, rank);
+    try {
+      reduce->CheckOutputDType(job.output_dtype, job.output_dtype);
+    } catch (const Error& e) {
+      throw fail("[output] pyramid_method", e.what());
+    }
+  }
+  const fs::path out(job.output_path);
+  const std::vector<std::string> names =
+      PyramidLevelNames(out.filename().string(), spec.output.pyramid);
+  const Shape chunks = Spatial(job.output_chunks, job.output_channels);
+  Shape total(rank, 1), shape = job.output_spatial;
+  for (size_t k = 0; k < factors.size(); ++k) {
+    bool whole = true;
+    for (size_t a = 0; a < rank; ++a) {
+      total[a] *= factors[k][a];
+      shape[a] = (shape[a] + factors[k][a] - 1) / factors[k][a];
+      whole = whole &&
+              (job.block[a] >= job.output_spatial[a] || job.block[a] % (total[a] * chunks[a]) == 0);
+    }
+    if (!whole) break;
+    job.block_levels.push_back({(out.parent_path() / names[k]).string(), factors[k],
+                                WithChannels(job.output_channels, shape)});
+  }
+}
+
+}  // namespace
 
 ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   ResolvedJob job;
@@ -614,6 +687,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
         job.window[i] = std::min(job.block[i], job.output_spatial[i]);
     }
   }
+  if (spec.output.pyramid > 0) ResolveBlockLevels(job, fail);
   if (job.BlockBytes(job.unit) > job.memory) {
     throw fail("[run] memory", std::to_string(job.memory) + " bytes cannot hold one block of " +
                                    ShapeToString(job.unit) + " (needs about " +

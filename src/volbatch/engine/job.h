@@ -30,8 +30,10 @@ struct JobSpec {
     std::optional<Shape> chunks;    // spatial, or with the channel axis first
     std::string codec = "zstd:3";
     std::optional<Shape> shards;
-    int pyramid = 0;                      // downsampled levels written after the run
+    int pyramid = 0;                      // downsampled levels (see pyramid.h)
     std::string pyramid_method = "mean";  // "mean" | "mode"
+    // Spatial voxel size, which decides the pyramid's factors; default 1 on every axis.
+    std::optional<std::vector<double>> voxel_size;
   } output;
   nlohmann::json op = nlohmann::json::object();  // the [operator] table
   struct Tiling {
@@ -103,6 +105,15 @@ struct ResolvedJob {
   // gives the same values, and the block's own needs no halo between windows and no copies.
   // `window` then equals `block`.
   bool block_windows = false;
+  // The pyramid levels each block writes as it finishes ([output] pyramid): level k's part of
+  // a block is whole chunks of level k, so no two blocks share a level chunk. Levels past the
+  // first that is not whole chunks are left to a pass after the run (BuildPyramid).
+  struct PyramidLevel {
+    std::string path;  // absolute
+    Shape factor;      // spatial, relative to the level before
+    Shape shape;       // full, with channels first if any
+  };
+  std::vector<PyramidLevel> block_levels;
   int threads = 1;
   int blocks_in_flight = 2;
   int64_t memory = 0;

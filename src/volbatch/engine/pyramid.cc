@@ -7,6 +7,7 @@
 
 #include "volbatch/core/error.h"
 #include "volbatch/engine/job.h"
+#include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/run.h"
 #include "volbatch/store/dataset.h"
 #include "volbatch/store/node_attributes.h"
@@ -76,7 +77,8 @@ Axes AxesOf(const std::string& path, size_t rank) {
     case 4:
       return {1, {"c", "z", "y", "x"}};
     default:
-      throw InvalidArgument(path + ": a pyramid needs 2 to 4 axes ([c,] [z,] y, x), this array has " +
+      throw InvalidArgument(path +
+                            ": a pyramid needs 2 to 4 axes ([c,] [z,] y, x), this array has " +
                             std::to_string(rank));
   }
 }
@@ -106,10 +108,10 @@ void VoxelSizeFromAttributes(const fs::path& dataset, size_t spatial, std::vecto
   } catch (const Error&) {
   }
   const std::string name = dataset.filename().string();
-  for (const json* ms : {parent.contains("ome") && parent["ome"].is_object()
-                             ? &parent["ome"]["multiscales"]
-                             : nullptr,
-                         parent.contains("multiscales") ? &parent["multiscales"] : nullptr}) {
+  for (const json* ms :
+       {parent.contains("ome") && parent["ome"].is_object() ? &parent["ome"]["multiscales"]
+                                                            : nullptr,
+        parent.contains("multiscales") ? &parent["multiscales"] : nullptr}) {
     if (!ms || !ms->is_array()) continue;
     for (const auto& m : *ms) {
       if (!m.is_object() || !m.contains("datasets") || !m["datasets"].is_array()) continue;
@@ -206,23 +208,44 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
     ReadNodeAttributes(group.string());
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kNotFound) throw;
-    throw InvalidArgument(dataset.string() +
-                          ": a pyramid's levels and metadata go in the dataset's group, and " +
-                          group.string() + " is not one (put the dataset in a group, e.g. " +
-                          "vol.zarr/raw)");
+    throw InvalidArgument(
+        dataset.string() + ": a pyramid's levels and metadata go in the dataset's group, and " +
+        group.string() + " is not one (put the dataset in a group, e.g. " + "vol.zarr/raw)");
   }
 
   PyramidResult r;
+  r.written_by_blocks = std::min(o.written_levels, o.levels);
   r.shapes.push_back(shape0);
   r.scales.push_back(voxel);
   Shape total(spatial, 1);
-  std::string input = dataset.string();
   Shape chunks = level0.layout().chunks;
   for (int k = 0; k < o.levels; ++k) {
     const std::string out = (group / names[k]).string();
+    std::vector<double> scale(spatial);
+    for (size_t a = 0; a < spatial; ++a) {
+      total[a] *= factors[k][a];
+      scale[a] = voxel[a] * static_cast<double>(total[a]);
+    }
+    r.levels.push_back(out);
+    r.scales.push_back(scale);
+    if (k < o.written_levels) {
+      Shape want = r.shapes.back();
+      for (size_t a = 0; a < spatial; ++a) {
+        Index& n = want[axes.channels + a];
+        n = (n + factors[k][a] - 1) / factors[k][a];
+      }
+      const Shape have = Dataset::Open(out).shape();
+      if (have != want) {
+        throw FailedPrecondition(out + ": level " + std::to_string(k + 1) + " has shape " +
+                                 ShapeToString(have) + ", the pyramid's " + ShapeToString(want) +
+                                 "; run the job again with --force");
+      }
+      r.shapes.push_back(have);
+      continue;
+    }
     JobSpec spec;
     spec.source = "pyramid of " + dataset.string();
-    spec.input.path = input;
+    spec.input.path = r.levels.size() > 1 ? r.levels[r.levels.size() - 2] : dataset.string();
     spec.input.channels = axes.channels > 0;
     spec.output.path = out;
     spec.output.format = level0.format();
@@ -239,18 +262,10 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
     const RunSummary s = RunJob(spec, ro);
     if (s.blocks_failed > 0) {
       throw FailedPrecondition(out + ": " + std::to_string(s.blocks_failed) + " of " +
-                    std::to_string(s.blocks_total) +
-                    " blocks of the level failed; run the pyramid again to finish them");
+                               std::to_string(s.blocks_total) +
+                               " blocks of the level failed; run the pyramid again to finish them");
     }
-    std::vector<double> scale(spatial);
-    for (size_t a = 0; a < spatial; ++a) {
-      total[a] *= factors[k][a];
-      scale[a] = voxel[a] * static_cast<double>(total[a]);
-    }
-    r.levels.push_back(out);
     r.shapes.push_back(Dataset::Open(out).shape());
-    r.scales.push_back(scale);
-    input = out;
   }
 
   // The metadata, written once every level is complete.
@@ -270,10 +285,9 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
       resolution.push_back(voxel[a]);
       units.push_back(unit);
     }
-    UpdateNodeAttributes(group.string(), {{"scales", scales},
-                                          {"multiScale", true},
-                                          {"resolution", resolution},
-                                          {"units", units}});
+    UpdateNodeAttributes(
+        group.string(),
+        {{"scales", scales}, {"multiScale", true}, {"resolution", resolution}, {"units", units}});
     r.metadata = (group / "attributes.json").string();
     return r;
   }
@@ -324,6 +338,34 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
     r.metadata = (group / ".zattrs").string();
   }
   return r;
+}
+
+}  // namespace volbatch
+
+namespace volbatch {
+
+PyramidResult FinishJobPyramid(const JobSpec& spec, int threads, bool quiet, bool force) {
+  PyramidOptions o;
+  o.dataset = spec.output.path;
+  o.levels = spec.output.pyramid;
+  o.method = spec.output.pyramid_method;
+  o.codec = spec.output.codec;
+  o.threads = threads;
+  o.quiet = quiet;
+  o.force = force;
+  // The job's blocks chose their factors from this voxel size; the pass must use the same.
+  std::optional<nlohmann::json> job = JobDir(JobDirOf(spec)).ReadJob();
+  if (!job) throw NotFound(JobDirOf(spec) + ": not a job directory (no job.json)");
+  const nlohmann::json pyramid =
+      job->value("identity", nlohmann::json()).value("pyramid", nlohmann::json());
+  o.written_levels =
+      pyramid.is_object()
+          ? static_cast<int>(pyramid.value("block_levels", nlohmann::json::array()).size())
+          : 0;
+  const Dataset out = Dataset::Open(spec.output.path);
+  const size_t spatial = out.rank() == 4 ? 3 : out.rank();
+  o.voxel_size = spec.output.voxel_size.value_or(std::vector<double>(spatial, 1.0));
+  return BuildPyramid(o);
 }
 
 }  // namespace volbatch

@@ -42,6 +42,8 @@ struct PyramidOptions {
   int threads = 0;
   bool quiet = false;
   bool force = false;  // rewrite existing levels
+  // Levels 1..written_levels exist already (written by a job's blocks): checked, not redone.
+  int written_levels = 0;
 };
 
 struct PyramidResult {
@@ -49,8 +51,14 @@ struct PyramidResult {
   std::vector<Shape> shapes;        // of every level, level 0 first
   std::vector<std::vector<double>> scales;  // voxel size of every level
   std::string metadata;  // the file that describes the pyramid
+  int written_by_blocks = 0;  // levels the job's blocks wrote (the rest ran as passes)
 };
 
 PyramidResult BuildPyramid(const PyramidOptions& options);
+
+struct JobSpec;
+// The pyramid of a complete job with `[output] pyramid`: the levels its blocks did not write,
+// then the metadata. Same voxel size and codec as the job's own levels.
+PyramidResult FinishJobPyramid(const JobSpec& spec, int threads, bool quiet, bool force);
 
 }  // namespace volbatch

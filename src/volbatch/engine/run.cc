@@ -108,6 +108,7 @@ struct Token {
   Clock::time_point start;
   BlockInput input;
   Array output;
+  std::vector<Array> levels;  // the block's pyramid levels, if it writes them
   Box region;
   std::string error;
 };
@@ -201,6 +202,7 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     guarded(t, [&] {
       t->output = proc.Compute(std::move(t->input));
       t->input = BlockInput{};
+      t->levels = proc.Levels(t->region, t->output);
     });
     AddNs(c.compute_ns, s);
     return t;
@@ -209,12 +211,13 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     StageRun run(t, nullptr, done.sync);
     const auto s = Clock::now();
     guarded(t, [&] {
-      proc.Write(t->region, t->output);
+      proc.Write(t->region, t->output, t->levels);
       c.bytes_written += static_cast<int64_t>(t->output.num_bytes());
       c.voxels += t->output.num_elements();
     });
     AddNs(c.write_ns, s);
     t->output = Array();
+    t->levels.clear();
     return t;
   };
   auto record = [&](Token* t) {
@@ -284,13 +287,16 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
   // the job directory that owns it (a crash in between must not orphan it).
   const bool owned = old.has_value() || options.force;
   if (Dataset::Exists(job.output_path)) p.output = PrepareOutput(job, owned);
+  PrepareBlockLevels(job, owned, MissingLevel::kSkip);
   if (!old || options.force) {
     dir.Reset();
     dir.WriteJob(job);
   }
   if (!p.output) p.output = PrepareOutput(job, owned);
+  p.levels = PrepareBlockLevels(job, owned, MissingLevel::kCreate);
   // A run killed mid-write leaves temporaries beside the chunks it was writing.
   p.output->SweepTemporaries();
+  for (const auto& level : p.levels) level->SweepTemporaries();
   p.input = std::make_shared<const Dataset>(Dataset::Open(job.input_path));
   return p;
 }
@@ -315,6 +321,7 @@ PreparedJob OpenPreparedJob(const std::string& jobdir, int threads) {
                              "); the input or the operator changed");
   }
   p.output = std::make_shared<Dataset>(Dataset::Open(p.job.output_path, kDeferred));
+  p.levels = PrepareBlockLevels(p.job, true, MissingLevel::kRefuse);
   p.input = std::make_shared<const Dataset>(Dataset::Open(p.job.input_path));
   return p;
 }
@@ -347,7 +354,7 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
     summary.statistics_s = Seconds(Clock::now() - s0);
   }
 
-  BlockProcessor proc(job, p.input, p.output);
+  BlockProcessor proc(job, p.input, p.output, p.levels);
   const LedgerState state = ReadLedgers(job.jobdir);
   summary.blocks_total = proc.grid().num_blocks();
   Index done_before = 0;

@@ -58,6 +58,7 @@ struct PreparedJob {
   ResolvedJob job;
   std::shared_ptr<const Dataset> input;
   std::shared_ptr<Dataset> output;
+  std::vector<std::shared_ptr<Dataset>> levels;  // the pyramid levels blocks write
 };
 // Resolves the job, checks or starts its job directory (job.json) and creates or checks the
 // output; sweeps temporaries.
