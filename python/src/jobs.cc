@@ -15,6 +15,7 @@
 #include "volbatch/engine/job.h"
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/ledger.h"
+#include "volbatch/engine/pyramid.h"
 #include "volbatch/engine/run.h"
 #include "volbatch/engine/work.h"
 #include "volbatch/exec/executor.h"
@@ -65,6 +66,16 @@ std::string Run(const std::string& kind, const std::string& text, const std::str
     r = execute(spec, run, o);
   }
   nlohmann::json j = r.status;
+  // Like `volbatch run`: the levels the blocks did not write, then the pyramid's metadata.
+  if (r.complete && !r.submitted_only && spec.output.pyramid > 0) {
+    PyramidResult p;
+    {
+      py::gil_scoped_release release;
+      p = FinishJobPyramid(spec, threads, quiet, force);
+    }
+    j["pyramid"] = {
+        {"levels", p.levels}, {"metadata", p.metadata}, {"written_by_blocks", p.written_by_blocks}};
+  }
   j["complete"] = r.complete;
   j["submitted_only"] = r.submitted_only;
   j["restarts"] = r.restarts;
@@ -151,8 +162,8 @@ std::string Blocks(const std::string& jobdir, bool include_done) {
 
 void BindJobs(py::module_& m) {
   m.def("_run", &Run, py::arg("kind"), py::arg("text"), py::arg("executor"), py::arg("workers"),
-        py::arg("threads"), py::arg("resume"), py::arg("force"), py::arg("quiet"),
-        py::arg("lease"), py::arg("restarts"), py::arg("executable"));
+        py::arg("threads"), py::arg("resume"), py::arg("force"), py::arg("quiet"), py::arg("lease"),
+        py::arg("restarts"), py::arg("executable"));
   m.def("_prepare", &Prepare, py::arg("kind"), py::arg("text"), py::arg("threads"),
         py::arg("resume"), py::arg("force"));
   m.def("_work", &Work, py::arg("jobdir"), py::arg("worker"), py::arg("of"), py::arg("threads"),

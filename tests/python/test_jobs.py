@@ -68,6 +68,26 @@ def test_run_a_dict_and_toml_text(reference, tmp_path, monkeypatch):
     eu.assert_same_files(eu.dataset_files(tmp_path / "t.zarr/o"), reference["files"], "toml")
 
 
+def test_run_writes_the_pyramid_like_the_cli(reference, cli, tmp_path):
+    """Level 1 of a 16x32x32 block over 8x16x16 chunks is written by the blocks, levels 2 and
+    3 by passes; every level's files equal those `volbatch run` writes for the same job."""
+    def job(out):
+        t = tables(reference, out)
+        t["output"].update({"chunks": [8, 16, 16], "dtype": "uint8", "pyramid": 3})
+        t["operator"] = {"type": "identity"}
+        return t
+    r = volbatch.run(job(tmp_path / "p.zarr/o"), threads=2)
+    assert r["pyramid"]["written_by_blocks"] == 1, r
+    assert [os.path.basename(p) for p in r["pyramid"]["levels"]] == ["o_s1", "o_s2", "o_s3"]
+    assert r["pyramid"]["metadata"] == str(tmp_path / "p.zarr/zarr.json")
+    ref = tmp_path / "ref.toml"
+    ref.write_text(eu.toml_text(job(tmp_path / "c.zarr/o")))
+    assert "(1 written as blocks finished)" in cli("run", ref, "--quiet").stdout
+    for level in ["o", "o_s1", "o_s2", "o_s3"]:
+        eu.assert_same_files(eu.dataset_files(tmp_path / "p.zarr" / level),
+                             eu.dataset_files(tmp_path / "c.zarr" / level), level)
+
+
 def test_prepare_blocks_and_two_workers_in_python_threads(reference, tmp_path):
     out = tmp_path / "w.zarr/o"
     jobdir = volbatch.prepare(tables(reference, out))
