@@ -264,7 +264,7 @@ std::unique_ptr<PySampler> MakeSampler(
     bool rotate, double gain_jitter, double offset_jitter, const std::string& foreground,
     double min_foreground, int64_t background, int max_tries, const std::string& balance,
     const std::vector<int64_t>& classes, const std::vector<double>& class_weights, int threads,
-    int prefetch, int64_t cache_bytes, bool with_info,
+    int prefetch, std::optional<int64_t> cache_bytes, bool with_info,
     const std::shared_ptr<ClassIndex>& class_index) {
   WindowLoaderOptions o;
   for (size_t i = 0; i < sources.size(); ++i) o.sources.push_back(ParseSource(sources[i], i));
@@ -283,8 +283,10 @@ std::unique_ptr<PySampler> MakeSampler(
   o.class_weights = class_weights;
   o.threads = threads;
   o.prefetch = prefetch;
-  if (cache_bytes < 0) throw InvalidArgument("cache_bytes must be >= 0");
-  o.cache_bytes = static_cast<size_t>(cache_bytes);
+  if (cache_bytes) {
+    if (*cache_bytes < 0) throw InvalidArgument("cache_bytes must be >= 0");
+    o.cache_bytes = static_cast<size_t>(*cache_bytes);
+  }
   if (with_info) {
     for (const auto& s : o.sources) {
       if (s.name == "info") throw InvalidArgument("with_info: a source is named 'info'");
@@ -302,6 +304,12 @@ std::unique_ptr<PySampler> MakeSampler(
 }  // namespace
 
 void BindSampler(py::module_& m) {
+  m.def(
+      "default_cache_bytes", [](int processes) { return DefaultCacheBytes(processes); },
+      py::arg("processes") = 1,
+      "The chunk cache a WindowSampler takes when cache_bytes is None: a quarter of the memory "
+      "this process may still use (MemAvailable under the cgroup's limit), split between "
+      "`processes` samplers (a DataLoader's workers), at least 64 MiB.");
   py::class_<ClassIndex, std::shared_ptr<ClassIndex>>(
       m, "ClassIndex",
       "Per-chunk voxel counts of the balanced classes of a label volume (built once by a "
@@ -345,7 +353,7 @@ foreground, min_foreground, background, max_tries: accept a window only if at le
 balance, classes, class_weights: draw each window's class by weight, then a voxel of that
   class uniformly (a ClassIndex, built once), and centre the window on it where possible.
 threads, prefetch, cache_bytes: prefetch threads, windows computed ahead, bytes of decoded
-  chunks kept (0: none).
+  chunks kept (0: none; None: default_cache_bytes(), a quarter of the available memory).
 with_info: add an 'info' dict (index, position, slices, flip, rot90, gain, offset,
   label_class, attempts, foreground) to each window.
 class_index: a ClassIndex from another sampler over the same labels (skips the scan).
@@ -356,7 +364,7 @@ class_index: a ClassIndex from another sampler over the same labels (skips the s
            py::arg("min_foreground") = 0.0, py::arg("background") = 0, py::arg("max_tries") = 100,
            py::arg("balance") = "", py::arg("classes") = std::vector<int64_t>{},
            py::arg("class_weights") = std::vector<double>{}, py::arg("threads") = 2,
-           py::arg("prefetch") = 8, py::arg("cache_bytes") = int64_t{512} << 20,
+           py::arg("prefetch") = 8, py::arg("cache_bytes") = py::none(),
            py::arg("with_info") = false, py::arg("class_index") = nullptr)
       .def("next", &PySampler::Next, "The stream's next window (dict of numpy arrays).")
       .def("__next__", &PySampler::Next)
@@ -454,6 +462,10 @@ class_index: a ClassIndex from another sampler over the same labels (skips the s
                                if (!c) return py::none();
                                return py::cast(std::const_pointer_cast<ClassIndex>(c));
                              })
+      .def_property_readonly(
+          "cache_bytes",
+          [](const PySampler& p) { return p.loader->options().cache_bytes.value_or(0); },
+          "The decoded-chunk cache's capacity (resolved when cache_bytes was None).")
       .def_property_readonly("cache_stats", [](const PySampler& p) {
         const ChunkCache::Stats s = p.loader->cache_stats();
         py::dict d;

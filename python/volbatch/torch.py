@@ -195,6 +195,8 @@ class WindowDataset(IterableDataset):
     workers, set_epoch does not reach the workers.
     shared_slots: batches each worker can have in flight in its shared-memory arena (the
     DataLoader's prefetch_factor per worker, plus what the training loop holds).
+    cache_bytes: each worker's decoded-chunk cache; None (default): its share of
+    volbatch.default_cache_bytes(num_workers), a quarter of the available memory in all.
     """
 
     def __init__(self, sources, window, *, seed=0, length=None, batch_size=None,
@@ -238,6 +240,9 @@ class WindowDataset(IterableDataset):
     def sampler(self, worker_id=0, num_workers=1):
         """The WindowSampler that worker `worker_id` of `num_workers` iterates this epoch."""
         opts = dict(self._options)
+        if opts.get("cache_bytes") is None:
+            # The workers share the machine: each takes its part of the default.
+            opts["cache_bytes"] = _volbatch.default_cache_bytes(num_workers)
         if self._class_index is not None:
             opts["class_index"] = self._class_index
         s = _volbatch.WindowSampler(self._sources, self._window, seed=self._seed, **opts)

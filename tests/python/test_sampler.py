@@ -256,6 +256,23 @@ def test_dataloader_batches_through_shared_slots(data):
             np.testing.assert_array_equal(b["raw"][j].numpy(), ref.window(i)["raw"])
 
 
+def test_the_default_cache_is_a_share_of_the_available_memory(data):
+    with open("/proc/meminfo") as f:
+        avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable"))
+    one, two = volbatch.default_cache_bytes(), volbatch.default_cache_bytes(2)
+    assert one >= 64 << 20 and two >= 64 << 20
+    if avail > 1 << 30:  # above the 64 MiB floor: a quarter, halved for two workers
+        assert 0.8 < one / (avail / 4) < 1.25, (one, avail)
+        assert 0.8 < two / (one / 2) < 1.25, (one, two)
+    s = volbatch.WindowSampler([data["raw"]], (8, 16, 16))
+    assert 0.8 < s.cache_bytes / one < 1.25
+    assert volbatch.WindowSampler([data["raw"]], (8, 16, 16), cache_bytes=0).cache_bytes == 0
+    ds = WindowDataset([data["raw"]], (8, 16, 16))
+    assert 0.8 < ds.sampler(1, 2).cache_bytes / two < 1.25
+    assert WindowDataset([data["raw"]], (8, 16, 16), cache_bytes=1 << 20).sampler(
+        1, 2).cache_bytes == 1 << 20
+
+
 def test_errors_name_the_field(data):
     with pytest.raises(ValueError, match="raw"):
         volbatch.WindowSampler([data["raw"]], (80, 16, 16))

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/memory_info.h"
 
 namespace volbatch {
 
@@ -95,12 +96,22 @@ std::optional<size_t> FindSource(const WindowLoaderOptions& o, const std::string
 
 bool Jitters(const WindowLoaderOptions& o) { return o.gain_jitter > 0 || o.offset_jitter > 0; }
 
+WindowLoaderOptions WithCacheBytes(WindowLoaderOptions o) {
+  if (!o.cache_bytes) o.cache_bytes = DefaultCacheBytes(1);
+  return o;
+}
+
 }  // namespace
+
+size_t DefaultCacheBytes(int processes) {
+  const int64_t quarter = AvailableMemoryBytes() / 4 / std::max(1, processes);
+  return static_cast<size_t>(std::max<int64_t>(quarter, int64_t{64} << 20));
+}
 
 WindowLoader::WindowLoader(WindowLoaderOptions options,
                            std::shared_ptr<const ClassIndex> class_index)
-    : options_(std::move(options)),
-      cache_(std::make_shared<ChunkCache>(options_.cache_bytes)),
+    : options_(WithCacheBytes(std::move(options))),
+      cache_(std::make_shared<ChunkCache>(*options_.cache_bytes)),
       readers_(OpenSources(options_, cache_)),
       sampler_(MakeSampler(options_, readers_)) {
   const WindowLoaderOptions& o = options_;
@@ -325,7 +336,7 @@ bool WindowLoader::AbandonForkedThreads() {
   pf_->next_claim = pf_->next_deliver = next;
   // The cache too: chunks the parent's threads were decoding at the fork never arrive here.
   new std::shared_ptr<ChunkCache>(cache_);
-  cache_ = std::make_shared<ChunkCache>(options_.cache_bytes);
+  cache_ = std::make_shared<ChunkCache>(*options_.cache_bytes);
   for (auto& r : readers_) r->set_cache(cache_);
   return true;
 }

@@ -59,6 +59,11 @@ struct SourceSpec {
   std::optional<DataType> dtype = {};
 };
 
+// A quarter of the memory this process may still use (AvailableMemoryBytes: MemAvailable
+// under the cgroup's limit), shared by `processes` loaders (a DataLoader's workers), and at
+// least 64 MiB. A training process's model and batches need the rest.
+size_t DefaultCacheBytes(int processes = 1);
+
 struct WindowLoaderOptions {
   std::vector<SourceSpec> sources = {};
   Shape window = {};  // in the reference grid (spatial axes; channel axes are read whole)
@@ -79,7 +84,9 @@ struct WindowLoaderOptions {
 
   int threads = 2;                         // prefetch threads (0: compute in Next)
   int prefetch = 8;                        // windows computed ahead, at most
-  size_t cache_bytes = size_t{512} << 20;  // decoded chunks kept, split between the sources
+  // Decoded chunks kept, split between the sources; empty: DefaultCacheBytes(1). The cache
+  // never takes more than the sources' data, whatever this says.
+  std::optional<size_t> cache_bytes = {};
 };
 
 struct Window {
