@@ -1,17 +1,10 @@
 #include "volbatch/engine/block_levels.h"
 
 #include "volbatch/core/error.h"
+#include "volbatch/engine/job_dataset.h"
 
 namespace volbatch {
 namespace {
-
-Box WithChannelAxis(const Box& spatial, Index channels) {
-  if (!channels) return spatial;
-  Box b = spatial;
-  b.begin.insert(b.begin.begin(), 0);
-  b.shape.insert(b.shape.begin(), channels);
-  return b;
-}
 
 // Level k's part of a block whose level k - 1 part is `prev`: origins divide by the factor
 // (ResolveJob checked), and a ragged end rounds up as the level's shape does.
@@ -29,46 +22,20 @@ Box Reduced(const Box& prev, const Shape& factor) {
 std::vector<std::shared_ptr<Dataset>> PrepareBlockLevels(const ResolvedJob& job, bool owned,
                                                          MissingLevel missing) {
   std::vector<std::shared_ptr<Dataset>> out;
-  const DatasetOptions deferred{.sync = SyncMode::kDeferred};
   for (const auto& level : job.block_levels) {
     const std::string where = job.spec.source + ": [output] pyramid: level " + level.path;
-    if (Dataset::Exists(level.path)) {
-      auto d = std::make_shared<Dataset>(Dataset::Open(level.path, deferred));
-      const ArrayLayout& l = d->layout();
-      if (d->format() != job.output_format || l.shape != level.shape ||
-          l.dtype != job.output_dtype || l.chunks != job.output_chunks ||
-          l.write_chunks != job.output_chunks) {
-        throw FailedPrecondition(where + " exists with a different layout (" + d->format() + " " +
-                                 ShapeToString(l.shape) + " " + std::string(DataTypeName(l.dtype)) +
-                                 " chunks " + ShapeToString(l.chunks) + ", the job's " +
-                                 job.output_format + " " + ShapeToString(level.shape) + " " +
-                                 std::string(DataTypeName(job.output_dtype)) + " chunks " +
-                                 ShapeToString(job.output_chunks) +
-                                 "); remove it or choose another output path");
-      }
-      if (!owned) {
-        throw FailedPrecondition(where +
-                                 " exists and was not written by this job (no job "
-                                 "directory at " +
-                                 job.jobdir + "); pass --force to write into it");
-      }
-      out.push_back(std::move(d));
-      continue;
-    }
-    if (missing == MissingLevel::kSkip) continue;
-    if (missing == MissingLevel::kRefuse) {
-      throw NotFound(where + " does not exist; prepare the job again (volbatch run --prepare)");
-    }
     CreateOptions o;
     o.format = job.output_format;
     o.shape = level.shape;
     o.chunks = job.output_chunks;
     o.dtype = job.output_dtype;
     o.codecs = job.output_codecs;
-    try {
-      out.push_back(std::make_shared<Dataset>(Dataset::Create(level.path, o, deferred)));
-    } catch (const Error& e) {
-      throw WithContext(e, where);
+    auto d = PrepareJobDataset(where, level.path, o, job.jobdir, owned,
+                               missing == MissingLevel::kCreate);
+    if (d) {
+      out.push_back(std::move(d));
+    } else if (missing == MissingLevel::kRefuse) {
+      throw NotFound(where + " does not exist; prepare the job again (volbatch run --prepare)");
     }
   }
   return out;
@@ -106,7 +73,7 @@ std::vector<Array> BlockLevels::Reduce(const Box& region, const Array& data) con
     const Array& source = k == 0 ? data : levels.back();
     Array padded;
     if (in.shape != prev.shape) {
-      padded = Array(source.dtype(), WithChannelAxis(in, c).shape);
+      padded = Array(source.dtype(), FullBox(in, c).shape);
       CopyRegion(source, Shape(source.rank(), 0), padded, Shape(source.rank(), 0), source.shape());
     }
     const Array& input = in.shape != prev.shape ? padded : source;
@@ -121,7 +88,7 @@ void BlockLevels::Write(const Box& region, const std::vector<Array>& levels) con
   Box box = region;
   for (size_t k = 0; k < levels.size(); ++k) {
     box = Reduced(box, job_.block_levels[k].factor);
-    datasets_[k]->Write(WithChannelAxis(box, job_.output_channels), levels[k]);
+    datasets_[k]->Write(FullBox(box, job_.output_channels), levels[k]);
   }
   for (const auto& d : datasets_) d->Sync();
 }

@@ -21,14 +21,6 @@ BlockProcessor::BlockProcessor(const ResolvedJob& job, std::shared_ptr<const Dat
   if (job.blend) weights_ = BlendWeights(job.blend_kind, job.window, job.overlap);
 }
 
-Box BlockProcessor::FullBox(const Box& spatial, Index channels) const {
-  if (!channels) return spatial;
-  Box b = spatial;
-  b.begin.insert(b.begin.begin(), 0);
-  b.shape.insert(b.shape.begin(), channels);
-  return b;
-}
-
 namespace {
 
 Box WindowInput(const ResolvedJob& job, const Box& window) {

@@ -47,9 +47,6 @@ class BlockProcessor {
   // Writes the block's chunks (and its levels') and makes them durable.
   void Write(const Box& region, const Array& data, const std::vector<Array>& levels = {}) const;
 
-  // The block's output box with the channel axis (if any) prepended.
-  Box FullBox(const Box& spatial, Index channels) const;
-
  private:
   const ResolvedJob& job_;
   std::shared_ptr<const Dataset> input_;

@@ -436,6 +436,14 @@ void ResolveBlockLevels(ResolvedJob& job, const Fail& fail) {
 
 }  // namespace
 
+Box FullBox(const Box& spatial, Index channels) {
+  if (!channels) return spatial;
+  Box b = spatial;
+  b.begin.insert(b.begin.begin(), 0);
+  b.shape.insert(b.shape.begin(), channels);
+  return b;
+}
+
 ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   ResolvedJob job;
   job.spec = spec;

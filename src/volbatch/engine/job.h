@@ -129,6 +129,9 @@ struct ResolvedJob {
 // the same block grid whatever the memory budget says).
 ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block = std::nullopt);
 
+// `spatial` with a channel axis of `channels` prepended (none when channels is 0).
+Box FullBox(const Box& spatial, Index channels);
+
 // The default job directory of an output dataset: "<output>.volbatch" beside it.
 std::string DefaultJobDir(const std::string& output_path);
 // The job's directory, absolute: [run] jobdir, or the default one beside its output.

@@ -17,6 +17,7 @@
 #include "volbatch/core/parallel.h"
 #include "volbatch/engine/block_processor.h"
 #include "volbatch/engine/claims.h"
+#include "volbatch/engine/job_dataset.h"
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/ledger.h"
 #include "volbatch/engine/progress.h"
@@ -57,38 +58,7 @@ int64_t PeakRss() {
 const DatasetOptions kDeferred{.sync = SyncMode::kDeferred};
 
 // The output dataset: created, or an existing one checked against the job's layout.
-std::shared_ptr<Dataset> PrepareOutput(const ResolvedJob& job, bool owned_by_job) {
-  const std::string where = job.spec.source + ": [output] path: " + job.output_path;
-  if (Dataset::Exists(job.output_path)) {
-    auto out = std::make_shared<Dataset>(Dataset::Open(job.output_path, kDeferred));
-    const ArrayLayout& l = out->layout();
-    const Shape write_chunks = job.output_shards.value_or(job.output_chunks);
-    std::string diff;
-    if (out->format() != job.output_format) {
-      diff = "format " + out->format() + ", the job's " + job.output_format;
-    } else if (l.shape != job.output_shape) {
-      diff = "shape " + ShapeToString(l.shape) + ", the job's " + ShapeToString(job.output_shape);
-    } else if (l.dtype != job.output_dtype) {
-      diff = "dtype " + std::string(DataTypeName(l.dtype)) + ", the job's " +
-             std::string(DataTypeName(job.output_dtype));
-    } else if (l.chunks != job.output_chunks || l.write_chunks != write_chunks) {
-      diff = "chunks " + ShapeToString(l.chunks) +
-             (l.write_chunks != l.chunks ? " in shards " + ShapeToString(l.write_chunks) : "") +
-             ", the job's " + ShapeToString(job.output_chunks) +
-             (job.output_shards ? " in shards " + ShapeToString(*job.output_shards) : "");
-    }
-    if (!diff.empty()) {
-      throw FailedPrecondition(where + " exists with a different layout (" + diff +
-                               "); remove it or choose another output path");
-    }
-    if (!owned_by_job) {
-      throw FailedPrecondition(where +
-                               " exists and was not written by this job (no job "
-                               "directory at " +
-                               job.jobdir + "); pass --force to write into it");
-    }
-    return out;
-  }
+std::shared_ptr<Dataset> PrepareOutput(const ResolvedJob& job, bool owned_by_job, bool create) {
   CreateOptions o;
   o.format = job.output_format;
   o.shape = job.output_shape;
@@ -96,11 +66,8 @@ std::shared_ptr<Dataset> PrepareOutput(const ResolvedJob& job, bool owned_by_job
   o.dtype = job.output_dtype;
   o.codecs = job.output_codecs;
   o.shards = job.output_shards;
-  try {
-    return std::make_shared<Dataset>(Dataset::Create(job.output_path, o, kDeferred));
-  } catch (const Error& e) {
-    throw WithContext(e, where);
-  }
+  return PrepareJobDataset(job.spec.source + ": [output] path: " + job.output_path, job.output_path,
+                           o, job.jobdir, owned_by_job, create);
 }
 
 struct Token {
@@ -286,13 +253,13 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
   // job.json goes down before a new output is created, so that an output on disk always has
   // the job directory that owns it (a crash in between must not orphan it).
   const bool owned = old.has_value() || options.force;
-  if (Dataset::Exists(job.output_path)) p.output = PrepareOutput(job, owned);
+  p.output = PrepareOutput(job, owned, false);
   PrepareBlockLevels(job, owned, MissingLevel::kSkip);
   if (!old || options.force) {
     dir.Reset();
     dir.WriteJob(job);
   }
-  if (!p.output) p.output = PrepareOutput(job, owned);
+  if (!p.output) p.output = PrepareOutput(job, owned, true);
   p.levels = PrepareBlockLevels(job, owned, MissingLevel::kCreate);
   // A run killed mid-write leaves temporaries beside the chunks it was writing.
   p.output->SweepTemporaries();
