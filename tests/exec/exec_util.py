@@ -1,5 +1,9 @@
 """What the executor suites share: one test volume in 128 blocks of 32^3, its reference outputs
 from a local run, and job files over it."""
+import contextlib
+import os
+import signal
+
 import engine_util as eu
 
 SHAPE = (64, 256, 256)  # 128 blocks of 32^3
@@ -27,3 +31,38 @@ def job(tmp_path, data, name, op=GAUSS, run=None):
     path = eu.write_job(tmp_path / f"{name}.toml", data["raw"], out, op, "float32", CHUNKS,
                         tiling={"block": list(CHUNKS)}, run=run)
     return path, out, eu.jobdir_of(out)
+
+
+def worker_pids(jobdir):
+    """The `volbatch work JOBDIR ...` processes running now (from /proc)."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"work" in cmd and str(jobdir).encode() in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+@contextlib.contextmanager
+def frozen(pids):
+    """Workers stopped (SIGSTOP) for the block, continued after: a test that kills or cancels a
+    worker mid-run freezes them first, or a fast machine finishes the job before the kill lands."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def blocks_done(jobdir):
+    """How many blocks the job's ledgers record as done (0 before the first one)."""
+    if not os.path.isdir(os.path.join(jobdir, "ledger")):
+        return 0
+    return len(eu.read_ledgers(jobdir)[0])

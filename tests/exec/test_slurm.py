@@ -113,14 +113,15 @@ def test_scancel_of_one_task_and_requeue_of_another(volbatch, slurm, data, tmp_p
         if subs:
             job_id = subs[0]["job_id"]
             states = task_states(job_id)
-            done = eu.read_ledgers(jobdir)[0] if os.path.isdir(os.path.join(jobdir, "ledger")) \
-                else set()
-            if states.get("0") == "RUNNING" and states.get("1") == "RUNNING" and len(done) >= 6:
+            if states.get("0") == "RUNNING" and states.get("1") == "RUNNING" and \
+                    xu.blocks_done(jobdir) >= 6:
                 break
         time.sleep(0.2)
     assert job_id and run.poll() is None, "the array did not start"
-    subprocess.run(["scancel", f"{job_id}_1"], check=True)
-    subprocess.run(["scontrol", "requeue", f"{job_id}_0"], check=True)
+    with xu.frozen(xu.worker_pids(jobdir)):
+        assert xu.blocks_done(jobdir) < 128, "the job ended before the cancel; make it longer"
+        subprocess.run(["scancel", f"{job_id}_1"], check=True)
+        subprocess.run(["scontrol", "requeue", f"{job_id}_0"], check=True)
     # A requeued task waits for a begin time ahead; start it now, as a busy cluster would later.
     time.sleep(1)
     subprocess.run(["scontrol", "update", f"jobid={job_id}_0", "starttime=now"], check=False)
@@ -144,12 +145,13 @@ def test_a_dead_task_is_resubmitted(volbatch, slurm, data, tmp_path):
     while time.monotonic() < deadline and run.poll() is None:
         subs = submissions(jobdir)
         if subs and task_states(subs[0]["job_id"]).get("0") == "RUNNING" and \
-                os.path.isdir(os.path.join(jobdir, "ledger")) and \
-                len(eu.read_ledgers(jobdir)[0]) >= 4:
+                xu.blocks_done(jobdir) >= 4:
             break
         time.sleep(0.2)
     # The only task dies: nobody is left to take its blocks, so the executor submits it again.
-    subprocess.run(["scancel", "--signal=KILL", submissions(jobdir)[0]["job_id"]], check=True)
+    with xu.frozen(xu.worker_pids(jobdir)):
+        assert xu.blocks_done(jobdir) < 128, "the job ended before the kill; make it longer"
+        subprocess.run(["scancel", "--signal=KILL", submissions(jobdir)[0]["job_id"]], check=True)
     stdout, stderr = run.communicate(timeout=400)
     assert run.returncode == 0, stderr
     assert "resubmitted tasks 0 as Slurm job" in stdout, stdout
