@@ -231,6 +231,13 @@ TEST_F(WindowLoaderTest, ForkedChildFailsCleanly) {
   GTEST_SKIP() << "TSan cannot start threads in a child forked from a multi-threaded process, "
                   "which is what this test checks";
 #endif
+#ifdef __SANITIZE_ADDRESS__
+  // Seen in CI, 30 of 150 runs here: the child hangs in the allocator.
+  GTEST_SKIP() << "GCC 12's ASan allocator does not take its locks around fork(): a child forked "
+                  "while a prefetch thread allocates waits forever on the allocator lock that "
+                  "thread held (glibc's malloc takes its locks around fork, so a normal build "
+                  "runs this test)";
+#endif
   auto* l = new WindowLoader(Options());
   l->Next();
   const pid_t pid = ::fork();
