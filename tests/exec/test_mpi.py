@@ -80,7 +80,8 @@ def test_a_killed_rank_ends_the_job_and_a_resume_completes(volbatch, data, tmp_p
     killed = time.monotonic()
     stdout, stderr = run.communicate(timeout=120)
     print(f"volbatch run exited {run.returncode}; {at_kill} blocks were done at the kill, "
-          f"{xu.blocks_done(jobdir)} at the end, {time.monotonic() - killed:.1f} s later\n--- stdout\n{stdout}\n--- stderr\n{stderr}")
+          f"{xu.blocks_done(jobdir)} at the end, {time.monotonic() - killed:.1f} s later\n"
+          f"--- stdout\n{stdout}\n--- stderr\n{stderr}")
     assert run.returncode == 1, "the run did not fail after a rank was killed (see stdout)"
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("volbatch: mpirun ended with") and "run again" in last, stderr
