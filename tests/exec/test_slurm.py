@@ -12,7 +12,7 @@ import pytest
 
 import engine_util as eu
 import exec_util as xu
-from exec_util import GAUSS, job
+from exec_util import CHUNKS, GAUSS, job
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 SLOW = {"type": "gaussian", "sigma": [6.0, 6.0, 6.0]}
@@ -162,9 +162,16 @@ def test_a_dead_task_is_resubmitted(volbatch, slurm, data, tmp_path):
 
 
 def test_detach_returns_at_once_and_status_follows(volbatch, slurm, data, tmp_path):
-    path, out, jobdir = job(tmp_path, data, "detach")
+    """A detached job with a pyramid: its 64^3 blocks write level 1 as they finish; the local
+    run the hint names afterwards skips every block and writes only level 2."""
+    out = tmp_path / "detach.zarr/o"
+    path = eu.write_job(tmp_path / "detach.toml", data["raw"], out, GAUSS, "float32", CHUNKS,
+                        tiling={"block": [64, 64, 64]}, output_extra={"pyramid": 2})
+    jobdir = eu.jobdir_of(out)
     p = volbatch("run", path, "--executor", "slurm", "--workers", 2, "--threads", 1, "--detach")
     assert "follow it with: volbatch status" in p.stdout, p.stdout
+    hint = f"pyramid: once the job is complete, run `volbatch run {path} --executor local`"
+    assert hint in p.stdout, p.stdout
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         st = volbatch.status(jobdir)
@@ -174,6 +181,12 @@ def test_detach_returns_at_once_and_status_follows(volbatch, slurm, data, tmp_pa
         time.sleep(0.5)
     assert st["blocks_remaining"] == 0 and states == {"COMPLETED"}, st
     eu.assert_same_files(eu.dataset_files(out), data["refs"]["fast"], "detached")
+    p = volbatch("run", path, "--executor", "local", "--quiet")
+    assert "blocks: 0 done, 16 skipped" in p.stdout, p.stdout
+    assert "pyramid: 2 levels" in p.stdout and "(1 written as blocks finished)" in p.stdout, \
+        p.stdout
+    passes = tmp_path / "detach.zarr/.volbatch-pyramid"
+    assert not (passes / "o_s1").exists() and (passes / "o_s2").is_dir()
 
 
 def test_bad_slurm_tables_fail_with_one_line(volbatch, data, tmp_path):

@@ -334,8 +334,10 @@ int Main(int argc, char** argv) {
           return 1;
         }
         if (spec.output.pyramid > 0 && r.submitted_only) {
-          std::cout << "pyramid: run `volbatch pyramid " << spec.output.path << " --levels "
-                    << spec.output.pyramid << "` once the job is complete\n";
+          // Not `volbatch pyramid`: that would redo the levels the job's blocks write.
+          std::cout << "pyramid: once the job is complete, run `volbatch run " << path
+                    << " --executor local`: it skips every block done and writes the levels "
+                       "the blocks did not\n";
         } else if (spec.output.pyramid > 0) {
           const PyramidResult pr =
               FinishJobPyramid(spec, threads, run_options.quiet, run_options.force);
