@@ -65,15 +65,32 @@ const Executor& FindExecutor(const std::string& name) {
   return it->second;
 }
 
+int ResolveWorkers(const ExecutorOptions& options, int fallback, int most,
+                   const std::string& what) {
+  if (options.workers == 0 && fallback == 0) {
+    throw InvalidArgument("--workers: give the number of " + what + " for the " + options.name +
+                          " executor (--workers N)");
+  }
+  const int workers = options.workers != 0 ? options.workers : fallback;
+  if (workers < 1 || workers > most) {
+    throw InvalidArgument("--workers: the " + options.name + " executor runs between 1 and " +
+                          std::to_string(most) + " " + what + ", got " + std::to_string(workers));
+  }
+  return workers;
+}
+
 std::string WorkerExecutable(const ExecutorOptions& options) {
   if (!options.executable.empty()) return options.executable;
   return std::filesystem::read_symlink("/proc/self/exe").string();
 }
 
-std::vector<std::string> WorkArguments(const std::string& jobdir, const std::string& worker,
-                                       int of, int threads, double lease_s) {
-  std::vector<std::string> args = {"work",   jobdir, "--worker", worker, "--of", std::to_string(of),
-                                   "--lease", std::to_string(lease_s), "--quiet"};
+std::vector<std::string> WorkArguments(const std::string& jobdir, const std::string& worker, int of,
+                                       int threads, double lease_s) {
+  std::vector<std::string> args = {"work",     jobdir,
+                                   "--worker", worker,
+                                   "--of",     std::to_string(of),
+                                   "--lease",  std::to_string(lease_s),
+                                   "--quiet"};
   if (threads > 0) {
     args.push_back("--threads");
     args.push_back(std::to_string(threads));

@@ -61,13 +61,18 @@ nlohmann::json JobAndEngineStatus(const std::string& jobdir);
 // JobStatusText plus one line per engine (its "summary" field).
 std::string JobAndEngineStatusText(const nlohmann::json& status);
 
+// How many workers an executor starts: --workers, else `fallback`; `what` names them in the
+// errors ("pods"). Throws InvalidArgument naming --workers when the number is outside
+// 1..most, or when it is 0 and the executor has no default (fallback 0).
+int ResolveWorkers(const ExecutorOptions& options, int fallback, int most, const std::string& what);
+
 // The volbatch executable workers run: options.executable, else this process's own.
 std::string WorkerExecutable(const ExecutorOptions& options);
 
 // `volbatch work JOBDIR --worker I --of N --lease L --quiet [--threads T]` as arguments
 // (without the executable); `worker` is text so that batch scripts can pass "$VAR".
-std::vector<std::string> WorkArguments(const std::string& jobdir, const std::string& worker,
-                                       int of, int threads, double lease_s);
+std::vector<std::string> WorkArguments(const std::string& jobdir, const std::string& worker, int of,
+                                       int threads, double lease_s);
 
 // Quotes one word for a POSIX shell (scripts, ssh remote commands).
 std::string ShellQuote(const std::string& word);

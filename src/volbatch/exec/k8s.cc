@@ -392,13 +392,7 @@ namespace {
 ExecutorResult RunK8s(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
   // Everything in the table is checked before anything is written.
   const K8sSettings settings = ReadK8sSettings(o.table, o.restarts);
-  if (o.workers < 0 || o.workers > kMaxPods) {
-    throw InvalidArgument("--workers: must be between 1 and " + std::to_string(kMaxPods) +
-                          ", got " + std::to_string(o.workers));
-  }
-  if (o.workers == 0) {
-    throw InvalidArgument("--workers: give the number of pods for the k8s executor (--workers N)");
-  }
+  const int workers = ResolveWorkers(o, 0, kMaxPods, "pods");
   PreparedJob p = PrepareJob(spec, run);
   const ResolvedJob& r = p.job;
   K8sJob job;
@@ -408,7 +402,7 @@ ExecutorResult RunK8s(const JobSpec& spec, const RunOptions& run, const Executor
   if (r.spec.op.contains("model") && r.spec.op["model"].is_string()) {
     job.data.push_back(fs::absolute(r.spec.op["model"].get<std::string>()).string());
   }
-  job.workers = o.workers;
+  job.workers = workers;
   job.threads = o.threads > 0 ? o.threads : spec.run.threads > 0 ? spec.run.threads : 1;
   job.lease_s = o.lease_s;
   job.memory_budget = r.memory;

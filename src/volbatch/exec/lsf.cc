@@ -209,20 +209,14 @@ namespace {
 ExecutorResult RunLsf(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
   // Everything in the table is checked before anything is written.
   const LsfSettings settings = ReadLsfSettings(o.table);
-  if (o.workers < 0 || o.workers > kMaxElements) {
-    throw InvalidArgument("--workers: must be between 1 and " + std::to_string(kMaxElements) +
-                          ", got " + std::to_string(o.workers));
-  }
-  if (o.workers == 0) {
-    throw InvalidArgument("--workers: give the number of array elements (--workers N)");
-  }
+  const int workers = ResolveWorkers(o, 0, kMaxElements, "array elements");
   PreparedJob p = PrepareJob(spec, run);
   const ResolvedJob& r = p.job;
   LsfJob job;
   job.jobdir = r.jobdir;
   job.output = r.output_path;
   job.executable = WorkerExecutable(o);
-  job.workers = o.workers;
+  job.workers = workers;
   job.threads = o.threads > 0 ? o.threads : spec.run.threads > 0 ? spec.run.threads : 1;
   job.lease_s = o.lease_s;
   job.memory_budget = r.memory;

@@ -91,15 +91,14 @@ class QueueSource final : public BlockSource {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     int64_t want = 1;
     if (finished_ > 0) {
-      want = std::clamp<int64_t>(static_cast<int64_t>(0.02 * static_cast<double>(finished_) /
-                                                      std::max(elapsed, 1e-6)),
-                                 1, 64);
+      want = std::clamp<int64_t>(
+          static_cast<int64_t>(0.02 * static_cast<double>(finished_) / std::max(elapsed, 1e-6)), 1,
+          64);
     }
     Send(&want, 1, 0, kRequest);
     std::vector<int64_t> blocks(static_cast<size_t>(want));
     MPI_Request req;
-    MPI_Irecv(blocks.data(), static_cast<int>(want), MPI_INT64_T, 0, kAssign, MPI_COMM_WORLD,
-              &req);
+    MPI_Irecv(blocks.data(), static_cast<int>(want), MPI_INT64_T, 0, kAssign, MPI_COMM_WORLD, &req);
     // Poll rather than block: Open MPI's blocking receive spins a core, which the block
     // pipeline's own threads need.
     MPI_Status st;
@@ -172,8 +171,8 @@ RunSummary Coordinate(const std::string& jobdir, int workers) {
         blocks.push_back(todo.front());
         todo.pop_front();
       }
-      MPI_Send(blocks.data(), static_cast<int>(blocks.size()), MPI_INT64_T, st.MPI_SOURCE,
-               kAssign, MPI_COMM_WORLD);
+      MPI_Send(blocks.data(), static_cast<int>(blocks.size()), MPI_INT64_T, st.MPI_SOURCE, kAssign,
+               MPI_COMM_WORLD);
     } else if (st.MPI_TAG == kDone) {
       if (msg[1]) {
         ++s.blocks_done;
@@ -234,8 +233,7 @@ ExecutorResult RunMpi(const JobSpec& spec, const RunOptions& run, const Executor
   }
   const bool oversubscribe = t.Bool("oversubscribe", true);
   t.Finish();
-  const int workers = o.workers > 0 ? o.workers : 2;
-  if (workers > 65535) throw InvalidArgument("--workers: at most 65535 MPI workers");
+  const int workers = ResolveWorkers(o, 2, 65535, "MPI workers");
   if (!OnPath(mpirun)) {
     throw FailedPrecondition("--executor mpi: " + mpirun + " is not on PATH ([run.mpi] mpirun)");
   }
@@ -245,9 +243,9 @@ ExecutorResult RunMpi(const JobSpec& spec, const RunOptions& run, const Executor
   const int threads = o.threads > 0 ? o.threads : std::max(1, cores / workers);
   std::vector<std::string> argv = {mpirun, "-np", std::to_string(workers + 1)};
   for (auto& a : extra) argv.push_back(a);
-  for (const std::string& a : {WorkerExecutable(o), std::string("work"), jobdir,
-                              std::string("--mpi"), std::string("--quiet"),
-                              std::string("--threads"), std::to_string(threads)}) {
+  for (const std::string& a :
+       {WorkerExecutable(o), std::string("work"), jobdir, std::string("--mpi"),
+        std::string("--quiet"), std::string("--threads"), std::to_string(threads)}) {
     argv.push_back(a);
   }
   // Open MPI's defaults for a job launched here: root may run it (containers), more ranks than
@@ -270,10 +268,10 @@ ExecutorResult RunMpi(const JobSpec& spec, const RunOptions& run, const Executor
   ExecutorResult result = ResultFromStatus(jobdir);
   result.messages.push_back("ran " + std::to_string(workers) + " MPI workers and a queue rank");
   if (!r.gave_up.empty() || !result.complete) {
-    const std::string why = r.exit_code != 0
-                                ? "mpirun ended with " + r.how_it_ended + " (a rank failed; see "
-                                  "mpirun's message above)"
-                                : "mpirun ended";
+    const std::string why = r.exit_code != 0 ? "mpirun ended with " + r.how_it_ended +
+                                                   " (a rank failed; see "
+                                                   "mpirun's message above)"
+                                             : "mpirun ended";
     result.problem = why + "; " + result.problem;
     result.status["gave_up"] = why;
   }

@@ -4,8 +4,8 @@
 #include <thread>
 
 #include "volbatch/core/error.h"
-#include "volbatch/ops/operator.h"
 #include "volbatch/exec/worker_pool.h"
+#include "volbatch/ops/operator.h"
 
 namespace volbatch {
 
@@ -34,10 +34,7 @@ namespace {
 ExecutorResult RunProcesses(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
   ParamTable table(o.table, 0, "run.processes");
   table.Finish();
-  const int workers = o.workers > 0 ? o.workers : 2;
-  if (workers > 4096) {
-    throw InvalidArgument("--workers: must be between 1 and 4096, got " + std::to_string(workers));
-  }
+  const int workers = ResolveWorkers(o, 2, 4096, "worker processes");
   PreparedJob p = PrepareJob(spec, run);
   const std::string jobdir = p.job.jobdir;
   const std::string exe = WorkerExecutable(o);

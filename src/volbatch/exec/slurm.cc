@@ -27,7 +27,8 @@ void ReadSlurmTable(ParamTable& t, SlurmSettings& s) {
   if (s.time.find_first_not_of("0123456789:-") != std::string::npos) {
     throw t.Bad("time", "\"" + s.time + "\" is not a Slurm time (minutes, HH:MM:SS, D-HH:MM)");
   }
-  if (const auto* m = t.Raw("memory")) s.memory_mib = (ParseByteSize(*m, "[run.slurm] memory") + (1 << 20) - 1) >> 20;
+  if (const auto* m = t.Raw("memory"))
+    s.memory_mib = (ParseByteSize(*m, "[run.slurm] memory") + (1 << 20) - 1) >> 20;
   s.gpus = static_cast<int>(t.Integer("gpus", 0));
   if (s.gpus < 0 || s.gpus > 64) throw t.Bad("gpus", "must be between 0 and 64");
   s.account = t.String("account", "");
@@ -89,8 +90,8 @@ std::string SlurmBatchScript(const SlurmSettings& s) {
   if (!s.constraint.empty()) line("--constraint=" + s.constraint);
   for (const auto& e : s.extra) line(e);
   o << "\nexec " << ShellQuote(s.executable);
-  for (const auto& a : WorkArguments(s.jobdir, "\"$SLURM_ARRAY_TASK_ID\"", s.workers, s.threads,
-                                     s.lease_s)) {
+  for (const auto& a :
+       WorkArguments(s.jobdir, "\"$SLURM_ARRAY_TASK_ID\"", s.workers, s.threads, s.lease_s)) {
     o << " " << (a == "\"$SLURM_ARRAY_TASK_ID\"" ? a : ShellQuote(a));
   }
   o << "\n";
@@ -145,8 +146,8 @@ std::map<int, SlurmTask> ParseArrayTasks(const std::string& output) {
 
 bool SlurmStateIsActive(const std::string& state) {
   static const std::set<std::string> kActive = {
-      "PENDING",   "RUNNING",  "CONFIGURING", "COMPLETING",   "SUSPENDED",    "REQUEUED",
-      "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED"};
+      "PENDING",     "RUNNING",      "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED",
+      "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING",    "SIGNALING",  "STAGE_OUT", "STOPPED"};
   return kActive.count(state) > 0;
 }
 
@@ -239,11 +240,8 @@ ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const Execut
   const Index total = JobStatus(p.job.jobdir)["blocks_total"].get<Index>();
   s.jobdir = p.job.jobdir;
   s.executable = WorkerExecutable(o);
-  s.workers = o.workers > 0 ? o.workers : static_cast<int>(std::min<Index>(total, 8));
-  if (s.workers < 1 || s.workers > 100000) {
-    throw InvalidArgument("--workers: must be between 1 and 100000, got " +
-                          std::to_string(s.workers));
-  }
+  s.workers =
+      ResolveWorkers(o, static_cast<int>(std::clamp<Index>(total, 1, 8)), 100000, "array tasks");
   if (o.threads > 0) s.threads = o.threads;
   s.lease_s = o.lease_s;
   if (s.name.empty()) s.name = SanitizedName(p.job.output_path);
@@ -300,8 +298,8 @@ ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const Execut
       std::vector<int> again;
       std::string states;
       for (const auto& [i, t] : tasks) {
-        const bool finished = t.state == "COMPLETED" ||
-                              (t.state == "FAILED" && t.exit_code == kWorkBlocksFailed);
+        const bool finished =
+            t.state == "COMPLETED" || (t.state == "FAILED" && t.exit_code == kWorkBlocksFailed);
         if (!finished) {
           again.push_back(i);
           states += (states.empty() ? "" : ", ") + Describe(i, t);

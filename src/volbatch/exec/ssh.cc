@@ -111,10 +111,7 @@ void AwaitRemoteClaims(const std::string& jobdir, double lease_s, bool quiet) {
 
 ExecutorResult RunSsh(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
   const SshSettings s = ReadSshSettings(o.table, WorkerExecutable(o));
-  const int workers = o.workers > 0 ? o.workers : static_cast<int>(s.hosts.size());
-  if (workers > 4096) {
-    throw InvalidArgument("--workers: must be between 1 and 4096, got " + std::to_string(workers));
-  }
+  const int workers = ResolveWorkers(o, static_cast<int>(s.hosts.size()), 4096, "workers");
   PreparedJob p = PrepareJob(spec, run);
   const std::string jobdir = p.job.jobdir;
   ProbeHosts(s, jobdir);
