@@ -34,14 +34,15 @@ def job(tmp_path, data, name, op=GAUSS, run=None):
 
 
 def worker_pids(jobdir):
-    """The `volbatch work JOBDIR ...` processes running now (from /proc)."""
+    """PIDs of the `volbatch work JOBDIR ...` processes running now, found in /proc by their
+    command line (not mpirun's or a shell's that merely mention it)."""
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
         except OSError:
             continue
-        if b"work" in cmd and str(jobdir).encode() in cmd:
+        if len(argv) > 2 and argv[1] == b"work" and argv[2] == os.fsencode(str(jobdir)):
             pids.append(int(pid))
     return pids
 
@@ -63,6 +64,4 @@ def frozen(pids):
 
 def blocks_done(jobdir):
     """How many blocks the job's ledgers record as done (0 before the first one)."""
-    if not os.path.isdir(os.path.join(jobdir, "ledger")):
-        return 0
     return len(eu.read_ledgers(jobdir)[0])

@@ -25,17 +25,14 @@ def data(volbatch, tmp_path_factory):
 def ranks_of(jobdir):
     """pid -> MPI rank of the `volbatch work JOBDIR --mpi` processes (from /proc)."""
     ranks = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid in xu.worker_pids(jobdir):
         try:
-            cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-            if b"--mpi" not in cmd or jobdir.encode() not in cmd:
-                continue
             env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
         except OSError:
             continue
         for e in env:
             if e.startswith(b"OMPI_COMM_WORLD_RANK="):
-                ranks[int(pid)] = int(e.split(b"=")[1])
+                ranks[pid] = int(e.split(b"=")[1])
     return ranks
 
 

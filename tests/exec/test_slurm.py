@@ -118,7 +118,9 @@ def test_scancel_of_one_task_and_requeue_of_another(volbatch, slurm, data, tmp_p
                 break
         time.sleep(0.2)
     assert job_id and run.poll() is None, "the array did not start"
-    with xu.frozen(xu.worker_pids(jobdir)):
+    workers = xu.worker_pids(jobdir)
+    assert workers, "no running worker found to freeze"
+    with xu.frozen(workers):
         assert xu.blocks_done(jobdir) < 128, "the job ended before the cancel; make it longer"
         subprocess.run(["scancel", f"{job_id}_1"], check=True)
         subprocess.run(["scontrol", "requeue", f"{job_id}_0"], check=True)
@@ -149,7 +151,9 @@ def test_a_dead_task_is_resubmitted(volbatch, slurm, data, tmp_path):
             break
         time.sleep(0.2)
     # The only task dies: nobody is left to take its blocks, so the executor submits it again.
-    with xu.frozen(xu.worker_pids(jobdir)):
+    workers = xu.worker_pids(jobdir)
+    assert workers, "no running worker found to freeze"
+    with xu.frozen(workers):
         assert xu.blocks_done(jobdir) < 128, "the job ended before the kill; make it longer"
         subprocess.run(["scancel", "--signal=KILL", submissions(jobdir)[0]["job_id"]], check=True)
     stdout, stderr = run.communicate(timeout=400)

@@ -13,6 +13,7 @@ import time
 import pytest
 
 import engine_util as eu
+import exec_util as xu
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SSHD = os.path.join(ROOT, "scripts", "sshd.sh")
@@ -69,23 +70,17 @@ def ssh_job(tmp_path, data, name, op=GAUSS, table=None):
 
 
 def remote_workers(jobdir, parents=None):
-    """PIDs of the `volbatch work JOBDIR` processes, found in /proc by their command line; with
-    `parents` (a list), the name of each one's parent process is appended to it."""
+    """xu.worker_pids; with `parents` (a list), the name of each one's parent process is
+    appended to it."""
     pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in xu.worker_pids(jobdir):
         try:
-            argv = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
-            if len(argv) > 2 and argv[1] == b"work" and argv[2] == os.fsencode(jobdir):
-                stat = open(f"/proc/{entry}/stat").read()
-                ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                parent = open(f"/proc/{ppid}/comm").read().strip()
-            else:
-                continue
+            stat = open(f"/proc/{pid}/stat").read()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            parent = open(f"/proc/{ppid}/comm").read().strip()
         except (OSError, ValueError, IndexError):
             continue
-        pids.append(int(entry))
+        pids.append(pid)
         if parents is not None:
             parents.append(parent)
     return pids

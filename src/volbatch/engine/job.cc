@@ -678,14 +678,11 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
       for (size_t i = 0; i < rank; ++i) {
         blocks *= (job.output_spatial[i] + next[i] - 1) / next[i];
       }
-      if (blocks < 4 * static_cast<Index>(job.blocks_in_flight) &&
-          NumElements(blk, "block") >= Index{1} << 21) {
-        break;
-      }
-      // Blended window operators (models): a block is only a queue of windows, and past 2^21
-      // voxels a bigger one adds accumulators whose memory traffic competes with the model's
-      // (a U-Net over 256x1024x1024 ran 25% slower with 256^3 blocks than with 128^3).
-      if (!job.op->Exact() && NumElements(blk, "block") >= Index{1} << 21) break;
+      // Blended window operators (models) stop there too: a block is only a queue of windows,
+      // and past 2^21 voxels a bigger one adds accumulators whose memory traffic competes with
+      // the model's (a U-Net over 256x1024x1024 ran 25% slower with 256^3 blocks than 128^3).
+      const bool few_blocks = blocks < 4 * static_cast<Index>(job.blocks_in_flight);
+      if ((few_blocks || !job.op->Exact()) && NumElements(blk, "block") >= Index{1} << 21) break;
       blk = next;
     }
     job.block = blk;
