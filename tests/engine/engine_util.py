@@ -152,6 +152,21 @@ def dataset_files(root):
     return files
 
 
+def claims_in_hand(jobdir):
+    """What workers still hold (claims.h): holder files and temporaries under JOBDIR/claims.
+    The run chain (claims/runs), the generation and runs given back by a stopped worker
+    (holders/released.*, anyone's at once) stay after workers leave; executors remove the
+    whole directory's content when their workers are gone."""
+    d = os.path.join(str(jobdir), "claims")
+    held = []
+    if os.path.isdir(os.path.join(d, "holders")):
+        held += [os.path.join("holders", n) for n in os.listdir(os.path.join(d, "holders"))
+                 if not n.startswith("released.")]
+    for sub, _, names in os.walk(d):
+        held += [os.path.join(sub, n) for n in names if n.startswith(".")]
+    return held
+
+
 def temporaries(root):
     return [os.path.join(d, n) for d, _, names in os.walk(str(root)) for n in names
             if n.startswith(".") and ".tmp." in n]

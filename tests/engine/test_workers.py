@@ -50,8 +50,8 @@ def ledger_blocks(jobdir):
 
 
 def assert_clean(jobdir, out):
-    claims = os.path.join(jobdir, "claims")
-    assert not os.listdir(claims), os.listdir(claims)
+    held = eu.claims_in_hand(jobdir)
+    assert not held, held
     assert not eu.temporaries(out)
 
 
@@ -71,15 +71,18 @@ def test_processes_executor_writes_what_a_local_run_writes(volbatch, reference, 
 
 
 def test_workers_killed_many_times_still_finish_bit_identical(volbatch, reference, tmp_path):
-    # A heavier kernel, so that the run lasts long enough for 20+ kills.
+    # A heavier kernel over a larger volume, so that the run lasts long enough for 20+ kills
+    # (a killed worker's runs are taken over at once by its restart: no lease to wait).
     slow = {"type": "gaussian", "sigma": [7.0, 7.0, 7.0]}
+    raw = eu.write_zarr2(eu.em_volume((320, 256, 256), seed=12), tmp_path / "big.zarr/raw",
+                         CHUNKS)
     ref_out = tmp_path / "slow_ref.zarr/o"
-    volbatch("run", eu.write_job(tmp_path / "slow_ref.toml", reference["raw"], ref_out, slow,
+    volbatch("run", eu.write_job(tmp_path / "slow_ref.toml", raw, ref_out, slow,
                                  "float32", CHUNKS, tiling={"block": list(CHUNKS)}),
              "--threads", 2, "--quiet")
     out = tmp_path / "killed.zarr/o"
     jobdir = eu.jobdir_of(out)
-    job = eu.write_job(tmp_path / "killed.toml", reference["raw"], out, slow, "float32", CHUNKS,
+    job = eu.write_job(tmp_path / "killed.toml", raw, out, slow, "float32", CHUNKS,
                        tiling={"block": list(CHUNKS)})
     # A short lease, so that a killed worker's claims are taken over within a second.
     parent = subprocess.Popen([volbatch.exe, "run", str(job), "--executor", "processes",
@@ -109,7 +112,7 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
     eu.assert_same_files(eu.dataset_files(out), eu.dataset_files(ref_out), f"after {kills} kills")
     assert_clean(jobdir, out)
     done, failed, counts = eu.read_ledgers(jobdir)
-    assert done == set(range(128)) and not failed and counts["bad"] == 0
+    assert done == set(range(640)) and not failed and counts["bad"] == 0
 
 
 def test_two_workers_with_the_same_index_write_once(volbatch, reference, tmp_path):
@@ -149,8 +152,11 @@ def test_sigterm_finishes_the_blocks_in_hand_and_a_resume_completes(volbatch, re
     assert "stopped by SIGTERM" in err, err
     done, _, counts = eu.read_ledgers(jobdir)
     assert 5 <= len(done) < 128 and counts["torn_bytes"] == 0
-    assert_clean(jobdir, out)  # no claim left behind by a clean stop
+    assert_clean(jobdir, out)  # no claim left in hand by a clean stop: its runs are given back
+    released = os.listdir(os.path.join(jobdir, "claims", "holders"))
+    assert all(n.startswith(f"released.0.{p.pid}.") for n in released), released
     volbatch("work", jobdir, "--worker", 0, "--of", 1, "--quiet")
+    assert not os.listdir(os.path.join(jobdir, "claims", "holders"))
     eu.assert_same_files(eu.dataset_files(out), reference["files"], "after SIGTERM")
 
 

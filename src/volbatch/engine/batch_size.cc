@@ -14,7 +14,7 @@ Index BatchSizer::Next(Index taken, double elapsed_s, Index limit) {
   Index want = 1;
   if (taken > 0 && elapsed_s > 0) {
     const double rate = static_cast<double>(taken) / elapsed_s;
-    want = static_cast<Index>(std::clamp(std::floor(rate * target_s_), 1.0, 1e12));
+    want = static_cast<Index>(std::clamp(std::round(rate * target_s_), 1.0, 1e12));
   }
   want = std::min(want, std::max<Index>(1, 4 * last_));
   want = std::clamp<Index>(want, 1, std::max<Index>(1, limit));

@@ -90,6 +90,9 @@ void BlockLevels::Write(const Box& region, const std::vector<Array>& levels) con
     box = Reduced(box, job_.block_levels[k].factor);
     datasets_[k]->Write(FullBox(box, job_.output_channels), levels[k]);
   }
+}
+
+void BlockLevels::Sync() const {
   for (const auto& d : datasets_) d->Sync();
 }
 

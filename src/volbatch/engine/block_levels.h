@@ -32,8 +32,9 @@ class BlockLevels {
 
   // Levels 1.. of `data`, the block's output over `region` (spatial), in the output's type.
   std::vector<Array> Reduce(const Box& region, const Array& data) const;
-  // Writes them and makes them durable.
+  // Writes them (durable at the next Sync).
   void Write(const Box& region, const std::vector<Array>& levels) const;
+  void Sync() const;
 
  private:
   const ResolvedJob& job_;

@@ -153,8 +153,7 @@ TEST_F(BlockLevelsTest, EachBlockWritesItsOwnLevelChunksAsItFinishes) {
   ASSERT_EQ(p.job.block_levels.size(), 2u);
   // Block 0 only: its level parts are there, and nothing else is.
   const RunSummary one = ExecuteBlocks(
-      p, Quiet(), [](Index, const LedgerState&) { return std::make_unique<OneBlock>(0); },
-      "summary.json");
+      p, Quiet(), [](Index) { return std::make_unique<OneBlock>(0); }, "summary.json");
   ASSERT_EQ(one.blocks_done, 1);
   const Array level1 = ReferenceMean(Part(input_, Box({0, 0, 0}, {32, 32, 32})));
   EXPECT_TRUE(Equal(Part(ReadAll("y_s1"), Box({0, 0, 0}, {16, 16, 16})), level1));

@@ -200,7 +200,11 @@ void BlockProcessor::Write(const Box& region, const Array& data,
                            const std::vector<Array>& levels) const {
   output_->Write(FullBox(region, job_.output_channels), data);
   if (!levels.empty()) levels_.Write(region, levels);
+}
+
+void BlockProcessor::Sync() const {
   output_->Sync();
+  levels_.Sync();
 }
 
 }  // namespace volbatch

@@ -3,7 +3,8 @@
 //             input space, grown by the operator's context), padded virtually at the border;
 //   Compute — every window on the global lattice that touches the block, in lattice order,
 //             blended (sum w*y / sum w) or, for exact operators, copied as they are;
-//   Write   — the block's whole chunks, then made durable.
+//   Write   — the block's whole chunks, made durable by Sync (one Sync for a group of blocks:
+//             group_commit.h).
 // A block's result depends only on the lattice and the padded volume, never on the block
 // (DESIGN invariants 2 and 3): the output is bit-identical for any block size, thread count
 // or order.
@@ -44,8 +45,10 @@ class BlockProcessor {
   std::vector<Array> Levels(const Box& region, const Array& data) const {
     return levels_.empty() ? std::vector<Array>{} : levels_.Reduce(region, data);
   }
-  // Writes the block's chunks (and its levels') and makes them durable.
+  // Writes the block's chunks (and its levels'); durable once Sync returns.
   void Write(const Box& region, const Array& data, const std::vector<Array>& levels = {}) const;
+  // Makes every chunk written so far durable (output and levels).
+  void Sync() const;
 
  private:
   const ResolvedJob& job_;

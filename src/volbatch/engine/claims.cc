@@ -1,14 +1,14 @@
 #include "volbatch/engine/claims.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <optional>
+#include <random>
 #include <sstream>
 #include <system_error>
 
@@ -19,16 +19,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr std::string_view kGenerationMagic = "volbatch-claims 1 ";
+
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
 }
 
-std::string HostName() {
-  char buf[256] = {};
-  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
-  return buf;
+const std::string& HostName() {
+  static const std::string host = [] {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return std::string("unknown");
+    std::string h = buf;
+    for (char& c : h) {
+      if (c == '/' || c == ' ') c = '_';
+    }
+    return h;
+  }();
+  return host;
 }
 
 // Age of a file's mtime in seconds; nullopt if it does not exist.
@@ -41,162 +50,518 @@ std::optional<double> AgeSeconds(const std::string& path) {
          static_cast<double>(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
 }
 
-// The holder recorded in a claim file; nullopt if it is gone.
-std::optional<ClaimHolder> ReadClaim(const std::string& path, Index block) {
-  const std::optional<double> age = AgeSeconds(path);
-  if (!age) return std::nullopt;
-  ClaimHolder h;
-  h.block = block;
-  h.age_s = *age;
-  std::ifstream in(path);
-  in >> h.worker >> h.pid >> h.host >> h.time_ms;
-  return h;
-}
-
-}  // namespace
-
-std::vector<ClaimHolder> ListClaims(const std::string& jobdir) {
-  std::vector<ClaimHolder> claims;
-  std::error_code ec;
-  for (fs::directory_iterator it(fs::path(jobdir) / "claims", ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    constexpr std::string_view kSuffix = ".claim";
-    if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) continue;  // e.g. ".stale."
-    const std::string digits = name.substr(0, name.size() - kSuffix.size());
-    if (digits.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (auto h = ReadClaim(it->path().string(), std::stoll(digits))) claims.push_back(*h);
+// A small file's content; nullopt if it does not exist.
+std::optional<std::string> ReadSmall(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::nullopt;
+    throw IoError(path + ": cannot read: " + ErrnoText(errno));
   }
-  return claims;
-}
-
-ClaimBoard::ClaimBoard(std::string jobdir, int worker, std::chrono::milliseconds lease)
-    : dir_((fs::path(jobdir) / "claims").string()), worker_(worker), lease_(lease) {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw IoError(dir_ + ": cannot create the claims directory: " + ec.message());
-}
-
-std::string ClaimBoard::Path(Index block) const {
-  return dir_ + "/" + std::to_string(block) + ".claim";
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw IoError(path + ": cannot read: " + ErrnoText(err));
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return data;
 }
 
 // Names the temporaries of every board in this process apart.
 std::atomic<uint64_t> next_temporary{0};
 
-bool ClaimBoard::Create(Index block) {
-  const std::string path = Path(block);
-  // The claim appears with its content or not at all: written to a temporary, then linked to
-  // its name (link fails with EEXIST as O_EXCL would), so `volbatch status` never reads a
-  // claim whose holder is not written yet. A crash leaves at most the temporary, which is not
-  // a claim (no ".claim" suffix) and goes with the claims directory's sweep.
-  const std::string tmp = dir_ + "/." + std::to_string(block) + "." + std::to_string(::getpid()) +
-                          "." + std::to_string(next_temporary++) + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError(tmp + ": cannot create a claim: " + ErrnoText(errno));
-  const std::string line = std::to_string(worker_) + " " + std::to_string(::getpid()) + " " +
-                           HostName() + " " + std::to_string(NowMs()) + "\n";
-  const ssize_t n = ::write(fd, line.data(), line.size());
-  ::close(fd);
-  if (n != static_cast<ssize_t>(line.size())) {
-    ::unlink(tmp.c_str());
-    throw IoError(tmp + ": cannot write a claim");
+std::string Temporary(const std::string& dir, const std::string& name) {
+  return dir + "/." + name + "." + std::to_string(::getpid()) + "." +
+         std::to_string(next_temporary++) + ".tmp";
+}
+
+void WriteAll(int fd, const std::string& data, const std::string& path) {
+  size_t at = 0;
+  while (at < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + at, data.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      throw IoError(path + ": cannot write: " + ErrnoText(err));
+    }
+    at += static_cast<size_t>(n);
   }
+}
+
+// Writes `data` to a new temporary in `dir`; returns its path. Claims need no fsync: after a
+// power loss no worker is live, and the next `volbatch run` starts a new generation.
+std::string WriteTemporary(const std::string& dir, const std::string& name,
+                           const std::string& data) {
+  const std::string tmp = Temporary(dir, name);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw IoError(tmp + ": cannot create: " + ErrnoText(errno));
+  WriteAll(fd, data, tmp);
+  ::close(fd);
+  return tmp;
+}
+
+// Creates dir/name holding `data` unless it exists (false then). The name never appears
+// without its content: a temporary is linked to it.
+bool CreateExclusive(const std::string& dir, const std::string& name, const std::string& data) {
+  const std::string tmp = WriteTemporary(dir, name, data);
+  const std::string path = dir + "/" + name;
   const int linked = ::link(tmp.c_str(), path.c_str());
   const int err = errno;
   ::unlink(tmp.c_str());
-  if (linked != 0) {
-    if (err == EEXIST) return false;
-    throw IoError(path + ": cannot create a claim: " + ErrnoText(err));
+  if (linked == 0) return true;
+  if (err == EEXIST) return false;
+  throw IoError(path + ": cannot create: " + ErrnoText(err));
+}
+
+// Replaces dir/name with `data` (atomic for readers).
+void Replace(const std::string& dir, const std::string& name, const std::string& data) {
+  const std::string tmp = WriteTemporary(dir, name, data);
+  const std::string path = dir + "/" + name;
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    throw IoError(path + ": cannot replace: " + ErrnoText(err));
   }
-  std::lock_guard lock(mu_);
-  held_.insert(block);
+}
+
+std::vector<std::string> Names(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (!name.empty() && name[0] != '.') names.push_back(std::move(name));
+  }
+  return names;
+}
+
+std::string LaneName(int lane) { return std::to_string(lane); }
+std::string RunName(int lane, Index start) { return LaneName(lane) + "." + std::to_string(start); }
+
+// "W.P.HOST" -> worker, pid, host (the host may hold dots).
+bool ParseHolderName(const std::string& name, ClaimHolder& h) {
+  const size_t a = name.find('.');
+  const size_t b = a == std::string::npos ? a : name.find('.', a + 1);
+  if (b == std::string::npos) return false;
+  try {
+    h.worker = std::stoi(name.substr(0, a));
+    h.pid = std::stol(name.substr(a + 1, b - a - 1));
+  } catch (const std::exception&) {
+    return false;
+  }
+  h.host = name.substr(b + 1);
+  h.host = h.host.substr(0, h.host.rfind('~'));  // W.P.H~K: a takeover of that process
+  h.file = name;
   return true;
 }
 
-bool ClaimBoard::TryClaim(Index block) {
-  {
-    std::lock_guard lock(mu_);
-    if (held_.count(block)) return true;
+std::vector<ClaimRun> ParseRuns(const std::string& text) {
+  std::vector<ClaimRun> runs;
+  std::istringstream in(text);
+  ClaimRun r;
+  while (in >> r.lane >> r.start >> r.end) {
+    if (r.lane >= 0 && r.start >= 0 && r.end > r.start) runs.push_back(r);
   }
-  if (Create(block)) return true;
-  const std::string path = Path(block);
-  const std::optional<double> age = AgeSeconds(path);
-  if (!age) return Create(block);  // released meanwhile
-  if (*age * 1000.0 < static_cast<double>(lease_.count())) return false;
-  // Stale: move it out of the way under a name only this process uses; the loser of a race
-  // finds nothing to rename.
-  const std::string aside =
-      path + ".stale." + std::to_string(worker_) + "." + std::to_string(::getpid());
-  if (::rename(path.c_str(), aside.c_str()) != 0) {
-    if (errno == ENOENT) return false;
-    throw IoError(path + ": cannot take over a stale claim: " + ErrnoText(errno));
-  }
-  // The renamed file may be a fresh claim someone made between our stat and rename: only a
-  // stale one is ours to drop. Put a fresh one back (rename fails if it exists again).
-  const std::optional<double> aside_age = AgeSeconds(aside);
-  if (aside_age && *aside_age * 1000.0 < static_cast<double>(lease_.count())) {
-    if (::link(aside.c_str(), path.c_str()) != 0 && errno != EEXIST) {
-      ::unlink(aside.c_str());
-      throw IoError(path + ": cannot restore a live claim: " + ErrnoText(errno));
-    }
-    ::unlink(aside.c_str());
-    return false;
-  }
-  ::unlink(aside.c_str());
-  return Create(block);
+  return runs;
 }
 
-void ClaimBoard::Release(Index block) {
-  {
+bool ProcessAlive(long pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH);
+}
+
+// Whether a holder stands for a live worker: its process runs (on this host), or its
+// heartbeat is younger than `live_within`.
+bool HolderLive(const ClaimHolder& h, double live_within_s) {
+  if (h.host == HostName() && !ProcessAlive(h.pid)) return false;
+  return h.age_s < live_within_s;
+}
+
+std::string GenerationHeader(Index blocks, uint64_t id) {
+  return std::string(kGenerationMagic) + std::to_string(blocks) + " " + std::to_string(id) + "\n";
+}
+
+std::string EncodeGeneration(Index blocks, const LedgerState& state) {
+  std::random_device rd;
+  std::string out = GenerationHeader(blocks, (static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::string bits(static_cast<size_t>((blocks + 7) / 8), '\0');
+  for (const auto& [b, r] : state.latest) {
+    if (r.status == BlockStatus::kDone && b >= 0 && b < blocks) {
+      bits[static_cast<size_t>(b / 8)] |= static_cast<char>(1 << (b % 8));
+    }
+  }
+  return out + bits;
+}
+
+// The done bitmap of a generation file for `blocks` blocks; nullopt if it is for another job.
+std::optional<std::vector<bool>> DecodeGeneration(const std::string& data, Index blocks,
+                                                  const std::string& file) {
+  const size_t eol = data.find('\n');
+  if (data.rfind(kGenerationMagic, 0) != 0 || eol == std::string::npos) {
+    throw DataLoss(file +
+                   ": not a volbatch claims generation; remove it (volbatch run starts a "
+                   "new one)");
+  }
+  Index declared = -1;
+  try {
+    declared = std::stoll(data.substr(kGenerationMagic.size(), eol - kGenerationMagic.size()));
+  } catch (const std::exception&) {
+  }
+  if (declared != blocks) return std::nullopt;
+  const size_t want = static_cast<size_t>((blocks + 7) / 8);
+  if (data.size() - eol - 1 != want) {
+    throw DataLoss(file + ": the done bitmap has " + std::to_string(data.size() - eol - 1) +
+                   " bytes, expected " + std::to_string(want));
+  }
+  std::vector<bool> done(static_cast<size_t>(blocks));
+  const char* bits = data.data() + eol + 1;
+  for (Index b = 0; b < blocks; ++b) {
+    done[static_cast<size_t>(b)] = (static_cast<unsigned char>(bits[b / 8]) >> (b % 8)) & 1;
+  }
+  return done;
+}
+
+void MakeDirectories(const std::string& dir) {
+  for (const char* sub : {"runs", "ends", "holders"}) {
+    const std::string path = dir + "/" + sub;
+    if (::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) continue;
+    if (errno == ENOENT) {
+      std::error_code ec;
+      fs::create_directories(path, ec);
+      if (!ec) continue;
+    }
+    throw IoError(path + ": cannot create the claims directory: " + ErrnoText(errno));
+  }
+}
+
+}  // namespace
+
+Index Lanes::Length(int lane) const {
+  if (lane < 0 || lane >= count || lane >= blocks) return 0;
+  return (blocks - lane + count - 1) / count;
+}
+
+std::vector<ClaimHolder> ListHolders(const std::string& jobdir) {
+  const std::string dir = (fs::path(jobdir) / "claims" / "holders").string();
+  std::vector<ClaimHolder> holders;
+  for (const std::string& name : Names(dir)) {
+    ClaimHolder h;
+    if (!ParseHolderName(name, h)) continue;
+    const std::string path = dir + "/" + name;
+    const std::optional<double> age = AgeSeconds(path);
+    const std::optional<std::string> text = ReadSmall(path);
+    if (!age || !text) continue;  // gone meanwhile
+    h.age_s = *age;
+    h.runs = ParseRuns(*text);
+    holders.push_back(std::move(h));
+  }
+  return holders;
+}
+
+void RemoveClaims(const std::string& jobdir) {
+  const fs::path dir = fs::path(jobdir) / "claims";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
+  }
+}
+
+bool StartClaimGeneration(const std::string& jobdir, Index blocks, const LedgerState& done,
+                          std::chrono::milliseconds live_within) {
+  const double live_s = std::chrono::duration<double>(live_within).count();
+  for (const ClaimHolder& h : ListHolders(jobdir)) {
+    if (HolderLive(h, live_s)) return false;
+  }
+  RemoveClaims(jobdir);
+  const std::string dir = (fs::path(jobdir) / "claims").string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw IoError(dir + ": cannot create the claims directory: " + ec.message());
+  Replace(dir, "generation", EncodeGeneration(blocks, done));
+  return true;
+}
+
+ClaimBoard::ClaimBoard(std::string jobdir, int worker, int of, Index blocks,
+                       std::chrono::milliseconds lease)
+    : dir_((fs::path(jobdir) / "claims").string()), worker_(worker), lease_(lease) {
+  if (of < 1 || worker < 0) {
+    throw InvalidArgument("worker " + std::to_string(worker) + " of " + std::to_string(of) +
+                          ": need 0 <= worker and of >= 1");
+  }
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) throw IoError(dir_ + ": cannot create the claims directory: " + ec.message());
+  MakeDirectories(dir_);
+  holder_name_ = std::to_string(worker) + "." + std::to_string(::getpid()) + "." + HostName();
+  JoinGeneration(blocks);
+  JoinLanes(of);
+}
+
+ClaimBoard::~ClaimBoard() {
+  std::lock_guard lock(mu_);
+  leaving_ = true;
+  // Files with runs still in hand (the pipeline threw) stay: this process is about to exit, so
+  // their runs go to another worker at once (same host) or after the lease.
+  for (const std::string& f : std::set<std::string>(files_)) DropIfEmptyLocked(f);
+}
+
+void ClaimBoard::JoinGeneration(Index blocks) {
+  const std::string file = dir_ + "/generation";
+  if (const std::optional<std::string> data = ReadSmall(file)) {
+    if (auto done = DecodeGeneration(*data, blocks, file)) {
+      done_ = std::move(*done);
+      return;
+    }
+    throw FailedPrecondition(file +
+                             ": the claims are for a job of another block count; run "
+                             "`volbatch run` on the job again to start over");
+  }
+  // No generation (the job was prepared by hand, or its claims were removed): start one from
+  // the ledgers. Of several workers doing this at once, one file wins; all read the same
+  // ledgers, so any of them is right.
+  const LedgerState state = ReadLedgers(fs::path(dir_).parent_path().string());
+  const std::string encoded = EncodeGeneration(blocks, state);
+  CreateExclusive(dir_, "generation", encoded);
+  done_ = *DecodeGeneration(encoded, blocks, file);
+}
+
+void ClaimBoard::JoinLanes(int of) {
+  const std::string file = dir_ + "/lanes";
+  CreateExclusive(dir_, "lanes", std::to_string(of) + "\n");
+  const std::optional<std::string> text = ReadSmall(file);
+  long count = 0;
+  try {
+    count = text ? std::stol(*text) : 0;
+  } catch (const std::exception&) {
+  }
+  if (count < 1 || count > (1 << 20)) {
+    throw DataLoss(file + ": expected a lane count between 1 and 2^20, got \"" +
+                   (text ? *text : "") + "\"");
+  }
+  lanes_.blocks = static_cast<Index>(done_.size());
+  lanes_.count = static_cast<int>(count);
+  own_lane_ = worker_ % lanes_.count;
+  cursor_.assign(static_cast<size_t>(lanes_.count), std::nullopt);
+}
+
+std::optional<Index> ClaimBoard::Cursor(int lane) {
+  std::optional<Index>& c = cursor_[static_cast<size_t>(lane)];
+  if (c) return c;
+  Index at = 0;
+  if (const auto hint = ReadSmall(dir_ + "/runs/" + LaneName(lane) + ".head")) {
+    try {
+      at = std::max<Index>(0, std::stoll(*hint));
+    } catch (const std::exception&) {
+      at = 0;  // a hint only: follow the chain from the start
+    }
+  }
+  c = at;
+  return c;
+}
+
+std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
+  if (lane < 0 || lane >= lanes_.count) return std::nullopt;
+  std::lock_guard lock(mu_);
+  const Index length = lanes_.Length(lane);
+  const std::string runs = dir_ + "/runs";
+  Index at = std::min(*Cursor(lane), length);
+  const std::string holder =
+      " " + std::to_string(worker_) + " " + std::to_string(::getpid()) + " " + HostName() + " ";
+  while (at < length) {
+    const ClaimRun run{lane, at, std::min(length, at + std::max<Index>(1, size))};
+    WriteMainLocked(run);  // listed before it is claimed: never a run without a holder
+    if (CreateExclusive(runs, RunName(lane, at),
+                        std::to_string(run.end) + holder + std::to_string(NowMs()) + "\n")) {
+      cursor_[static_cast<size_t>(lane)] = run.end;
+      held_[run] = holder_name_;
+      Replace(runs, LaneName(lane) + ".head", std::to_string(run.end) + "\n");
+      return run;
+    }
+    // Someone has the run starting here: the chain goes on at its end.
+    const std::string file = runs + "/" + RunName(lane, at);
+    const std::optional<std::string> text = ReadSmall(file);
+    if (!text) continue;  // the claims were reset under us: ask again
+    Index next = -1;
+    try {
+      next = std::stoll(*text);
+    } catch (const std::exception&) {
+    }
+    if (next <= at) {
+      throw DataLoss(file + ": a run must end after it starts (" + std::to_string(at) +
+                     "), got \"" + text->substr(0, 40) + "\"; remove " + dir_ +
+                     " when no worker runs");
+    }
+    at = next;
+  }
+  cursor_[static_cast<size_t>(lane)] = length;
+  const int fd = ::open((dir_ + "/ends/" + LaneName(lane)).c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+  return std::nullopt;
+}
+
+std::vector<int> ClaimBoard::OpenLanes(int after) const {
+  std::vector<bool> ended(static_cast<size_t>(lanes_.count), false);
+  for (const std::string& name : Names(dir_ + "/ends")) {
+    try {
+      const int lane = std::stoi(name);
+      if (lane >= 0 && lane < lanes_.count) ended[static_cast<size_t>(lane)] = true;
+    } catch (const std::exception&) {
+    }
+  }
+  std::vector<int> open;
+  for (int k = 1; k <= lanes_.count; ++k) {
+    const int lane = (after + k) % lanes_.count;
+    if (!ended[static_cast<size_t>(lane)] && lanes_.Length(lane) > 0) open.push_back(lane);
+  }
+  return open;
+}
+
+constexpr std::string_view kReleased = "released.";
+
+bool ClaimBoard::StaleHolder(const std::string& name, double age_s) const {
+  if (name.rfind(kReleased, 0) == 0) return true;
+  ClaimHolder h;
+  if (!ParseHolderName(name, h)) return false;
+  h.age_s = age_s;
+  return !HolderLive(h, std::chrono::duration<double>(lease_).count());
+}
+
+ClaimBoard::Survey ClaimBoard::SurveyHolders() {
+  Survey survey;
+  const std::string dir = dir_ + "/holders";
+  for (const std::string& name : Names(dir)) {
+    if (Holds(name)) continue;
+    const std::optional<double> age = AgeSeconds(dir + "/" + name);
+    if (!age) continue;  // left meanwhile
+    if (!survey.taken_over.empty() || !StaleHolder(name, *age)) {
+      survey.others_busy = true;
+      continue;
+    }
     std::lock_guard lock(mu_);
-    if (!held_.erase(block)) return;
+    survey.taken_over = TakeOverLocked(name);
+    if (survey.taken_over.empty()) continue;
   }
-  // Taken over while this worker was stopped? Then the file is another's: leave it.
-  const std::string mine = std::to_string(worker_) + " " + std::to_string(::getpid()) + " ";
-  std::ifstream in(Path(block));
-  std::string line;
-  std::getline(in, line);
-  if (!in || line.rfind(mine, 0) != 0) return;
-  if (::unlink(Path(block).c_str()) != 0 && errno != ENOENT) {
-    throw IoError(Path(block) + ": cannot release a claim: " + ErrnoText(errno));
+  return survey;
+}
+
+std::vector<ClaimRun> ClaimBoard::TakeOverLocked(const std::string& name) {
+  const std::string dir = dir_ + "/holders";
+  const std::string path = dir + "/" + name;
+  // Renamed to a holder name of this process: of two takers one succeeds, and the runs are
+  // listed by some holder file at every moment.
+  const std::string mine = holder_name_ + "~" + std::to_string(++takeovers_);
+  const std::string taken = dir + "/" + mine;
+  if (::rename(path.c_str(), taken.c_str()) != 0) return {};
+  // It may have come alive between the look and the rename (a heartbeat): give it back.
+  const std::optional<double> age = AgeSeconds(taken);
+  if (age && !StaleHolder(name, *age)) {
+    if (::rename(taken.c_str(), path.c_str()) != 0) ::unlink(taken.c_str());
+    return {};
   }
+  ::utimensat(AT_FDCWD, taken.c_str(), nullptr, 0);
+  files_.insert(mine);
+  const std::optional<std::string> text = ReadSmall(taken);
+  std::vector<ClaimRun> runs;
+  for (const ClaimRun& r : ParseRuns(text.value_or(""))) {
+    if (r.lane < lanes_.count && r.end <= lanes_.Length(r.lane) && !held_.count(r)) {
+      held_[r] = mine;
+      runs.push_back(r);
+    }
+  }
+  DropIfEmptyLocked(mine);
+  return runs;
+}
+
+bool ClaimBoard::Holds(const std::string& file) const {
+  std::lock_guard lock(mu_);
+  return files_.count(file) > 0;
+}
+
+void ClaimBoard::DropIfEmptyLocked(const std::string& file) {
+  if (!files_.count(file)) return;
+  for (const auto& [run, f] : held_) {
+    if (f == file) return;
+  }
+  if (file == holder_name_ && !leaving_) return;  // rewritten at the next run taken
+  ::unlink((dir_ + "/holders/" + file).c_str());
+  files_.erase(file);
+}
+
+void ClaimBoard::Finished(const ClaimRun& run) {
+  std::lock_guard lock(mu_);
+  auto it = held_.find(run);
+  if (it == held_.end()) return;
+  const std::string file = it->second;
+  held_.erase(it);
+  DropIfEmptyLocked(file);
+}
+
+void ClaimBoard::Leave() {
+  std::lock_guard lock(mu_);
+  leaving_ = true;
+  DropIfEmptyLocked(holder_name_);
+}
+
+void ClaimBoard::ReleaseHeld() {
+  std::lock_guard lock(mu_);
+  leaving_ = true;
+  for (const std::string& file : std::set<std::string>(files_)) {
+    DropIfEmptyLocked(file);
+    if (!files_.count(file)) continue;
+    if (file == holder_name_) WriteMainLocked();  // exactly the runs in hand
+    const std::string path = dir_ + "/holders/" + file;
+    const std::string released = dir_ + "/holders/" + std::string(kReleased) + file;
+    if (::rename(path.c_str(), released.c_str()) != 0 && errno != ENOENT) {
+      throw IoError(path + ": cannot give back the runs in hand: " + ErrnoText(errno));
+    }
+    files_.erase(file);
+  }
+  held_.clear();
 }
 
 void ClaimBoard::Heartbeat() {
   std::lock_guard lock(mu_);
-  for (auto it = held_.begin(); it != held_.end();) {
-    if (::utimensat(AT_FDCWD, Path(*it).c_str(), nullptr, 0) != 0 && errno == ENOENT) {
-      it = held_.erase(it);  // taken over while we were stopped: no longer ours
+  for (const std::string& file : std::set<std::string>(files_)) {
+    const std::string path = dir_ + "/holders/" + file;
+    if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) == 0 || errno != ENOENT) continue;
+    // Taken over while this worker was stopped. The runs in hand are still computed here too
+    // (harmless): the main file is written again; a takeover file is the taker's now.
+    if (file == holder_name_) {
+      WriteMainLocked();
     } else {
-      ++it;
+      files_.erase(file);
     }
   }
 }
 
-std::set<Index> ClaimBoard::Held() const {
+std::set<ClaimRun> ClaimBoard::Held() const {
   std::lock_guard lock(mu_);
-  return held_;
+  std::set<ClaimRun> runs;
+  for (const auto& [run, file] : held_) runs.insert(run);
+  return runs;
 }
 
-size_t ClaimBoard::SweepStale() const {
-  size_t removed = 0;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string path = it->path().string();
-    const std::string name = it->path().filename().string();
-    const bool leftover = name.find(".stale.") != std::string::npos;
-    const std::optional<double> age = AgeSeconds(path);
-    if (!age) continue;
-    if (leftover || *age * 1000.0 >= static_cast<double>(lease_.count())) {
-      if (::unlink(path.c_str()) == 0) ++removed;
-    }
+void ClaimBoard::WriteMainLocked(const std::optional<ClaimRun>& candidate) {
+  std::string text;
+  auto line = [&](const ClaimRun& r) {
+    text +=
+        std::to_string(r.lane) + " " + std::to_string(r.start) + " " + std::to_string(r.end) + "\n";
+  };
+  for (const auto& [run, file] : held_) {
+    if (file == holder_name_) line(run);
   }
-  return removed;
-}
-
-std::optional<ClaimHolder> ClaimBoard::Holder(Index block) const {
-  return ReadClaim(Path(block), block);
+  if (candidate) line(*candidate);
+  Replace(dir_ + "/holders", holder_name_, text);
+  files_.insert(holder_name_);
 }
 
 }  // namespace volbatch

@@ -1,21 +1,51 @@
-// Claims: which worker has a block in hand, so that N workers sharing a job directory split
-// the blocks between them and take over the blocks of one that died.
+// Claims: which worker computes which blocks, so that N workers sharing a job directory split
+// the blocks between them, help the slow ones and take over the blocks of one that died, at a
+// metadata cost per block that does not grow with N (no directory listing per block, no file
+// per block).
 //
-// Layout: JOBDIR/claims/<block>.claim, one small file per block IN FLIGHT (never per block of
-// the job: at most workers x blocks_in_flight files), created exclusively (written to a
-// temporary, then link()ed to its name, which fails if it exists: of two workers asking at
-// once exactly one gets it, and the claim never appears without its content) holding one line
-//   "<worker> <pid> <host> <unix ms>\n".
-// Its mtime is the heartbeat: the holder touches every claim it holds every lease/4. A claim
-// whose mtime is older than the lease is stale (its holder is dead or cut off); a worker takes
-// it over by renaming it to a name of its own (rename is atomic: of two takers one succeeds,
-// the other finds it gone) and then creating it anew. A taken-over block is computed twice
-// at worst, which writes the same bytes (DESIGN invariant 6).
+// Blocks are dealt into lanes: lane L holds blocks L, L+N, L+2N, ... (position p is block
+// L + p*N), and worker I works lane I % N first. A worker claims a *run*, positions
+// [start, end) of one lane, sized to a few seconds of its work (batch_size.h). Runs of a lane
+// form a chain: the run after [s, e) starts at e. Layout, under JOBDIR/claims/:
+//   generation   created by whoever prepares a run (`volbatch run`) when no worker is live:
+//                "volbatch-claims 1 <blocks> <id>\n" then a bitmap of the blocks done at that
+//                moment (bit b of byte b/8), so that a starting worker learns what to skip
+//                from one file instead of N ledgers. Blocks done later in the same generation
+//                were done in runs, which nobody takes again (takeovers re-read the ledgers).
+//   lanes        the lane count N, set by the first worker (created exclusively).
+//   runs/L.S     run S of lane L (S = its first position), "<end> <worker> <pid> <host> <ms>\n".
+//                Created exclusively (a temporary linked to its name: of two workers asking for
+//                the same run exactly one gets it, and it never appears without its content);
+//                kept until the claims are reset, so that the chain can be followed.
+//   runs/L.head  a recent run boundary of lane L (where the chain can be followed from),
+//                replaced (rename) after each run taken; a hint, never trusted further.
+//   ends/L       lane L has no run left to give (created once, listed by helpers).
+//   holders/W.P.H  one per live worker process (worker W, pid P, host H): its mtime is the
+//                heartbeat (touched every lease/4), its content the runs it holds, one
+//                "<lane> <start> <end>" per line. It is replaced (rename) *before* each run is
+//                claimed, listing that run, so that no run is ever claimed without a holder
+//                file that names it (a worker killed in between leaves at worst a run listed
+//                that is another's: computed twice, harmlessly). Removed when the worker has
+//                nothing in hand. A holder older than the lease, or on this host with a dead
+//                pid, is stale: another worker takes its runs over by renaming the file to
+//                W'.P'.H'~K (a name of its own, K counting its takeovers; of two racing takers
+//                one rename succeeds), so the runs are never without a holder file, and
+//                computes the blocks of those runs that the ledgers do not show done. A
+//                worker stopped by SIGTERM renames its files to released.*: runs given back,
+//                taken over at once by the next worker that looks.
+// Two workers on one index, a requeued task or a duplicate pod just take different runs of the
+// same lane. A block computed twice (a takeover of a worker that was only stopped) writes the
+// same bytes (DESIGN invariant 6).
 //
-// Cost: a create, link and unlink of the temporary, and one unlink per block, one utimensat per held block per heartbeat.
+// Cost per run: 3 operations to claim (create, link, unlink the temporary), 2 to replace the
+// hint and 2 to replace the holder file; per worker: a read of `generation` and `lanes`, one
+// listing of ends/ each time a lane runs out, and at the end one listing of holders/ (plus a
+// stat per busy holder) per poll while others still compute. `volbatch status` lists
+// holders/: O(workers).
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -23,50 +53,113 @@
 #include <vector>
 
 #include "volbatch/core/box.h"
+#include "volbatch/engine/ledger.h"
 
 namespace volbatch {
 
+struct ClaimRun {
+  int lane = 0;
+  Index start = 0, end = 0;  // positions in the lane
+  bool operator<(const ClaimRun& o) const {
+    return lane != o.lane ? lane < o.lane : start < o.start;
+  }
+  bool operator==(const ClaimRun& o) const {
+    return lane == o.lane && start == o.start && end == o.end;
+  }
+};
+
+// Lanes over a block grid of `blocks` blocks.
+struct Lanes {
+  Index blocks = 0;
+  int count = 1;
+  Index Length(int lane) const;
+  Index Block(int lane, Index position) const { return lane + position * count; }
+};
+
 struct ClaimHolder {
-  Index block = -1;
+  std::string file;  // its name in holders/
   int worker = -1;
   long pid = 0;
   std::string host;
-  uint64_t time_ms = 0;
   double age_s = 0;  // since the last heartbeat
+  std::vector<ClaimRun> runs;
 };
 
-// Every claim in JOBDIR/claims (blocks in flight), in no particular order; none if the
-// directory does not exist.
-std::vector<ClaimHolder> ListClaims(const std::string& jobdir);
+// Every holder (worker processes with runs in hand), in no particular order.
+std::vector<ClaimHolder> ListHolders(const std::string& jobdir);
+
+// Starts a new generation of claims for a job of `blocks` blocks whose ledgers say `done`,
+// unless a worker on them is live (its holder fresh within `live_within`, or on this host with
+// its process alive): then the live run is joined and nothing changes. Returns true if it
+// started one.
+bool StartClaimGeneration(const std::string& jobdir, Index blocks, const LedgerState& done,
+                          std::chrono::milliseconds live_within);
+
+// Removes the claims directory's content (after every worker of a run has exited).
+void RemoveClaims(const std::string& jobdir);
 
 class ClaimBoard {
  public:
-  ClaimBoard(std::string jobdir, int worker, std::chrono::milliseconds lease);
-  // True if this worker now holds `block` (a fresh claim, or a stale one taken over). False
-  // if another worker's claim is live.
-  bool TryClaim(Index block);
-  // Drops the claim (after the block's ledger record is durable, or when abandoning it).
-  void Release(Index block);
-  // Refreshes the mtime of every claim held; a claim that vanished (taken over while this
-  // worker was stopped) is forgotten.
+  // Joins the claims of `jobdir` as worker `worker` of `of`, for a job of `blocks` blocks.
+  ClaimBoard(std::string jobdir, int worker, int of, Index blocks, std::chrono::milliseconds lease);
+  ~ClaimBoard();
+  ClaimBoard(const ClaimBoard&) = delete;
+  ClaimBoard& operator=(const ClaimBoard&) = delete;
+
+  const Lanes& lanes() const { return lanes_; }
+  int own_lane() const { return own_lane_; }
+  // Blocks done when the generation started (its snapshot), or the ledgers read now when this
+  // worker had to start the generation itself.
+  const std::vector<bool>& done_at_start() const { return done_; }
+
+  // The next run of `lane` with at most `size` positions; nullopt when the lane has none left.
+  std::optional<ClaimRun> TakeRun(int lane, Index size);
+  // Lanes with runs left as far as ends/ says, in ring order after `after`.
+  std::vector<int> OpenLanes(int after) const;
+  // One look at holders/ once every lane is given out: takes over the runs of one stale
+  // holder (if any), and says whether another worker still has runs in hand.
+  struct Survey {
+    std::vector<ClaimRun> taken_over;
+    bool others_busy = false;
+  };
+  Survey SurveyHolders();
+  // The run's blocks are all recorded: it is no longer held.
+  void Finished(const ClaimRun& run);
+  // No more runs will be taken: the holder file goes as soon as nothing is held.
+  void Leave();
+  // Gives back the runs still held (a stopped worker): any worker takes them over at once.
+  void ReleaseHeld();
+  // Refreshes the holder file's mtime; if it was taken over while this worker was stopped, it
+  // is written again (the blocks in hand are still being computed, which is harmless).
   void Heartbeat();
-  std::set<Index> Held() const;
-  // Removes stale claim files and any leftovers of takeovers (a sweep at the start of a run).
-  // Returns how many were removed.
-  size_t SweepStale() const;
-  // Who holds `block`, if anyone (for status).
-  std::optional<ClaimHolder> Holder(Index block) const;
+  std::set<ClaimRun> Held() const;
   const std::string& dir() const { return dir_; }
   std::chrono::milliseconds lease() const { return lease_; }
 
  private:
-  std::string Path(Index block) const;
-  bool Create(Index block);
-  std::string dir_;
+  void JoinGeneration(Index blocks);
+  void JoinLanes(int of);
+  std::optional<Index> Cursor(int lane);
+  // Replaces the main holder file with the runs it holds (and `candidate`, about to be
+  // claimed).
+  void WriteMainLocked(const std::optional<ClaimRun>& candidate = std::nullopt);
+  // Removes a holder file of this process that lists nothing in hand any more.
+  void DropIfEmptyLocked(const std::string& file);
+  bool Holds(const std::string& file) const;
+  bool StaleHolder(const std::string& name, double age_s) const;
+  std::vector<ClaimRun> TakeOverLocked(const std::string& name);
+  std::string dir_, holder_name_, holder_line_;
   int worker_;
   std::chrono::milliseconds lease_;
+  Lanes lanes_;
+  int own_lane_ = 0;
+  std::vector<bool> done_;
   mutable std::mutex mu_;
-  std::set<Index> held_;
+  std::map<ClaimRun, std::string> held_;  // run -> the holder file (in holders/) listing it
+  std::set<std::string> files_;           // holder files of this process that exist
+  int takeovers_ = 0;
+  std::vector<std::optional<Index>> cursor_;  // per lane: the next run's start, if known
+  bool leaving_ = false;
 };
 
 }  // namespace volbatch

@@ -73,24 +73,25 @@ LedgerWriter::~LedgerWriter() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void LedgerWriter::Append(const LedgerRecord& record) {
-  const std::string bytes = EncodeLedgerRecord(record);
-  ssize_t n;
-  do {
-    n = ::write(fd_, bytes.data(), bytes.size());
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(bytes.size())) {
-    throw IoError(path_ + ": cannot append a record: " +
-                  (n < 0 ? ErrnoText(errno) : std::string("short write")));
+void LedgerWriter::Append(const std::vector<LedgerRecord>& records) {
+  if (records.empty()) return;
+  std::string bytes;
+  bytes.reserve(records.size() * kLedgerRecordSize);
+  for (const LedgerRecord& r : records) bytes += EncodeLedgerRecord(r);
+  size_t at = 0;
+  while (at < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + at, bytes.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      throw IoError(path_ + ": cannot append a record: " +
+                    (n < 0 ? ErrnoText(errno) : std::string("short write")));
+    }
+    at += static_cast<size_t>(n);
   }
   if (::fdatasync(fd_) != 0) throw IoError(path_ + ": fdatasync failed: " + ErrnoText(errno));
 }
 
-size_t LedgerState::done() const {
-  return static_cast<size_t>(std::count_if(latest.begin(), latest.end(), [](const auto& kv) {
-    return kv.second.status == BlockStatus::kDone;
-  }));
-}
+size_t LedgerState::done() const { return done_count; }
 size_t LedgerState::failed() const { return latest.size() - done(); }
 bool LedgerState::IsDone(Index block) const {
   auto it = latest.find(block);
@@ -124,7 +125,12 @@ void AddRecords(const std::string& data, LedgerState& state) {
     }
     ++state.records;
     auto [it, inserted] = state.latest.emplace(r->block, *r);
-    if (!inserted && it->second.status != BlockStatus::kDone) it->second = *r;
+    if (!inserted && it->second.status != BlockStatus::kDone) {
+      it->second = *r;
+      if (r->status == BlockStatus::kDone) ++state.done_count;
+    } else if (inserted && r->status == BlockStatus::kDone) {
+      ++state.done_count;
+    }
   }
 }
 
@@ -175,20 +181,53 @@ std::vector<LedgerHistory> ReadLedgerHistories(const std::string& jobdir) {
   return out;
 }
 
-void LedgerFollower::Refresh() {
-  state_.files = LedgerFiles(jobdir_);
-  for (const auto& file : state_.files) {
-    size_t& offset = offsets_[file];
-    std::ifstream in(file, std::ios::binary);
-    if (!in) continue;  // vanished (a --force elsewhere): nothing to add
-    in.seekg(static_cast<std::streamoff>(offset));
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    // A record being appended right now is read next time, whole.
-    const size_t whole = data.size() - data.size() % kLedgerRecordSize;
-    data.resize(whole);
-    AddRecords(data, state_);
-    offset += whole;
+LedgerFollower::~LedgerFollower() {
+  for (auto& [file, o] : files_) {
+    if (o.fd >= 0) ::close(o.fd);
   }
+}
+
+namespace {
+// Ledgers a follower keeps open; past that (more workers than this) each is opened per read.
+constexpr size_t kOpenLedgers = 512;
+}  // namespace
+
+void LedgerFollower::ReadNew(const std::string& file, Open& o) {
+  int fd = o.fd;
+  if (fd < 0) {
+    fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;  // vanished (a --force elsewhere): nothing to add
+  }
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof(buf), static_cast<off_t>(o.offset + data.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  if (o.fd < 0) ::close(fd);
+  // A record being appended right now is read next time, whole.
+  const size_t whole = data.size() - data.size() % kLedgerRecordSize;
+  data.resize(whole);
+  AddRecords(data, state_);
+  o.offset += whole;
+}
+
+void LedgerFollower::Refresh() {
+  const auto now = std::chrono::steady_clock::now();
+  if (listed_ == std::chrono::steady_clock::time_point{} || now - listed_ >= relist_) {
+    listed_ = now;
+    for (const std::string& file : LedgerFiles(jobdir_)) {
+      if (files_.count(file)) continue;
+      Open o;
+      if (files_.size() < kOpenLedgers) o.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+      files_.emplace(file, o);
+    }
+    state_.files.clear();
+    for (const auto& [file, o] : files_) state_.files.push_back(file);
+  }
+  for (auto& [file, o] : files_) ReadNew(file, o);
 }
 
 }  // namespace volbatch

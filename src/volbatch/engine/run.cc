@@ -17,6 +17,7 @@
 #include "volbatch/core/parallel.h"
 #include "volbatch/engine/block_processor.h"
 #include "volbatch/engine/claims.h"
+#include "volbatch/engine/group_commit.h"
 #include "volbatch/engine/job_dataset.h"
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/ledger.h"
@@ -187,6 +188,22 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     t->levels.clear();
     return t;
   };
+  GroupCommit commit(
+      *ledger, [&] { proc.Sync(); },
+      [&](const LedgerRecord& r, const std::string& error) {
+        if (error.empty()) {
+          ++c.blocks_done;
+          progress.Add(proc.grid().BlockBox(r.block).num_elements(), false);
+          source.Finished(r.block, true);
+          return;
+        }
+        if (record_failures) progress.Add(0, true);
+        failures.push_back({r.block, proc.grid().BlockBox(r.block).ToString(),
+                            BlockText(proc, r.block) + ": " + error});
+        source.Finished(r.block, false);
+      },
+      record_failures);
+  source.set_flush([&] { commit.Flush(); });
   auto record = [&](Token* t) {
     StageRun run(t, &last_stage, done.sync);
     run.SetToken(nullptr);  // freed below; nothing runs after this stage
@@ -195,22 +212,7 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     r.block = t->block;
     r.time_ms = NowMs();
     r.duration_ms = static_cast<uint32_t>(std::min(4e9, Seconds(Clock::now() - t->start) * 1000));
-    if (t->error.empty()) {
-      r.status = BlockStatus::kDone;
-      ledger->Append(r);  // only now: the block's chunks are durable
-      ++c.blocks_done;
-      progress.Add(t->region.num_elements(), false);
-      source.Finished(t->block, true);
-    } else {
-      if (record_failures) {
-        r.status = BlockStatus::kFailed;
-        ledger->Append(r);
-        progress.Add(0, true);
-      }
-      failures.push_back({t->block, proc.grid().BlockBox(t->block).ToString(),
-                          BlockText(proc, t->block) + ": " + t->error});
-      source.Finished(t->block, false);
-    }
+    commit.Add(r, t->error);
   };
   const tbb::filter<void, void> stages =
       tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order, Handed(next)) &
@@ -219,6 +221,8 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
       tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(write)) &
       tbb::make_filter<Token*, void>(tbb::filter_mode::serial_out_of_order, Handed(record));
   tbb::parallel_pipeline(static_cast<size_t>(std::max(1, job.blocks_in_flight)), stages);
+  commit.Flush();
+  source.set_flush(nullptr);
   return failures;
 }
 
@@ -261,6 +265,13 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
   }
   if (!p.output) p.output = PrepareOutput(job, owned, true);
   p.levels = PrepareBlockLevels(job, owned, MissingLevel::kCreate);
+  if (options.claims) {
+    // Holders heartbeat every lease/4 (at most 15 s by default): one silent for two minutes
+    // (or whose process is gone, on this host) is not live.
+    StartClaimGeneration(job.jobdir,
+                         BlockGrid(job.output_spatial, job.block, job.unit).num_blocks(),
+                         ReadLedgers(job.jobdir), std::chrono::minutes(2));
+  }
   // A run killed mid-write leaves temporaries beside the chunks it was writing.
   p.output->SweepTemporaries();
   for (const auto& level : p.levels) level->SweepTemporaries();
@@ -322,17 +333,13 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   }
 
   BlockProcessor proc(job, p.input, p.output, p.levels);
-  const LedgerState state = ReadLedgers(job.jobdir);
   summary.blocks_total = proc.grid().num_blocks();
-  Index done_before = 0;
-  for (Index b = 0; b < summary.blocks_total; ++b) done_before += state.IsDone(b) ? 1 : 0;
-
   LedgerWriter ledger(job.jobdir, options.worker);
-  Progress progress(summary.blocks_total, done_before, !options.quiet && ::isatty(STDERR_FILENO));
+  std::unique_ptr<BlockSource> source = make(proc.grid().num_blocks());
+  Progress progress(summary.blocks_total, source->done_before(),
+                    !options.quiet && ::isatty(STDERR_FILENO));
   Counters c;
   std::vector<BlockFailure> failures;
-  std::vector<Index> retry;
-  std::unique_ptr<BlockSource> source = make(proc.grid().num_blocks(), state);
   for (int attempt = 0; attempt <= job.spec.run.retries; ++attempt) {
     const bool last = attempt == job.spec.run.retries;
     arena.execute([&] { failures = RunPass(job, proc, *source, &ledger, last, c, progress); });
@@ -351,6 +358,7 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   summary.blocks_done = static_cast<Index>(c.blocks_done);
   summary.blocks_skipped = summary.blocks_total - summary.blocks_done - summary.blocks_failed;
   summary.interrupted = StopRequested();
+  if (options.blocks_taken_over) summary.blocks_taken_over = *options.blocks_taken_over;
   summary.voxels = c.voxels;
   summary.bytes_read = c.bytes_read;
   summary.bytes_written = c.bytes_written;
@@ -368,7 +376,9 @@ namespace {
 // The blocks not done when the run started, in lattice (or shuffled) order.
 class ListSource final : public BlockSource {
  public:
-  explicit ListSource(std::vector<Index> blocks) : blocks_(std::move(blocks)) {}
+  explicit ListSource(std::vector<Index> blocks, Index done_before = 0)
+      : blocks_(std::move(blocks)), done_before_(done_before) {}
+  Index done_before() const override { return done_before_; }
   std::optional<Index> Next() override {
     if (StopRequested() || next_ >= blocks_.size()) return std::nullopt;
     return blocks_[next_++];
@@ -380,17 +390,21 @@ class ListSource final : public BlockSource {
  private:
   std::vector<Index> blocks_;
   size_t next_ = 0;
+  Index done_before_ = 0;
 };
 
 }  // namespace
 
-RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
+RunSummary RunJob(const JobSpec& spec, const RunOptions& options_in) {
+  RunOptions options = options_in;
+  options.claims = false;
   PreparedJob p = PrepareJob(spec, options);
   const std::string order = p.job.spec.run.order;
   const uint64_t seed = p.job.spec.run.seed;
   return ExecuteBlocks(
       p, options,
-      [&](Index num_blocks, const LedgerState& state) -> std::unique_ptr<BlockSource> {
+      [&](Index num_blocks) -> std::unique_ptr<BlockSource> {
+        const LedgerState state = ReadLedgers(p.job.jobdir);
         std::vector<Index> todo;
         for (Index b = 0; b < num_blocks; ++b) {
           if (!state.IsDone(b)) todo.push_back(b);
@@ -399,7 +413,8 @@ RunSummary RunJob(const JobSpec& spec, const RunOptions& options) {
           std::mt19937_64 rng(seed);
           std::shuffle(todo.begin(), todo.end(), rng);
         }
-        return std::make_unique<ListSource>(std::move(todo));
+        const Index done_before = num_blocks - static_cast<Index>(todo.size());
+        return std::make_unique<ListSource>(std::move(todo), done_before);
       },
       "summary.json");
 }
@@ -410,6 +425,7 @@ nlohmann::json RunSummary::ToJson() const {
                       {"blocks_skipped", blocks_skipped},
                       {"blocks_done", blocks_done},
                       {"blocks_failed", blocks_failed},
+                      {"blocks_taken_over", blocks_taken_over},
                       {"voxels", voxels},
                       {"bytes_read", bytes_read},
                       {"bytes_written", bytes_written},
@@ -484,14 +500,22 @@ nlohmann::json JobStatus(const std::string& jobdir) {
     if (r.status == BlockStatus::kFailed) failed.push_back(b);
   }
   j["failed_blocks"] = failed;
-  // Blocks in flight: one claim file each (claims.h), with its holder and heartbeat age.
+  // Work in hand: one holder file per worker process (claims.h), with the runs it holds and
+  // its heartbeat's age.
   nlohmann::json running = nlohmann::json::array();
-  for (const ClaimHolder& c : ListClaims(jobdir)) {
-    running.push_back({{"block", c.block},
-                       {"worker", c.worker},
+  for (const ClaimHolder& c : ListHolders(jobdir)) {
+    nlohmann::json runs = nlohmann::json::array();
+    Index positions = 0;
+    for (const ClaimRun& r : c.runs) {
+      runs.push_back({{"lane", r.lane}, {"start", r.start}, {"end", r.end}});
+      positions += r.end - r.start;
+    }
+    running.push_back({{"worker", c.worker},
                        {"pid", c.pid},
                        {"host", c.host},
-                       {"age_s", c.age_s}});
+                       {"age_s", c.age_s},
+                       {"blocks", positions},
+                       {"runs", runs}});
   }
   j["in_flight"] = running;
   if (auto s = dir.ReadJson("summary.json")) j["last_run"] = *s;
@@ -508,9 +532,14 @@ std::string JobStatusText(const nlohmann::json& s) {
     << s["blocks_failed"] << " failed, " << s["blocks_remaining"] << " remaining\n";
   if (!s["failed_blocks"].empty()) o << "failed blocks: " << s["failed_blocks"].dump() << "\n";
   if (s.contains("in_flight") && !s["in_flight"].empty()) {
-    o << "in flight: " << s["in_flight"].size() << " blocks";
-    std::map<int, int> per_worker;
-    for (const auto& c : s["in_flight"]) ++per_worker[c.value("worker", -1)];
+    std::map<int, Index> per_worker;
+    Index blocks = 0;
+    for (const auto& c : s["in_flight"]) {
+      per_worker[c.value("worker", -1)] += c.value("blocks", Index{0});
+      blocks += c.value("blocks", Index{0});
+    }
+    o << "in hand: " << blocks << " blocks claimed by " << s["in_flight"].size()
+      << " worker processes";
     const char* sep = " (";
     for (const auto& [w, n] : per_worker) {
       o << sep << "worker " << w << ": " << n;

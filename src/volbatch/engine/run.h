@@ -1,8 +1,10 @@
 // Running a job in this process: resolve it, prepare (or resume) its job directory and output,
 // compute statistics once, then stream the blocks through a bounded read -> compute -> write
-// pipeline, recording each block in the ledger only after its chunks are durable.
+// pipeline, recording blocks in the ledger only after their chunks are durable (in groups:
+// group_commit.h).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,6 +24,12 @@ struct RunOptions {
   bool resume = false;  // require an existing job directory
   bool quiet = false;   // no progress line
   int worker = 0;       // this process's ledger
+  // PrepareJob starts a new generation of claims (claims.h) for workers, unless workers are
+  // live on the job; a local run and the MPI queue need none.
+  bool claims = true;
+  // Counted by the block source: blocks computed from runs taken over from a stale worker
+  // (computed twice if that worker was only stopped, which writes the same bytes).
+  const std::atomic<Index>* blocks_taken_over = nullptr;
 };
 
 struct BlockFailure {
@@ -36,9 +44,10 @@ struct RunSummary {
   Index blocks_skipped = 0;  // done by an earlier run
   Index blocks_done = 0;     // done by this run
   Index blocks_failed = 0;
-  int64_t voxels = 0;         // output voxels written by this run (channels included)
-  int64_t bytes_read = 0;     // decoded input bytes
-  int64_t bytes_written = 0;  // decoded output bytes
+  Index blocks_taken_over = 0;  // of blocks_done: from runs of a stale worker (claims.h)
+  int64_t voxels = 0;           // output voxels written by this run (channels included)
+  int64_t bytes_read = 0;       // decoded input bytes
+  int64_t bytes_written = 0;    // decoded output bytes
   double wall_s = 0, read_s = 0, compute_s = 0, write_s = 0, statistics_s = 0;
   int threads = 0, blocks_in_flight = 0;
   Shape block;
@@ -67,8 +76,8 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options);
 // identity; the output must exist.
 PreparedJob OpenPreparedJob(const std::string& jobdir, int threads);
 
-// Where the pipeline gets its blocks. Next() and Finished() are called from the pipeline's
-// serial stages (never concurrently); Finished() after the block's ledger record.
+// Where the pipeline gets its blocks. Next() and Finished() may be called from different
+// pipeline stages at once; Finished() after the block's ledger record is durable.
 class BlockSource {
  public:
   virtual ~BlockSource() = default;
@@ -76,9 +85,21 @@ class BlockSource {
   virtual void Finished(Index /*block*/, bool /*ok*/) {}
   // A source for another attempt at the blocks that failed (null: no retry).
   virtual std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) = 0;
+  // Blocks already done when the source was made (for the progress line).
+  virtual Index done_before() const { return 0; }
+  // Set by the pipeline: makes the records of finished blocks durable now (a source calls it
+  // before it waits, so that its blocks in hand do not wait with it).
+  void set_flush(std::function<void()> flush) { flush_ = std::move(flush); }
+
+ protected:
+  void FlushRecords() const {
+    if (flush_) flush_();
+  }
+
+ private:
+  std::function<void()> flush_;
 };
-using BlockSourceFactory =
-    std::function<std::unique_ptr<BlockSource>(Index num_blocks, const LedgerState& state)>;
+using BlockSourceFactory = std::function<std::unique_ptr<BlockSource>(Index num_blocks)>;
 // Statistics, then the pipeline over the source's blocks with retries; writes the summary
 // to JOBDIR/`summary_name`.
 RunSummary ExecuteBlocks(PreparedJob& prepared, const RunOptions& options,

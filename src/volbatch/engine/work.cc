@@ -3,11 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
-#include <set>
+#include <map>
 #include <thread>
+#include <unordered_map>
 
 #include "volbatch/core/error.h"
+#include "volbatch/engine/batch_size.h"
 #include "volbatch/engine/claims.h"
 #include "volbatch/engine/ledger.h"
 
@@ -15,8 +18,9 @@ namespace volbatch {
 namespace {
 
 namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
 
-// Refreshes every claim this worker holds until stopped.
+// Refreshes this worker's holder file until stopped.
 class Heartbeat {
  public:
   Heartbeat(ClaimBoard& board, std::chrono::milliseconds every)
@@ -40,81 +44,152 @@ class Heartbeat {
   std::thread thread_;
 };
 
-class ClaimSource final : public BlockSource {
+// Blocks from the runs this worker claims. Next() runs on the pipeline's input stage and
+// Finished() on its record stage, possibly at once: one mutex guards the runs, released
+// while the source waits or flushes (a flush calls Finished).
+class RunSource final : public BlockSource {
  public:
-  ClaimSource(std::vector<Index> order, ClaimBoard& board, LedgerFollower& ledger,
-              std::chrono::milliseconds poll)
-      : order_(std::move(order)), board_(board), ledger_(ledger), poll_(poll) {}
+  RunSource(ClaimBoard& board, LedgerFollower& ledger, std::chrono::milliseconds poll,
+            std::atomic<Index>& taken_over_blocks)
+      : board_(board),
+        ledger_(ledger),
+        poll_(poll),
+        sizer_(board.lease()),
+        lane_(board.lanes().Length(board.own_lane()) > 0 ? board.own_lane() : -1),
+        taken_over_blocks_(taken_over_blocks) {
+    for (bool d : board.done_at_start()) done_before_ += d ? 1 : 0;
+  }
+
+  Index done_before() const override { return done_before_; }
 
   std::optional<Index> Next() override {
+    std::unique_lock lock(mu_);
     while (!StopRequested()) {
-      for (; pos_ < order_.size(); ++pos_) {
-        const Index b = order_[pos_];
-        if (attempted_.count(b)) continue;
-        if (ledger_.state().IsDone(b)) continue;
-        if (!board_.TryClaim(b)) {
-          waiting_ = true;
-          continue;
-        }
-        ledger_.Refresh();  // done by someone since we last looked?
-        if (ledger_.state().IsDone(b)) {
-          board_.Release(b);
-          continue;
-        }
-        attempted_.insert(b);
-        ++pos_;
-        return b;
+      if (std::optional<Index> b = NextInRuns()) return b;
+      if (TakeRun()) continue;
+      // Every run is given out. Take over a stale holder's runs, or leave, unless another
+      // worker still computes (it may die and leave its runs to us).
+      const ClaimBoard::Survey survey = board_.SurveyHolders();
+      if (!survey.taken_over.empty()) {
+        TakeOver(survey.taken_over);
+        continue;
       }
-      // One sweep over every block is over. Blocks others hold may still come free (their
-      // holder dies and the claim goes stale, or it fails them): look again after a while.
-      ledger_.Refresh();
-      if (!waiting_) return std::nullopt;
-      bool open = false;
-      for (Index b : order_) {
-        if (!attempted_.count(b) && !ledger_.state().IsDone(b)) {
-          open = true;
-          break;
-        }
-      }
-      if (!open) return std::nullopt;
+      board_.Leave();
+      if (!survey.others_busy) return std::nullopt;
+      // Our own records go out before we wait, so that nobody waits for blocks we finished.
+      lock.unlock();
+      FlushRecords();
       std::this_thread::sleep_for(poll_);
-      pos_ = 0;  // a new sweep
-      waiting_ = false;
+      lock.lock();
     }
     return std::nullopt;
   }
 
-  void Finished(Index block, bool /*ok*/) override { board_.Release(block); }
+  void Finished(Index block, bool /*ok*/) override {
+    std::lock_guard lock(mu_);
+    auto it = run_of_.find(block);
+    if (it == run_of_.end()) return;
+    const ClaimRun run = it->second;
+    run_of_.erase(it);
+    auto a =
+        std::find_if(active_.begin(), active_.end(), [&](const Active& x) { return x.run == run; });
+    if (a == active_.end()) return;
+    --a->outstanding;
+    CloseIfDone(a);
+  }
 
   std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) override {
-    // Failed blocks were released; claim them again for another attempt.
-    return std::make_unique<ClaimSource>(failed, board_, ledger_, poll_);
+    // The failed blocks are this worker's (their runs were claimed): try them again here.
+    class List final : public BlockSource {
+     public:
+      explicit List(std::vector<Index> b) : b_(std::move(b)) {}
+      std::optional<Index> Next() override {
+        if (StopRequested() || i_ >= b_.size()) return std::nullopt;
+        return b_[i_++];
+      }
+      std::unique_ptr<BlockSource> Retry(const std::vector<Index>& f) override {
+        return std::make_unique<List>(f);
+      }
+
+     private:
+      std::vector<Index> b_;
+      size_t i_ = 0;
+    };
+    return std::make_unique<List>(failed);
   }
 
  private:
-  std::vector<Index> order_;
+  struct Active {
+    ClaimRun run;
+    Index next = 0;         // the next position to hand out
+    Index outstanding = 0;  // handed out, not yet finished
+    bool taken_over = false;
+  };
+
+  bool Done(Index block, bool taken_over) const {
+    if (board_.done_at_start()[static_cast<size_t>(block)]) return true;
+    return taken_over && ledger_.state().IsDone(block);
+  }
+
+  std::optional<Index> NextInRuns() {
+    for (auto a = active_.begin(); a != active_.end(); ++a) {
+      while (a->next < a->run.end) {
+        const Index b = board_.lanes().Block(a->run.lane, a->next++);
+        if (Done(b, a->taken_over)) continue;
+        ++a->outstanding;
+        run_of_[b] = a->run;
+        if (a->taken_over) ++taken_over_blocks_;
+        return b;
+      }
+    }
+    // Runs handed out in full and finished: no longer held.
+    for (auto a = active_.begin(); a != active_.end();)
+      a = CloseIfDone(a) ? active_.begin() : a + 1;
+    return std::nullopt;
+  }
+
+  // Drops a run that is handed out and finished; returns whether it did.
+  bool CloseIfDone(std::deque<Active>::iterator a) {
+    if (a->next < a->run.end || a->outstanding > 0) return false;
+    board_.Finished(a->run);
+    active_.erase(a);
+    return true;
+  }
+
+  bool TakeRun() {
+    if (first_take_ == Clock::time_point{}) first_take_ = Clock::now();
+    const double elapsed = std::chrono::duration<double>(Clock::now() - first_take_).count();
+    const Index size = sizer_.Next(positions_taken_, elapsed, Index{1} << 30);
+    while (lane_ >= 0) {
+      if (std::optional<ClaimRun> run = board_.TakeRun(lane_, size)) {
+        positions_taken_ += run->end - run->start;
+        active_.push_back({*run, run->start, 0, false});
+        return true;
+      }
+      const std::vector<int> open = board_.OpenLanes(board_.own_lane());
+      lane_ = open.empty() ? -1 : open.front();
+    }
+    return false;
+  }
+
+  void TakeOver(const std::vector<ClaimRun>& runs) {
+    ledger_.RelistNext();
+    ledger_.Refresh();  // what the dead worker finished is not ours to redo
+    for (const ClaimRun& r : runs) active_.push_back({r, r.start, 0, true});
+  }
+
   ClaimBoard& board_;
   LedgerFollower& ledger_;
   std::chrono::milliseconds poll_;
-  size_t pos_ = 0;
-  // Some block of the current sweep was held by another worker's live claim. A member, not a
-  // local: a sweep spans many calls of Next(), and a block skipped in an early call must
-  // still bring the worker back for it.
-  bool waiting_ = false;
-  std::set<Index> attempted_;
+  BatchSizer sizer_;
+  int lane_;
+  std::atomic<Index>& taken_over_blocks_;
+  Index done_before_ = 0, positions_taken_ = 0;
+  Clock::time_point first_take_{};
+  std::mutex mu_;
+  std::deque<Active> active_;
+  std::unordered_map<Index, ClaimRun> run_of_;
 };
-
-std::vector<Index> WorkerOrder(Index num_blocks, int worker, int of) {
-  std::vector<Index> order;
-  order.reserve(static_cast<size_t>(num_blocks));
-  for (Index b = worker; b < num_blocks; b += of) order.push_back(b);
-  // Then the other strides, the next worker's first, so helpers spread over the others.
-  for (int k = 1; k < of; ++k) {
-    const int w = (worker + k) % of;
-    for (Index b = w; b < num_blocks; b += of) order.push_back(b);
-  }
-  return order;
-}
 
 }  // namespace
 
@@ -128,10 +203,12 @@ RunSummary WorkJob(const std::string& jobdir_in, const WorkOptions& o) {
   }
   const std::string jobdir = fs::absolute(jobdir_in).lexically_normal().string();
   PreparedJob p = OpenPreparedJob(jobdir, o.threads);
-  ClaimBoard board(jobdir, o.worker, o.lease);
+  std::unique_ptr<ClaimBoard> board;
   LedgerFollower follower(jobdir);
-  Heartbeat heartbeat(board, o.lease / 4);
+  std::unique_ptr<Heartbeat> heartbeat;
+  std::atomic<Index> taken_over{0};
   RunOptions ro;
+  ro.blocks_taken_over = &taken_over;
   ro.worker = o.worker;
   ro.quiet = o.quiet;
   char name[48];
@@ -139,14 +216,15 @@ RunSummary WorkJob(const std::string& jobdir_in, const WorkOptions& o) {
   const auto poll = std::min<std::chrono::milliseconds>(o.lease / 4, std::chrono::seconds(1));
   RunSummary s = ExecuteBlocks(
       p, ro,
-      [&](Index num_blocks, const LedgerState&) -> std::unique_ptr<BlockSource> {
-        follower.Refresh();
-        return std::make_unique<ClaimSource>(WorkerOrder(num_blocks, o.worker, o.of), board,
-                                             follower, poll);
+      [&](Index num_blocks) -> std::unique_ptr<BlockSource> {
+        board = std::make_unique<ClaimBoard>(jobdir, o.worker, o.of, num_blocks, o.lease);
+        heartbeat = std::make_unique<Heartbeat>(*board, o.lease / 4);
+        return std::make_unique<RunSource>(*board, follower, poll, taken_over);
       },
       name);
-  // Blocks abandoned in hand (none, unless the pipeline threw): drop their claims.
-  for (Index b : board.Held()) board.Release(b);
+  heartbeat.reset();
+  // Stopped (SIGTERM) with runs not all handed out: give them back.
+  if (board) board->ReleaseHeld();
   return s;
 }
 

@@ -1,14 +1,15 @@
 // One worker of N on a prepared job directory (`volbatch work JOBDIR --worker I --of N`): what
 // every executor starts, on whatever engine can start N commands.
 //
-// The worker takes blocks in this order: its own stride (blocks b with b % N == I), then the
-// blocks of the others, starting after its own stride, so that idle workers help slow ones
-// and a dead worker's blocks are finished by the living. A block is claimed before it is
-// read (claims.h) and checked against everyone's ledger once claimed, so a block is computed
-// once unless a claim expired under a stopped worker; its ledger record is appended before
-// the claim is released. A worker leaves when every block is done, failed in this run, or
-// held by a live claim of a worker that is not finished. SIGTERM (RequestStop) makes it take
-// no new block; the blocks in hand finish and are recorded.
+// The worker claims runs of blocks (claims.h): first from its own lane (blocks b with
+// b % N == I), then from the lanes of the others that still have runs to give, so that idle
+// workers help slow ones and a dead worker's lane is finished by the living; a run is a few
+// seconds of this worker's work (batch_size.h). Blocks of a run are nobody else's, so no
+// ledger is read per block: the blocks done before are known from the claims generation, and
+// the ledgers are read again only when the runs of a dead worker are taken over. Records are
+// made durable in groups (group_commit.h). Once every lane is given out the worker takes over
+// stale holders, waits while others still compute (they may die), and leaves. SIGTERM
+// (RequestStop) makes it take no new block; the blocks in hand finish and are recorded.
 #pragma once
 
 #include <chrono>

@@ -208,10 +208,7 @@ RunSummary MpiWork(const std::string& jobdir_in, const MpiWorkOptions& o) {
   char name[48];
   std::snprintf(name, sizeof(name), "summary.worker-%04d.json", mpi.rank());
   RunSummary s = ExecuteBlocks(
-      p, ro,
-      [](Index, const LedgerState&) -> std::unique_ptr<BlockSource> {
-        return std::make_unique<QueueSource>();
-      },
+      p, ro, [](Index) -> std::unique_ptr<BlockSource> { return std::make_unique<QueueSource>(); },
       name);
   const int64_t none = 0;
   Send(&none, 1, 0, kFinished);
@@ -237,7 +234,9 @@ ExecutorResult RunMpi(const JobSpec& spec, const RunOptions& run, const Executor
   if (!OnPath(mpirun)) {
     throw FailedPrecondition("--executor mpi: " + mpirun + " is not on PATH ([run.mpi] mpirun)");
   }
-  PreparedJob p = PrepareJob(spec, run);
+  RunOptions prepare = run;
+  prepare.claims = false;  // rank 0's queue hands out the blocks
+  PreparedJob p = PrepareJob(spec, prepare);
   const std::string jobdir = p.job.jobdir;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = o.threads > 0 ? o.threads : std::max(1, cores / workers);

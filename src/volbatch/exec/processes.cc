@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "volbatch/core/error.h"
+#include "volbatch/engine/claims.h"
 #include "volbatch/exec/worker_pool.h"
 #include "volbatch/ops/operator.h"
 
@@ -12,11 +13,7 @@ namespace volbatch {
 namespace fs = std::filesystem;
 
 void RemoveOrphans(PreparedJob& prepared) {
-  std::error_code ec;
-  for (fs::directory_iterator it(fs::path(prepared.job.jobdir) / "claims", ec), end;
-       !ec && it != end; it.increment(ec)) {
-    fs::remove(it->path(), ec);
-  }
+  RemoveClaims(prepared.job.jobdir);
   prepared.output->SweepTemporaries();
 }
 

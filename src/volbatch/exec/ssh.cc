@@ -87,9 +87,9 @@ void ProbeHosts(const SshSettings& s, const std::string& jobdir) {
 }
 
 // Remote workers hear that their session ended only through SIGHUP, and then finish the blocks
-// in hand: wait (at most a lease) until no claim is fresh, so that RemoveOrphans does not take
+// in hand: wait (at most a lease) until no holder is fresh, so that RemoveOrphans does not take
 // a claim or a temporary file from under a worker still writing. A live worker touches its
-// claims every lease/4; a claim older than that (and a margin) has no live holder.
+// holder file every lease/4; one older than that (and a margin) has no live worker.
 void AwaitRemoteClaims(const std::string& jobdir, double lease_s, bool quiet) {
   using Clock = std::chrono::steady_clock;
   const double fresh_s = std::min(lease_s, lease_s / 4 + 2);
@@ -98,11 +98,12 @@ void AwaitRemoteClaims(const std::string& jobdir, double lease_s, bool quiet) {
   bool told = false;
   while (Clock::now() < deadline) {
     size_t fresh = 0;
-    for (const auto& c : ListClaims(jobdir)) fresh += c.age_s < fresh_s ? 1 : 0;
+    for (const auto& c : ListHolders(jobdir)) fresh += c.age_s < fresh_s ? 1 : 0;
     if (fresh == 0) return;
     if (!quiet && !told && Clock::now() - start > std::chrono::seconds(2)) {
       std::cerr << "volbatch: waiting (at most " << lease_s << " s) for " << fresh
-                << " claims to go quiet (blocks a remote worker may still be finishing)\n";
+                << " workers' claims to go quiet (blocks a remote worker may still be "
+                   "finishing)\n";
       told = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
