@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -244,8 +245,9 @@ void MakeDirectories(const std::string& dir) {
 }  // namespace
 
 Index Lanes::Length(int lane) const {
-  if (lane < 0 || lane >= count || lane >= blocks) return 0;
-  return (blocks - lane + count - 1) / count;
+  if (lane < 0 || lane >= count) return 0;
+  const Index begin = lane * Stride();
+  return std::max<Index>(0, std::min(blocks, begin + Stride()) - begin);
 }
 
 std::vector<ClaimHolder> ListHolders(const std::string& jobdir) {
@@ -350,6 +352,7 @@ void ClaimBoard::JoinLanes(int of) {
   lanes_.count = static_cast<int>(count);
   own_lane_ = worker_ % lanes_.count;
   cursor_.assign(static_cast<size_t>(lanes_.count), std::nullopt);
+  head_.assign(static_cast<size_t>(lanes_.count), false);
 }
 
 std::optional<Index> ClaimBoard::Cursor(int lane) {
@@ -373,39 +376,63 @@ std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
   const Index length = lanes_.Length(lane);
   const std::string runs = dir_ + "/runs";
   Index at = std::min(*Cursor(lane), length);
-  const std::string holder =
-      " " + std::to_string(worker_) + " " + std::to_string(::getpid()) + " " + HostName() + " ";
+  // Where this worker took the last run, it is likely still the head: claim at once. Anywhere
+  // else (a hint, a lane others work) look first: a read costs one open, a claim that finds
+  // the run taken costs six operations.
+  bool look = !head_[static_cast<size_t>(lane)];
+  head_[static_cast<size_t>(lane)] = false;
   while (at < length) {
+    if (look) {
+      if (const std::optional<Index> next = RunEnd(lane, at)) {
+        at = *next;
+        continue;
+      }
+    }
+    look = true;
     const ClaimRun run{lane, at, std::min(length, at + std::max<Index>(1, size))};
     WriteMainLocked(run);  // listed before it is claimed: never a run without a holder
-    if (CreateExclusive(runs, RunName(lane, at),
-                        std::to_string(run.end) + holder + std::to_string(NowMs()) + "\n")) {
-      cursor_[static_cast<size_t>(lane)] = run.end;
-      held_[run] = holder_name_;
+    const std::string holder = std::to_string(run.end) + " " + std::to_string(worker_) + " " +
+                               std::to_string(::getpid()) + " " + HostName() + " " +
+                               std::to_string(NowMs()) + "\n";
+    if (!CreateExclusive(runs, RunName(lane, at), holder)) continue;  // taken: look at it
+    cursor_[static_cast<size_t>(lane)] = run.end;
+    head_[static_cast<size_t>(lane)] = true;
+    held_[run] = holder_name_;
+    if (run.end == length) {
+      MarkEnded(lane);  // helpers need not look here
+    } else {
       Replace(runs, LaneName(lane) + ".head", std::to_string(run.end) + "\n");
-      return run;
     }
-    // Someone has the run starting here: the chain goes on at its end.
-    const std::string file = runs + "/" + RunName(lane, at);
-    const std::optional<std::string> text = ReadSmall(file);
-    if (!text) continue;  // the claims were reset under us: ask again
-    Index next = -1;
-    try {
-      next = std::stoll(*text);
-    } catch (const std::exception&) {
-    }
-    if (next <= at) {
-      throw DataLoss(file + ": a run must end after it starts (" + std::to_string(at) +
-                     "), got \"" + text->substr(0, 40) + "\"; remove " + dir_ +
-                     " when no worker runs");
-    }
-    at = next;
+    return run;
   }
   cursor_[static_cast<size_t>(lane)] = length;
+  MarkEnded(lane);
+  return std::nullopt;
+}
+
+std::optional<Index> ClaimBoard::RunEnd(int lane, Index start) const {
+  const std::string file = dir_ + "/runs/" + RunName(lane, start);
+  const std::optional<std::string> text = ReadSmall(file);
+  if (!text) return std::nullopt;
+  Index end = -1;
+  try {
+    end = std::stoll(*text);
+  } catch (const std::exception&) {
+  }
+  if (end <= start) {
+    throw DataLoss(file + ": a run must end after it starts (" + std::to_string(start) +
+                   "), got \"" + text->substr(0, 40) + "\"; remove " + dir_ +
+                   " when no worker runs");
+  }
+  return end;
+}
+
+void ClaimBoard::MarkEnded(int lane) {
+  if (ended_.count(lane)) return;
+  ended_.insert(lane);
   const int fd = ::open((dir_ + "/ends/" + LaneName(lane)).c_str(),
                         O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd >= 0) ::close(fd);
-  return std::nullopt;
 }
 
 std::vector<int> ClaimBoard::OpenLanes(int after) const {
@@ -438,17 +465,36 @@ bool ClaimBoard::StaleHolder(const std::string& name, double age_s) const {
 ClaimBoard::Survey ClaimBoard::SurveyHolders() {
   Survey survey;
   const std::string dir = dir_ + "/holders";
-  for (const std::string& name : Names(dir)) {
+  std::vector<std::string> names = Names(dir);
+  // A holder on this host whose process is gone is stale without a look at its file; the
+  // others need a stat for their heartbeat's age, of which one survey makes at most
+  // kStatsPerSurvey, starting where the last one stopped: waiting workers cost O(1) each per
+  // poll, and a stale holder among N is found within N / kStatsPerSurvey polls.
+  constexpr size_t kStatsPerSurvey = 16;
+  size_t stats = 0;
+  for (size_t k = 0; k < names.size(); ++k) {
+    const std::string& name = names[(survey_from_ + k) % names.size()];
     if (Holds(name)) continue;
-    const std::optional<double> age = AgeSeconds(dir + "/" + name);
-    if (!age) continue;  // left meanwhile
-    if (!survey.taken_over.empty() || !StaleHolder(name, *age)) {
-      survey.others_busy = true;
-      continue;
+    survey.others_busy = true;
+    if (!survey.taken_over.empty()) break;
+    ClaimHolder h;
+    bool stale = name.rfind(kReleased, 0) == 0 ||
+                 (ParseHolderName(name, h) && h.host == HostName() && !ProcessAlive(h.pid));
+    if (!stale) {
+      if (stats == kStatsPerSurvey) continue;
+      ++stats;
+      survey_from_ = (survey_from_ + k + 1) % std::max<size_t>(1, names.size());
+      const std::optional<double> age = AgeSeconds(dir + "/" + name);
+      if (!age) continue;  // left meanwhile
+      stale = StaleHolder(name, *age);
     }
+    if (!stale) continue;
     std::lock_guard lock(mu_);
     survey.taken_over = TakeOverLocked(name);
-    if (survey.taken_over.empty()) continue;
+  }
+  if (!survey.taken_over.empty()) {
+    // Busy unless the one taken over was the last other holder: the next survey tells.
+    survey.others_busy = true;
   }
   return survey;
 }

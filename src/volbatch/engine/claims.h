@@ -3,10 +3,12 @@
 // metadata cost per block that does not grow with N (no directory listing per block, no file
 // per block).
 //
-// Blocks are dealt into lanes: lane L holds blocks L, L+N, L+2N, ... (position p is block
-// L + p*N), and worker I works lane I % N first. A worker claims a *run*, positions
-// [start, end) of one lane, sized to a few seconds of its work (batch_size.h). Runs of a lane
-// form a chain: the run after [s, e) starts at e. Layout, under JOBDIR/claims/:
+// Blocks are cut into N lanes of consecutive blocks (C order over the block grid): lane L
+// holds blocks [L*len, (L+1)*len) with len = ceil(blocks / N), so a worker's blocks share
+// chunk directories and input chunks with their neighbours. Worker I works lane I % N first.
+// A worker claims a *run*, positions [start, end) of one lane, sized to a few seconds of its
+// work (batch_size.h). Runs of a lane form a chain: the run after [s, e) starts at e. Layout,
+// under JOBDIR/claims/:
 //   generation   created by whoever prepares a run (`volbatch run`) when no worker is live:
 //                "volbatch-claims 1 <blocks> <id>\n" then a bitmap of the blocks done at that
 //                moment (bit b of byte b/8), so that a starting worker learns what to skip
@@ -72,8 +74,9 @@ struct ClaimRun {
 struct Lanes {
   Index blocks = 0;
   int count = 1;
+  Index Stride() const { return count > 0 ? (blocks + count - 1) / count : 0; }
   Index Length(int lane) const;
-  Index Block(int lane, Index position) const { return lane + position * count; }
+  Index Block(int lane, Index position) const { return lane * Stride() + position; }
 };
 
 struct ClaimHolder {
@@ -148,6 +151,9 @@ class ClaimBoard {
   bool Holds(const std::string& file) const;
   bool StaleHolder(const std::string& name, double age_s) const;
   std::vector<ClaimRun> TakeOverLocked(const std::string& name);
+  void MarkEnded(int lane);
+  // The end of the run of `lane` starting at `start`, if one does.
+  std::optional<Index> RunEnd(int lane, Index start) const;
   std::string dir_, holder_name_, holder_line_;
   int worker_;
   std::chrono::milliseconds lease_;
@@ -158,7 +164,10 @@ class ClaimBoard {
   std::map<ClaimRun, std::string> held_;  // run -> the holder file (in holders/) listing it
   std::set<std::string> files_;           // holder files of this process that exist
   int takeovers_ = 0;
+  size_t survey_from_ = 0;  // where the next survey starts its stats
+  std::set<int> ended_;     // lanes this process marked ended
   std::vector<std::optional<Index>> cursor_;  // per lane: the next run's start, if known
+  std::vector<bool> head_;  // per lane: this worker took the last run it saw there
   bool leaving_ = false;
 };
 

@@ -63,20 +63,24 @@ class ClaimsTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST(Lanes, DealBlocksRoundRobin) {
+TEST(Lanes, CutTheBlocksIntoConsecutiveRanges) {
   const Lanes l{10, 4};
-  EXPECT_EQ(l.Length(0), 3);  // 0 4 8
-  EXPECT_EQ(l.Length(1), 3);  // 1 5 9
-  EXPECT_EQ(l.Length(2), 2);  // 2 6
-  EXPECT_EQ(l.Length(3), 2);
-  EXPECT_EQ(l.Block(1, 2), 9);
+  EXPECT_EQ(l.Length(0), 3);  // 0 1 2
+  EXPECT_EQ(l.Length(1), 3);  // 3 4 5
+  EXPECT_EQ(l.Length(2), 3);  // 6 7 8
+  EXPECT_EQ(l.Length(3), 1);  // 9
+  EXPECT_EQ(l.Block(1, 2), 5);
+  EXPECT_EQ(l.Block(3, 0), 9);
   EXPECT_EQ((Lanes{2, 4}.Length(3)), 0);  // more lanes than blocks
+  EXPECT_EQ((Lanes{2, 4}.Length(1)), 1);
+  EXPECT_EQ((Lanes{9, 4}.Length(3)), 0);  // ceil(9/4) = 3: 3 + 3 + 3
 }
 
 TEST_F(ClaimsTest, AWorkerTakesItsLaneInRunsAndThenItEnds) {
   ClaimBoard a(dir_, 1, 4, 100, kLease);
   EXPECT_EQ(a.own_lane(), 1);
   EXPECT_EQ(a.lanes().Length(1), 25);
+  EXPECT_EQ(a.lanes().Block(1, 0), 25);
   std::vector<ClaimRun> runs;
   while (auto r = a.TakeRun(1, 7)) runs.push_back(*r);
   ASSERT_EQ(runs.size(), 4u);  // 7 + 7 + 7 + 4
@@ -212,7 +216,9 @@ TEST_F(ClaimsTest, AHolderWhoseProcessIsGoneOnThisHostIsStaleAtOnce) {
   const auto s = restarted.SurveyHolders();
   ASSERT_EQ(s.taken_over.size(), 1u);
   EXPECT_EQ(s.taken_over[0], (ClaimRun{0, 0, 10}));
-  EXPECT_FALSE(s.others_busy);
+  const auto again = restarted.SurveyHolders();
+  EXPECT_TRUE(again.taken_over.empty());
+  EXPECT_FALSE(again.others_busy);
 }
 
 TEST_F(ClaimsTest, AGenerationTellsWhatWasDoneAndWaitsForLiveWorkers) {

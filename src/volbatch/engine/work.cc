@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <unistd.h>
 #include <unordered_map>
 
 #include "volbatch/core/error.h"
@@ -166,8 +167,12 @@ class RunSource final : public BlockSource {
         active_.push_back({*run, run->start, 0, false});
         return true;
       }
-      const std::vector<int> open = board_.OpenLanes(board_.own_lane());
-      lane_ = open.empty() ? -1 : open.front();
+      // This lane is given out: help another open one. A listing of ends/ is as cheap as a
+      // look at one lane, so it is read afresh each time; idle workers spread over the open
+      // lanes instead of all following the next one.
+      std::vector<int> open = board_.OpenLanes(board_.own_lane());
+      open.erase(std::remove(open.begin(), open.end(), lane_), open.end());
+      lane_ = open.empty() ? -1 : open[spread_ % open.size()];
     }
     return false;
   }
@@ -183,6 +188,7 @@ class RunSource final : public BlockSource {
   std::chrono::milliseconds poll_;
   BatchSizer sizer_;
   int lane_;
+  size_t spread_ = static_cast<size_t>(::getpid()) * 2654435761u;
   std::atomic<Index>& taken_over_blocks_;
   Index done_before_ = 0, positions_taken_ = 0;
   Clock::time_point first_take_{};

@@ -38,10 +38,13 @@
 // Names starting with ".volbatch" (the partial-write lock file) are not listed as keys either.
 //
 // Sub() stores share this bookkeeping with their parent, so Sync on any of them covers all.
-// Get is open + fstat + pread; GetRange reads only the requested bytes. Every key's directory
-// is resolved against the canonical root (an lstat per path component, remembered per
-// directory) and a last component that is a link is followed only if it stays inside, so
-// that a symbolic link cannot lead a key outside the store.
+// Get is open + pread (+ fstat for a value of 64 KiB or more); GetRange reads only the
+// requested bytes. Every key's directory is checked to stay inside the root once, then
+// remembered: a directory made of real directories below the root (or below one remembered)
+// costs an lstat per new component; any other is resolved in full against the canonical root.
+// A last component that is a link is followed only if it stays inside, so that a symbolic
+// link cannot lead a key outside the store. A write costs open, write, close and rename (the
+// fstat that finds the filesystem to sync runs once per directory).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -109,6 +112,8 @@ struct TempName {
 // The largest value Get reads: far above any chunk or shard volbatch writes, far below what a
 // corrupt or hostile sparse file can claim.
 constexpr uint64_t kMaxValueBytes = uint64_t{16} << 30;
+// Get reads this much before it asks the file's size: most chunks are smaller.
+constexpr size_t kProbeBytes = size_t{64} << 10;
 // Long key names would make the temporary name exceed NAME_MAX (255).
 constexpr size_t kMaxTempBase = 128;
 
@@ -198,23 +203,22 @@ void FsyncDir(const std::string& dir) {
   }
 }
 
-Bytes ReadAt(int fd, const std::string& path, uint64_t offset, uint64_t length) {
+void CheckValueSize(const std::string& path, uint64_t length) {
   // Sizes are checked before allocation: a sparse file of a terabyte where a chunk or a
   // metadata file should be must fail with the key, not with std::bad_alloc.
   if (length > kMaxValueBytes) {
     throw DataLoss(path + ": value of " + std::to_string(length) + " bytes exceeds the " +
                    std::to_string(kMaxValueBytes >> 30) + " GiB a single value may have");
   }
-  Bytes out;
-  try {
-    out.resize(static_cast<size_t>(length));
-  } catch (const std::bad_alloc&) {
-    throw IoError(path + ": cannot allocate " + std::to_string(length) + " bytes to read it");
-  }
+}
+
+// Reads bytes [offset, offset + length) of `fd` into out[at, at + length).
+void ReadInto(int fd, const std::string& path, Bytes& out, size_t at, uint64_t offset,
+              uint64_t length) {
   uint64_t done = 0;
   while (done < length) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(length - done, uint64_t{1} << 30));
-    const ssize_t n = ::pread(fd, out.data() + done, want, static_cast<off_t>(offset + done));
+    const ssize_t n = ::pread(fd, out.data() + at + done, want, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw IoError(path + ": read failed: " + ErrnoText(errno));
@@ -226,6 +230,21 @@ Bytes ReadAt(int fd, const std::string& path, uint64_t offset, uint64_t length) 
     }
     done += static_cast<uint64_t>(n);
   }
+}
+
+void Resize(Bytes& out, const std::string& path, uint64_t length) {
+  CheckValueSize(path, length);
+  try {
+    out.resize(static_cast<size_t>(length));
+  } catch (const std::bad_alloc&) {
+    throw IoError(path + ": cannot allocate " + std::to_string(length) + " bytes to read it");
+  }
+}
+
+Bytes ReadAt(int fd, const std::string& path, uint64_t offset, uint64_t length) {
+  Bytes out;
+  Resize(out, path, length);
+  ReadInto(fd, path, out, 0, offset, length);
   return out;
 }
 
@@ -239,6 +258,7 @@ struct SyncState {
   bool dirty = false;
   // kSyncfs: a directory opened on each filesystem written to, before the first write to it.
   std::vector<std::pair<dev_t, Fd>> filesystems;
+  std::unordered_set<std::string> watched_dirs;  // directories on one of those filesystems
   // kPerFile: files renamed into place and directories whose entries changed.
   std::unordered_set<std::string> files, dirs;
   std::string failure;  // set by a failed Sync; every later Sync repeats it
@@ -257,9 +277,25 @@ class FileStore : public KvStore {
     const std::string path = ResolveParent(key);
     Fd fd = OpenForRead(path, key);
     if (!fd) return std::nullopt;
+    // Most values are small chunks: one read of up to kProbeBytes that comes back short is the
+    // whole value, with no fstat. A full probe, an empty one or an error (a directory, a FIFO)
+    // asks fstat what the file is and how long.
+    Bytes probe(kProbeBytes);
+    ssize_t n;
+    do {
+      n = ::pread(fd.get(), probe.data(), probe.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0 && static_cast<size_t>(n) < probe.size()) {
+      probe.resize(static_cast<size_t>(n));
+      return probe;
+    }
     const auto size = FileSize(fd, path);
     if (!size) return std::nullopt;
-    return ReadAt(fd.get(), path, 0, *size);
+    if (n < 0) throw IoError(path + ": read failed: " + ErrnoText(errno));
+    const uint64_t have = std::min<uint64_t>(static_cast<uint64_t>(n), *size);
+    Resize(probe, path, *size);
+    ReadInto(fd.get(), path, probe, static_cast<size_t>(have), have, *size - have);
+    return probe;
   }
 
   std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const override {
@@ -307,6 +343,7 @@ class FileStore : public KvStore {
     Fd fd(::open(tmp.c_str(), flags, 0666));
     if (!fd && errno == ENOENT) {
       MakeParents(key);
+      RealDirectoriesBelowKnown(dir);  // remembered now that it exists
       fd = Fd(::open(tmp.c_str(), flags, 0666));
     }
     if (!fd)
@@ -316,7 +353,7 @@ class FileStore : public KvStore {
       return IoError(path + ": " + what + ": " + ErrnoText(err));
     };
     const bool deferred = sync_->mode == SyncMode::kDeferred;
-    if (deferred && sync_->method == DeferredSync::kSyncfs) {
+    if (deferred && sync_->method == DeferredSync::kSyncfs && !Watched(dir)) {
       struct stat sb;
       if (::fstat(fd.get(), &sb) != 0) throw fail("fstat failed", errno);
       WatchFilesystem(sb.st_dev, dir);
@@ -516,6 +553,9 @@ class FileStore : public KvStore {
       std::lock_guard lock(inside_mu_);
       if (inside_.count(dir)) return path;
     }
+    // Inside, or missing below real directories (Set creates it as a real directory; a read
+    // finds nothing): no full resolution needed.
+    if (RealDirectoriesBelowKnown(dir) != DirState::kUnknown) return path;
     CheckInside(dir, key);
     // Only an existing directory: a missing one may yet appear as a link.
     struct stat sb;
@@ -525,6 +565,46 @@ class FileStore : public KvStore {
       inside_.insert(dir);
     }
     return path;
+  }
+
+  // Whether `dir` is a chain of real directories (lstat: no links) below the root or below a
+  // directory already remembered: then it is inside, at one lstat per new component instead
+  // of resolving the whole path (a stat and a readlink per component). Remembers them.
+  enum class DirState { kInside, kMissing, kUnknown };
+  DirState RealDirectoriesBelowKnown(const std::string& dir) const {
+    std::vector<std::string> fresh;
+    for (std::string d = dir; d != root_;) {
+      {
+        std::lock_guard lock(inside_mu_);
+        if (inside_.count(d)) break;
+      }
+      fresh.push_back(d);
+      const size_t slash = d.rfind('/');
+      if (slash == std::string::npos || slash < root_.size() ||
+          d.compare(0, root_.size(), root_) != 0) {
+        return DirState::kUnknown;
+      }
+      d.resize(slash);
+    }
+    size_t real = 0;  // components found to be real directories, from the top
+    for (auto it = fresh.rbegin(); it != fresh.rend(); ++it, ++real) {
+      struct stat sb;
+      if (::lstat(it->c_str(), &sb) != 0) {
+        if (errno != ENOENT) return DirState::kUnknown;
+        Remember(fresh.end() - static_cast<std::ptrdiff_t>(real), fresh.end());
+        return DirState::kMissing;
+      }
+      if (!S_ISDIR(sb.st_mode)) return DirState::kUnknown;
+    }
+    Remember(fresh.begin(), fresh.end());
+    return DirState::kInside;
+  }
+
+  void Remember(std::vector<std::string>::const_iterator begin,
+                std::vector<std::string>::const_iterator end) const {
+    std::lock_guard lock(inside_mu_);
+    if (inside_.size() + static_cast<size_t>(end - begin) >= kMaxRemembered) inside_.clear();
+    inside_.insert(begin, end);
   }
 
   // Opens `path` (from ResolveParent) for reading; an invalid handle if it is absent. A last
@@ -594,11 +674,20 @@ class FileStore : public KvStore {
     }
   }
 
+  // Whether `dir`'s filesystem is known to be watched (a directory seen before): saves the
+  // fstat per write that would find out.
+  bool Watched(const std::string& dir) const {
+    std::lock_guard lock(sync_->mu);
+    return sync_->watched_dirs.count(dir) > 0;
+  }
+
   // Deferred mode: makes sure Sync will cover the filesystem `dev` that `dir` lives on. Set
   // calls this before it writes, so that syncfs through the directory opened here reports the
   // writeback errors of that write.
   void WatchFilesystem(dev_t dev, const std::string& dir) const {
     std::lock_guard lock(sync_->mu);
+    if (sync_->watched_dirs.size() >= kMaxRemembered) sync_->watched_dirs.clear();
+    sync_->watched_dirs.insert(dir);
     for (const auto& [known, fd] : sync_->filesystems) {
       if (known == dev) return;
     }
@@ -674,6 +763,18 @@ class FileStore : public KvStore {
   // links to directories are not followed (no cycles).
   using Visit =
       std::function<void(const fs::path&, const std::string&, const std::string&, fs::file_type)>;
+  // An entry's own type (a link is a link), from the listing's d_type where the filesystem
+  // gives one: no lstat per entry.
+  static fs::file_type EntryType(const fs::directory_entry& e, std::error_code& ec) {
+    if (e.is_symlink(ec)) return fs::file_type::symlink;
+    if (ec) return fs::file_type::none;
+    // Not a link: the cached type is the entry's own (libstdc++ keeps d_type).
+    if (e.is_directory(ec)) return fs::file_type::directory;
+    if (!ec && e.is_regular_file(ec)) return fs::file_type::regular;
+    if (ec) return fs::file_type::none;
+    return e.symlink_status(ec).type();
+  }
+
   void Walk(const std::string& dir, const std::string& dir_key, std::string_view prefix,
             const Visit& fn) const {
     std::error_code ec;
@@ -684,7 +785,7 @@ class FileStore : public KvStore {
     }
     for (; it != fs::directory_iterator(); it.increment(ec)) {
       const std::string name = it->path().filename().string();
-      const auto type = it->symlink_status(ec).type();
+      const auto type = EntryType(*it, ec);
       if (ec == std::errc::no_such_file_or_directory) {
         // Renamed or removed since the directory was read (a Set's temporary file, say).
         ec.clear();
