@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "volbatch/core/error.h"
 
@@ -164,14 +165,28 @@ bool ParseHolderName(const std::string& name, ClaimHolder& h) {
   return true;
 }
 
-std::vector<ClaimRun> ParseRuns(const std::string& text) {
-  std::vector<ClaimRun> runs;
+// Fills `h` from a holder file's lines ("holder", "from", "run"); `who` gets the holder line's
+// identity (whose runs "from" means), or stays as it is without one.
+void ParseHolderContent(const std::string& text, ClaimHolder& h, ClaimHolder* who) {
   std::istringstream in(text);
-  ClaimRun r;
-  while (in >> r.lane >> r.start >> r.end) {
-    if (r.lane >= 0 && r.start >= 0 && r.end > r.start) runs.push_back(r);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string kind;
+    f >> kind;
+    if (kind == "holder" && who) {
+      f >> who->worker >> who->pid >> who->host;
+    } else if (kind == "from") {
+      int lane = -1;
+      Index from = -1;
+      if (f >> lane >> from && lane >= 0 && from >= 0) h.lanes.emplace_back(lane, from);
+    } else if (kind == "run") {
+      ClaimRun r;
+      if (f >> r.lane >> r.start >> r.end && r.lane >= 0 && r.start >= 0 && r.end > r.start) {
+        h.runs.push_back(r);
+      }
+    }
   }
-  return runs;
 }
 
 bool ProcessAlive(long pid) {
@@ -261,7 +276,7 @@ std::vector<ClaimHolder> ListHolders(const std::string& jobdir) {
     const std::optional<std::string> text = ReadSmall(path);
     if (!age || !text) continue;  // gone meanwhile
     h.age_s = *age;
-    h.runs = ParseRuns(*text);
+    ParseHolderContent(*text, h, nullptr);
     holders.push_back(std::move(h));
   }
   return holders;
@@ -370,6 +385,23 @@ std::optional<Index> ClaimBoard::Cursor(int lane) {
   return c;
 }
 
+namespace {
+
+// Creates `path` exclusively holding `data`; false if it exists. One operation: readers that
+// come between the create and the write wait for the newline (ReadRun).
+bool CreateRunFile(const std::string& path, const std::string& data) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return false;
+    throw IoError(path + ": cannot claim a run: " + ErrnoText(errno));
+  }
+  WriteAll(fd, data, path);
+  ::close(fd);
+  return true;
+}
+
+}  // namespace
+
 std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
   if (lane < 0 || lane >= lanes_.count) return std::nullopt;
   std::lock_guard lock(mu_);
@@ -377,30 +409,34 @@ std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
   const std::string runs = dir_ + "/runs";
   Index at = std::min(*Cursor(lane), length);
   // Where this worker took the last run, it is likely still the head: claim at once. Anywhere
-  // else (a hint, a lane others work) look first: a read costs one open, a claim that finds
-  // the run taken costs six operations.
+  // else (a hint, a lane others work) look first, which is as cheap as a claim.
   bool look = !head_[static_cast<size_t>(lane)];
   head_[static_cast<size_t>(lane)] = false;
   while (at < length) {
     if (look) {
-      if (const std::optional<Index> next = RunEnd(lane, at)) {
-        at = *next;
+      if (const std::optional<RunFile> r = ReadRun(lane, at)) {
+        at = r->end;
         continue;
       }
     }
     look = true;
+    if (!from_.count(lane)) {
+      from_[lane] = at;
+      WriteMainLocked();  // before the first claim here: never a run without a holder
+    }
     const ClaimRun run{lane, at, std::min(length, at + std::max<Index>(1, size))};
-    WriteMainLocked(run);  // listed before it is claimed: never a run without a holder
-    const std::string holder = std::to_string(run.end) + " " + std::to_string(worker_) + " " +
-                               std::to_string(::getpid()) + " " + HostName() + " " +
-                               std::to_string(NowMs()) + "\n";
-    if (!CreateExclusive(runs, RunName(lane, at), holder)) continue;  // taken: look at it
+    const std::string line = std::to_string(run.end) + " " + std::to_string(worker_) + " " +
+                             std::to_string(::getpid()) + " " + HostName() + " " +
+                             std::to_string(NowMs()) + "\n";
+    if (!CreateRunFile(runs + "/" + RunName(lane, at), line)) continue;  // taken: look at it
     cursor_[static_cast<size_t>(lane)] = run.end;
     head_[static_cast<size_t>(lane)] = true;
     held_[run] = holder_name_;
+    const auto now = std::chrono::steady_clock::now();
     if (run.end == length) {
       MarkEnded(lane);  // helpers need not look here
-    } else {
+    } else if (!hinted_.count(lane) || now - hinted_[lane] >= std::chrono::seconds(1)) {
+      hinted_[lane] = now;
       Replace(runs, LaneName(lane) + ".head", std::to_string(run.end) + "\n");
     }
     return run;
@@ -410,21 +446,46 @@ std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
   return std::nullopt;
 }
 
-std::optional<Index> ClaimBoard::RunEnd(int lane, Index start) const {
+std::optional<ClaimBoard::RunFile> ClaimBoard::ReadRun(int lane, Index start) const {
   const std::string file = dir_ + "/runs/" + RunName(lane, start);
-  const std::optional<std::string> text = ReadSmall(file);
-  if (!text) return std::nullopt;
-  Index end = -1;
-  try {
-    end = std::stoll(*text);
-  } catch (const std::exception&) {
+  // A run file is written right after it is created: wait a little for its newline. Without
+  // one after that, its creator died in between: one position, whose holder is unknown.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (int tries = 0;; ++tries) {
+    const std::optional<std::string> text = ReadSmall(file);
+    if (!text) return std::nullopt;
+    RunFile r;
+    if (text->find('\n') == std::string::npos) {
+      if (std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(tries < 10 ? 0 : 1));
+        continue;
+      }
+      r.end = start + 1;
+      return r;
+    }
+    std::istringstream in(*text);
+    if (!(in >> r.end >> r.holder.worker >> r.holder.pid >> r.holder.host) || r.end <= start) {
+      throw DataLoss(file + ": a run must end after it starts (" + std::to_string(start) +
+                     "), got \"" + text->substr(0, 40) + "\"; remove " + dir_ +
+                     " when no worker runs");
+    }
+    r.complete = true;
+    return r;
   }
-  if (end <= start) {
-    throw DataLoss(file + ": a run must end after it starts (" + std::to_string(start) +
-                   "), got \"" + text->substr(0, 40) + "\"; remove " + dir_ +
-                   " when no worker runs");
+}
+
+std::vector<ClaimRun> ClaimBoard::RunsOf(int lane, Index from, const ClaimHolder& who) const {
+  std::vector<ClaimRun> runs;
+  const Index length = lanes_.Length(lane);
+  for (Index at = from; at < length;) {
+    const std::optional<RunFile> r = ReadRun(lane, at);
+    if (!r) break;  // the head: nothing claimed from here on
+    const bool theirs = !r->complete || (r->holder.worker == who.worker &&
+                                         r->holder.pid == who.pid && r->holder.host == who.host);
+    if (theirs) runs.push_back({lane, at, std::min(r->end, length)});
+    at = r->end;
   }
-  return end;
+  return runs;
 }
 
 void ClaimBoard::MarkEnded(int lane) {
@@ -515,9 +576,16 @@ std::vector<ClaimRun> ClaimBoard::TakeOverLocked(const std::string& name) {
   }
   ::utimensat(AT_FDCWD, taken.c_str(), nullptr, 0);
   files_.insert(mine);
-  const std::optional<std::string> text = ReadSmall(taken);
+  ClaimHolder content, who;
+  ParseHolderName(name.rfind(kReleased, 0) == 0 ? name.substr(kReleased.size()) : name, who);
+  ParseHolderContent(ReadSmall(taken).value_or(""), content, &who);
+  std::vector<ClaimRun> candidates = content.runs;
+  for (const auto& [lane, from] : content.lanes) {
+    if (lane >= lanes_.count) continue;
+    for (const ClaimRun& r : RunsOf(lane, from, who)) candidates.push_back(r);
+  }
   std::vector<ClaimRun> runs;
-  for (const ClaimRun& r : ParseRuns(text.value_or(""))) {
+  for (const ClaimRun& r : candidates) {
     if (r.lane < lanes_.count && r.end <= lanes_.Length(r.lane) && !held_.count(r)) {
       held_[r] = mine;
       runs.push_back(r);
@@ -560,18 +628,18 @@ void ClaimBoard::Leave() {
 void ClaimBoard::ReleaseHeld() {
   std::lock_guard lock(mu_);
   leaving_ = true;
-  for (const std::string& file : std::set<std::string>(files_)) {
-    DropIfEmptyLocked(file);
-    if (!files_.count(file)) continue;
-    if (file == holder_name_) WriteMainLocked();  // exactly the runs in hand
-    const std::string path = dir_ + "/holders/" + file;
-    const std::string released = dir_ + "/holders/" + std::string(kReleased) + file;
-    if (::rename(path.c_str(), released.c_str()) != 0 && errno != ENOENT) {
-      throw IoError(path + ": cannot give back the runs in hand: " + ErrnoText(errno));
+  if (!held_.empty()) {
+    // One file with every run in hand, then this process's own files go.
+    std::string text = "holder " + std::to_string(worker_) + " " + std::to_string(::getpid()) +
+                       " " + HostName() + "\n";
+    for (const auto& [r, file] : held_) {
+      text += "run " + std::to_string(r.lane) + " " + std::to_string(r.start) + " " +
+              std::to_string(r.end) + "\n";
     }
-    files_.erase(file);
+    Replace(dir_ + "/holders", std::string(kReleased) + holder_name_, text);
+    held_.clear();
   }
-  held_.clear();
+  for (const std::string& file : std::set<std::string>(files_)) DropIfEmptyLocked(file);
 }
 
 void ClaimBoard::Heartbeat() {
@@ -596,16 +664,12 @@ std::set<ClaimRun> ClaimBoard::Held() const {
   return runs;
 }
 
-void ClaimBoard::WriteMainLocked(const std::optional<ClaimRun>& candidate) {
-  std::string text;
-  auto line = [&](const ClaimRun& r) {
-    text +=
-        std::to_string(r.lane) + " " + std::to_string(r.start) + " " + std::to_string(r.end) + "\n";
-  };
-  for (const auto& [run, file] : held_) {
-    if (file == holder_name_) line(run);
+void ClaimBoard::WriteMainLocked() {
+  std::string text = "holder " + std::to_string(worker_) + " " + std::to_string(::getpid()) + " " +
+                     HostName() + "\n";
+  for (const auto& [lane, from] : from_) {
+    text += "from " + std::to_string(lane) + " " + std::to_string(from) + "\n";
   }
-  if (candidate) line(*candidate);
   Replace(dir_ + "/holders", holder_name_, text);
   files_.insert(holder_name_);
 }

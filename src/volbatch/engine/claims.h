@@ -15,35 +15,41 @@
 //                from one file instead of N ledgers. Blocks done later in the same generation
 //                were done in runs, which nobody takes again (takeovers re-read the ledgers).
 //   lanes        the lane count N, set by the first worker (created exclusively).
-//   runs/L.S     run S of lane L (S = its first position), "<end> <worker> <pid> <host> <ms>\n".
-//                Created exclusively (a temporary linked to its name: of two workers asking for
-//                the same run exactly one gets it, and it never appears without its content);
-//                kept until the claims are reset, so that the chain can be followed.
-//   runs/L.head  a recent run boundary of lane L (where the chain can be followed from),
-//                replaced (rename) after each run taken; a hint, never trusted further.
+//   runs/L.S     run S of lane L (S = its first position), "<end> <worker> <pid> <host> <ms>\n",
+//                created with O_EXCL (of two workers asking for the same run exactly one gets
+//                it) and written at once; a reader that finds it without its newline waits for
+//                it (a creator killed in between leaves it so: the chain then goes on at S + 1,
+//                and the dead holder's takeover computes position S). Kept until the claims are
+//                reset, so that the chain can be followed.
+//   runs/L.head  a run boundary of lane L where the chain can be followed from, replaced
+//                (rename) at most once a second per lane; a hint, never trusted further.
 //   ends/L       lane L has no run left to give (created once, listed by helpers).
 //   holders/W.P.H  one per live worker process (worker W, pid P, host H): its mtime is the
-//                heartbeat (touched every lease/4), its content the runs it holds, one
-//                "<lane> <start> <end>" per line. It is replaced (rename) *before* each run is
-//                claimed, listing that run, so that no run is ever claimed without a holder
-//                file that names it (a worker killed in between leaves at worst a run listed
-//                that is another's: computed twice, harmlessly). Removed when the worker has
+//                heartbeat (touched every lease/4); its content says which runs are its:
+//                  "holder W P H"       whose runs the lines below mean,
+//                  "from L S"           every run of lane L from position S on whose run file
+//                                       names that holder,
+//                  "run L S E"          run [S, E) of lane L (runs taken over or given back).
+//                A "from" line is written (rename) before the worker claims its first run in
+//                a lane, so a run is never claimed without a holder file that covers it, and
+//                the file is rewritten once per lane, not per run. Removed when the worker has
 //                nothing in hand. A holder older than the lease, or on this host with a dead
-//                pid, is stale: another worker takes its runs over by renaming the file to
+//                pid, is stale: another worker takes it over by renaming the file to
 //                W'.P'.H'~K (a name of its own, K counting its takeovers; of two racing takers
-//                one rename succeeds), so the runs are never without a holder file, and
-//                computes the blocks of those runs that the ledgers do not show done. A
-//                worker stopped by SIGTERM renames its files to released.*: runs given back,
-//                taken over at once by the next worker that looks.
+//                one rename succeeds), so the runs are never without a holder file; it follows
+//                the "from" lanes' chains to find the runs, and computes their blocks that the
+//                ledgers do not show done. A worker stopped by SIGTERM leaves released.W.P.H
+//                with "run" lines: runs given back, taken over at once by the next worker.
 // Two workers on one index, a requeued task or a duplicate pod just take different runs of the
 // same lane. A block computed twice (a takeover of a worker that was only stopped) writes the
 // same bytes (DESIGN invariant 6).
 //
-// Cost per run: 3 operations to claim (create, link, unlink the temporary), 2 to replace the
-// hint and 2 to replace the holder file; per worker: a read of `generation` and `lanes`, one
-// listing of ends/ each time a lane runs out, and at the end one listing of holders/ (plus a
-// stat per busy holder) per poll while others still compute. `volbatch status` lists
-// holders/: O(workers).
+// Cost per run: 1 operation to claim (an exclusive create), and a hint now and then; per lane
+// a worker works: 2 to rewrite its holder file, 1 to list ends/ and 1 to read the lane's hint;
+// per worker: a read of `generation` and `lanes`, and at the end one listing of holders/ per
+// poll while others still compute (plus at most 16 stats for heartbeats). A takeover follows
+// the chains of the dead holder's lanes: one read per run. `volbatch status` lists holders/:
+// O(workers).
 #pragma once
 
 #include <chrono>
@@ -84,8 +90,9 @@ struct ClaimHolder {
   int worker = -1;
   long pid = 0;
   std::string host;
-  double age_s = 0;  // since the last heartbeat
-  std::vector<ClaimRun> runs;
+  double age_s = 0;                          // since the last heartbeat
+  std::vector<std::pair<int, Index>> lanes;  // "from" lines: lane, first position
+  std::vector<ClaimRun> runs;                // "run" lines
 };
 
 // Every holder (worker processes with runs in hand), in no particular order.
@@ -143,17 +150,24 @@ class ClaimBoard {
   void JoinGeneration(Index blocks);
   void JoinLanes(int of);
   std::optional<Index> Cursor(int lane);
-  // Replaces the main holder file with the runs it holds (and `candidate`, about to be
-  // claimed).
-  void WriteMainLocked(const std::optional<ClaimRun>& candidate = std::nullopt);
+  // Replaces the main holder file: this worker and the lanes it claims runs in.
+  void WriteMainLocked();
+  // Runs of `lane` from `from` on whose run file names worker/pid/host (a dead holder's).
+  std::vector<ClaimRun> RunsOf(int lane, Index from, const ClaimHolder& who) const;
   // Removes a holder file of this process that lists nothing in hand any more.
   void DropIfEmptyLocked(const std::string& file);
   bool Holds(const std::string& file) const;
   bool StaleHolder(const std::string& name, double age_s) const;
   std::vector<ClaimRun> TakeOverLocked(const std::string& name);
   void MarkEnded(int lane);
-  // The end of the run of `lane` starting at `start`, if one does.
-  std::optional<Index> RunEnd(int lane, Index start) const;
+  // The run of `lane` starting at `start`, if one does: its end and holder (a run file whose
+  // creator died before writing it reads as one position, holder unknown).
+  struct RunFile {
+    Index end = 0;
+    ClaimHolder holder;
+    bool complete = false;
+  };
+  std::optional<RunFile> ReadRun(int lane, Index start) const;
   std::string dir_, holder_name_, holder_line_;
   int worker_;
   std::chrono::milliseconds lease_;
@@ -164,10 +178,12 @@ class ClaimBoard {
   std::map<ClaimRun, std::string> held_;  // run -> the holder file (in holders/) listing it
   std::set<std::string> files_;           // holder files of this process that exist
   int takeovers_ = 0;
-  size_t survey_from_ = 0;  // where the next survey starts its stats
-  std::set<int> ended_;     // lanes this process marked ended
+  size_t survey_from_ = 0;                    // where the next survey starts its stats
+  std::set<int> ended_;                       // lanes this process marked ended
   std::vector<std::optional<Index>> cursor_;  // per lane: the next run's start, if known
-  std::vector<bool> head_;  // per lane: this worker took the last run it saw there
+  std::vector<bool> head_;     // per lane: this worker took the last run it saw there
+  std::map<int, Index> from_;  // lanes this worker claims in, from which position
+  std::map<int, std::chrono::steady_clock::time_point> hinted_;  // last hint written, per lane
   bool leaving_ = false;
 };
 

@@ -88,12 +88,14 @@ TEST_F(ClaimsTest, AWorkerTakesItsLaneInRunsAndThenItEnds) {
   EXPECT_EQ(a.Held().size(), 4u);
   EXPECT_TRUE(fs::exists(dir_ + "/claims/ends/1"));
   EXPECT_EQ(a.OpenLanes(1), (std::vector<int>{2, 3, 0}));
-  // The holder file lists the runs in hand; status reads it.
+  // The holder file names the lane its runs are in (written once, not per run); status reads
+  // it.
   const std::vector<ClaimHolder> holders = ListHolders(dir_);
   ASSERT_EQ(holders.size(), 1u);
   EXPECT_EQ(holders[0].worker, 1);
   EXPECT_EQ(holders[0].pid, ::getpid());
-  EXPECT_EQ(holders[0].runs.size(), 4u);
+  EXPECT_EQ(holders[0].lanes, (std::vector<std::pair<int, Index>>{{1, 0}}));
+  EXPECT_TRUE(holders[0].runs.empty());
   for (const ClaimRun& r : runs) a.Finished(r);
   a.Leave();
   EXPECT_TRUE(ListHolders(dir_).empty());
@@ -221,6 +223,44 @@ TEST_F(ClaimsTest, AHolderWhoseProcessIsGoneOnThisHostIsStaleAtOnce) {
   EXPECT_FALSE(again.others_busy);
 }
 
+TEST_F(ClaimsTest, ATakeoverFindsOnlyTheDeadHoldersRunsInASharedLane) {
+  ClaimBoard dead(dir_, 0, 1, 100, milliseconds(1000));
+  ClaimBoard twin(dir_, 1, 1, 100, milliseconds(1000));  // another worker on the same lane
+  std::set<ClaimRun> mine;
+  for (int i = 0; i < 3; ++i) {
+    mine.insert(*dead.TakeRun(0, 10));
+    twin.TakeRun(0, 7);
+  }
+  for (const ClaimRun& r : twin.Held()) twin.Finished(r);
+  twin.Leave();
+  dead.Leave();  // runs in hand: its holder stays
+  ASSERT_EQ(HolderFiles().size(), 1u);
+  Age(HolderFiles()[0], 10);
+  ClaimBoard taker(dir_, 2, 1, 100, milliseconds(1000));
+  const auto s = taker.SurveyHolders();
+  EXPECT_EQ(std::set<ClaimRun>(s.taken_over.begin(), s.taken_over.end()), mine);
+}
+
+TEST_F(ClaimsTest, ARunFileItsCreatorNeverWroteIsOnePositionForEveryoneAndTakenOver) {
+  ClaimBoard dead(dir_, 0, 2, 100, milliseconds(1000));
+  ASSERT_TRUE(dead.TakeRun(0, 10));  // [0, 10), its holder file says "from 0 0"
+  // Killed right after creating its next run's file, before writing it.
+  std::ofstream(dir_ + "/claims/runs/0.10").close();
+  dead.Leave();
+  ClaimBoard other(dir_, 1, 2, 100, milliseconds(1000));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto next = other.TakeRun(0, 5);  // waits for the newline, then goes on at 11
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->start, 11);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  for (const auto& h : ListHolders(dir_)) {
+    if (h.worker == 0) Age(dir_ + "/claims/holders/" + h.file, 10);
+  }
+  const auto s = other.SurveyHolders();
+  EXPECT_EQ(std::set<ClaimRun>(s.taken_over.begin(), s.taken_over.end()),
+            (std::set<ClaimRun>{{0, 0, 10}, {0, 10, 11}}));
+}
+
 TEST_F(ClaimsTest, AGenerationTellsWhatWasDoneAndWaitsForLiveWorkers) {
   LedgerState state;
   LedgerRecord r;
@@ -266,7 +306,7 @@ TEST_F(ClaimsTest, WorkersWithoutAGenerationStartOneFromTheLedgers) {
 TEST_F(ClaimsTest, BadClaimFilesAreErrorsThatNameTheFile) {
   ASSERT_TRUE(StartClaimGeneration(dir_, 10, LedgerState{}, kLease));
   ClaimBoard a(dir_, 0, 1, 10, kLease);
-  std::ofstream(dir_ + "/claims/runs/0.0") << "zero";
+  std::ofstream(dir_ + "/claims/runs/0.0") << "zero\n";
   try {
     a.TakeRun(0, 3);
     FAIL() << "a garbled run was followed";

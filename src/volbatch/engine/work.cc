@@ -1,5 +1,7 @@
 #include "volbatch/engine/work.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -7,7 +9,6 @@
 #include <filesystem>
 #include <map>
 #include <thread>
-#include <unistd.h>
 #include <unordered_map>
 
 #include "volbatch/core/error.h"

@@ -26,8 +26,7 @@ constexpr Index kPreviewSide = 512;
 constexpr Index kMapCells = 16384;  // block-map squares at most (larger grids are coarsened)
 
 std::string Base64(const Bytes& b) {
-  static const char* kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((b.size() + 2) / 3 * 4);
   for (size_t i = 0; i < b.size(); i += 3) {
@@ -126,10 +125,12 @@ Box ScaledBox(const Box& b, const Shape& from, const Shape& to) {
   Shape begin(b.rank()), size(b.rank());
   for (size_t a = 0; a < b.rank(); ++a) {
     const double f = static_cast<double>(to[a]) / static_cast<double>(from[a]);
-    begin[a] = std::min(to[a] - 1, static_cast<Index>(std::floor(static_cast<double>(b.begin[a]) * f)));
+    begin[a] =
+        std::min(to[a] - 1, static_cast<Index>(std::floor(static_cast<double>(b.begin[a]) * f)));
     const Index end = std::min(
-        to[a], std::max(begin[a] + 1, static_cast<Index>(std::ceil(
-                                           static_cast<double>(b.begin[a] + b.shape[a]) * f))));
+        to[a],
+        std::max(begin[a] + 1,
+                 static_cast<Index>(std::ceil(static_cast<double>(b.begin[a] + b.shape[a]) * f))));
     size[a] = end - begin[a];
   }
   return Box(begin, size);
@@ -215,7 +216,8 @@ ReportResult WriteReport(const std::string& jobdir) {
     const int bins = static_cast<int>(std::clamp<size_t>(finished.size() / 4, 2, 60));
     std::vector<double> count(static_cast<size_t>(bins), 0);
     for (const auto& [t, b] : finished) {
-      const int k = std::min(bins - 1, static_cast<int>((static_cast<double>(t) - t0) / span * bins));
+      const int k =
+          std::min(bins - 1, static_cast<int>((static_cast<double>(t) - t0) / span * bins));
       count[static_cast<size_t>(k)] += 1;
     }
     const double bin_s = span / 1000.0 / bins;
@@ -248,7 +250,8 @@ ReportResult WriteReport(const std::string& jobdir) {
   const int64_t stored = DirectoryBytes(out.at("path").get<std::string>(), &files, &estimated);
   int64_t decoded = 1;
   for (Index s : out_shape) decoded *= s;
-  decoded *= static_cast<int64_t>(ByteSize(ParseDataType(out.at("dtype").get<std::string>(), "dtype")));
+  decoded *=
+      static_cast<int64_t>(ByteSize(ParseDataType(out.at("dtype").get<std::string>(), "dtype")));
 
   // Previews at the same position.
   std::vector<Preview> previews;
@@ -299,8 +302,9 @@ ReportResult WriteReport(const std::string& jobdir) {
     << "<tr><td>blocks</td><td>" << ndone << " done, " << nfailed << " failed, "
     << nblocks - static_cast<Index>(ndone + nfailed) << " pending, of " << nblocks << " (block "
     << ShapeToString(block) << ")</td></tr>"
-    << "<tr><td>compression</td><td id=\"ratio\">" << Fixed(static_cast<double>(decoded) / std::max<int64_t>(stored, 1))
-    << " : 1 (" << (estimated ? "about " : "") << stored << " bytes in " << files << " files for " << decoded
+    << "<tr><td>compression</td><td id=\"ratio\">"
+    << Fixed(static_cast<double>(decoded) / std::max<int64_t>(stored, 1)) << " : 1 ("
+    << (estimated ? "about " : "") << stored << " bytes in " << files << " files for " << decoded
     << " decoded bytes)</td></tr></table>\n";
 
   h << "<h2>Throughput over time</h2>\n";
@@ -311,9 +315,10 @@ ReportResult WriteReport(const std::string& jobdir) {
     ++charts;
   }
   h << "<h2>Blocks per worker</h2>\n"
-    << SvgStackedBars(workers, {{"done", "#2ca02c", done_per_worker},
-                                {"failed", "#d62728", failed_per_worker}},
-                      "blocks")
+    << SvgStackedBars(
+           workers,
+           {{"done", "#2ca02c", done_per_worker}, {"failed", "#d62728", failed_per_worker}},
+           "blocks")
     << "\n";
   ++charts;
   h << "<h2>Time split (thread-seconds)</h2>\n";
