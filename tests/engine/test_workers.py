@@ -1,9 +1,11 @@
 """Workers (`volbatch work`, `--executor processes`): N processes on one job directory split the
 blocks through exclusive claims, take over the claims of a worker that died, and write exactly
 what one local run writes: after 20+ SIGKILLs of random workers, with two workers given the same
-index, and with a worker stopped by SIGTERM."""
+index, and with a worker stopped by SIGTERM. A worker that dies at start-up is started again
+after growing pauses and given up after 3 deaths in a row, with one line quoting its last line."""
 import os
 import random
+import re
 import signal
 import struct
 import subprocess
@@ -16,6 +18,7 @@ import engine_util as eu
 SHAPE = (64, 256, 256)  # 128 blocks of 32^3
 CHUNKS = (32, 32, 32)
 GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
+GIVE_UP_AFTER = 3  # RestartPolicy::kGiveUpAfter (src/volbatch/exec/restart_policy.h)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +50,43 @@ def ledger_blocks(jobdir):
             if status == 1:
                 records.append((name, block))
     return records
+
+
+def worker_index(pid):
+    """The --worker index of a `volbatch work` process, or None (not one, or not exec'd yet)."""
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return None
+    if len(argv) > 2 and argv[1] == b"work" and b"--worker" in argv:
+        return int(argv[argv.index(b"--worker") + 1])
+    return None
+
+
+def ledger_records(jobdir, worker):
+    try:
+        return os.path.getsize(os.path.join(jobdir, "ledger", f"worker-{worker:04d}.log")) // 32
+    except FileNotFoundError:
+        return 0
+
+
+def wait_until_gone(pid, deadline):
+    """Until the pool has reaped a worker it lost (a zombie still answers kill(pid, 0))."""
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"worker process {pid} was not reaped")
+
+
+def immutable(path):
+    """chattr +i: not even root can create a file in the directory (chmod does not stop root).
+    Skips the test where that cannot be done (not root, a filesystem without the flag)."""
+    p = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"chattr +i {path}: {p.stderr.strip()} (needs root and ext4, xfs or btrfs)")
 
 
 def assert_clean(jobdir, out):
@@ -88,6 +128,13 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     rng = random.Random(7)
     kills = 0
+    # The pool gives up a worker that died GIVE_UP_AFTER times in a row without recording a
+    # block, as one that fails at start-up would. This test is about workers that get somewhere
+    # between kills: it kills at random moments, start-up included, but spares a worker that
+    # one more such death would give up until it has recorded a block. It counts as the pool
+    # does: a death "recorded" when the worker's ledger grew since its start, which is no
+    # earlier than when the test saw its previous death reaped.
+    records_at_death, in_a_row = {}, {}
     deadline = time.monotonic() + 240
     while parent.poll() is None and kills < 40 and time.monotonic() < deadline:
         time.sleep(rng.uniform(0.01, 0.05))
@@ -95,21 +142,100 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
         children = subprocess.run(["pgrep", "-r", "R,S,D", "-P", str(parent.pid)],
                                   capture_output=True,
                                   text=True).stdout.split()
-        if children:
+        victims = []
+        for pid in map(int, children):
+            w = worker_index(pid)
+            if w is None:
+                continue
+            if in_a_row.get(w, 0) >= GIVE_UP_AFTER - 1 and \
+                    ledger_records(jobdir, w) <= records_at_death.get(w, 0):
+                continue
+            victims.append((pid, w))
+        if victims:
+            pid, w = rng.choice(victims)
             try:
-                os.kill(int(rng.choice(children)), signal.SIGKILL)
-                kills += 1
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
-                pass
+                continue
+            kills += 1
+            wait_until_gone(pid, deadline)
+            now = ledger_records(jobdir, w)
+            in_a_row[w] = 0 if now > records_at_death.get(w, 0) else in_a_row.get(w, 0) + 1
+            records_at_death[w] = now
     stdout, stderr = parent.communicate(timeout=300)
     assert parent.returncode == 0, stderr
     assert kills >= 20, f"the run ended after {kills} kills; make the job longer"
     restarted = int(stdout.split("workers restarted:")[1].split()[0])
     assert restarted >= 20, (kills, stdout)
+    assert "not restarting it" not in stderr, stderr
     eu.assert_same_files(eu.dataset_files(out), eu.dataset_files(ref_out), f"after {kills} kills")
     assert_clean(jobdir, out)
     done, failed, counts = eu.read_ledgers(jobdir)
     assert done == set(range(128)) and not failed and counts["bad"] == 0
+
+
+def given_up_line(stderr, worker):
+    """The pool's line giving up `worker`, and the last line it quotes."""
+    pattern = (rf'volbatch: processes worker {worker} died {GIVE_UP_AFTER} times without recording '
+               r'a block \(exit 1\); not restarting it; its last line: "(.*)"')
+    lines = [m for m in map(re.compile(pattern).fullmatch, stderr.splitlines()) if m]
+    assert len(lines) == 1, stderr
+    return lines[0].group(0), lines[0].group(1)
+
+
+def test_workers_that_die_at_start_up_back_off_and_are_given_up(volbatch, reference, tmp_path):
+    # A job directory the workers cannot write in (as one owned by another user, or a
+    # read-only mount): every worker dies at start-up, opening its ledger, and `run` itself,
+    # which only reads there, goes on.
+    job, out, jobdir = job_for(tmp_path, reference, "startup")
+    volbatch("run", job, "--prepare")
+    ledger = os.path.join(jobdir, "ledger")
+    os.makedirs(ledger, exist_ok=True)
+    immutable(ledger)
+    try:
+        start = time.monotonic()
+        p = volbatch("run", job, "--executor", "processes", "--workers", 2, "--restarts", 10,
+                     check=False, timeout=120)
+        took = time.monotonic() - start
+    finally:
+        subprocess.run(["chattr", "-i", ledger], check=True)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    # Each worker: dies, 0.5 s, dies, 1 s, dies, given up: 2 restarts each of the 10 allowed,
+    # and the pauses take the time that restarts without them would not.
+    restarted = int(p.stdout.split("workers restarted:")[1].split()[0])
+    assert restarted == 2 * (GIVE_UP_AFTER - 1), (p.stdout, p.stderr)
+    assert 1.5 <= took < 30, took
+    assert "starting it again in 0.5 s" in p.stderr and "starting it again in 1 s" in p.stderr
+    for w in (0, 1):
+        line, last = given_up_line(p.stderr, w)
+        # The worker's own last line, which also reached stderr as it printed it.
+        assert f"worker-{w:04d}.log" in last and "Operation not permitted" in last, line
+        assert last in p.stderr.splitlines(), p.stderr
+    final = p.stderr.strip().splitlines()[-1]
+    assert re.match(r"volbatch: 128 blocks not done \(processes worker [01] died 3 times .*; "
+                    r"and 1 more\); run again", final), final
+    assert eu.read_ledgers(jobdir)[0] == set()
+
+
+def test_the_others_finish_the_blocks_of_a_worker_given_up(volbatch, reference, tmp_path):
+    # Worker 0's ledger exists and can be appended to; worker 1 cannot create its own.
+    job, out, jobdir = job_for(tmp_path, reference, "one_broken")
+    volbatch("run", job, "--prepare")
+    ledger = os.path.join(jobdir, "ledger")
+    os.makedirs(ledger, exist_ok=True)
+    open(os.path.join(ledger, "worker-0000.log"), "wb").close()
+    immutable(ledger)
+    try:
+        p = volbatch("run", job, "--executor", "processes", "--workers", 2, "--threads", 1,
+                     "--quiet", check=False, timeout=300)
+    finally:
+        subprocess.run(["chattr", "-i", ledger], check=True)
+    assert p.returncode == 0, p.stderr
+    assert "128 done of 128" in p.stdout, p.stdout
+    given_up_line(p.stderr, 1)  # printed even with --quiet
+    assert "processes worker 0 died" not in p.stderr, p.stderr
+    eu.assert_same_files(eu.dataset_files(out), reference["files"], "one worker given up")
+    assert_clean(jobdir, out)
 
 
 def test_two_workers_with_the_same_index_write_once(volbatch, reference, tmp_path):
