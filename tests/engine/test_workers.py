@@ -9,6 +9,7 @@ import re
 import signal
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -52,6 +53,26 @@ def ledger_blocks(jobdir):
     return records
 
 
+def running_children(pid):
+    """PIDs of a process's children that run or sleep (a zombie awaiting its restart is dead
+    already), from /proc: cheaper than pgrep, which reads every process's status."""
+    kids = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            kids += open(f"/proc/{pid}/task/{tid}/children").read().split()
+        except OSError:
+            pass
+    alive = []
+    for kid in kids:
+        try:
+            state = open(f"/proc/{kid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state in ("R", "S", "D"):
+            alive.append(int(kid))
+    return alive
+
+
 def worker_index(pid):
     """The --worker index of a `volbatch work` process, or None (not one, or not exec'd yet)."""
     try:
@@ -68,17 +89,6 @@ def ledger_records(jobdir, worker):
         return os.path.getsize(os.path.join(jobdir, "ledger", f"worker-{worker:04d}.log")) // 32
     except FileNotFoundError:
         return 0
-
-
-def wait_until_gone(pid, deadline):
-    """Until the pool has reaped a worker it lost (a zombie still answers kill(pid, 0))."""
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.002)
-    raise AssertionError(f"worker process {pid} was not reaped")
 
 
 def immutable(path):
@@ -126,43 +136,49 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
                                "--workers", "3", "--threads", "1", "--lease", "1",
                                "--restarts", "200"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    rng = random.Random(7)
-    kills = 0
     # The pool gives up a worker that died GIVE_UP_AFTER times in a row without recording a
     # block, as one that fails at start-up would. This test is about workers that get somewhere
     # between kills: it kills at random moments, start-up included, but spares a worker that
-    # one more such death would give up until it has recorded a block. It counts as the pool
-    # does: a death "recorded" when the worker's ledger grew since its start, which is no
-    # earlier than when the test saw its previous death reaped.
-    records_at_death, in_a_row = {}, {}
+    # one more such death would give up until its ledger has grown. The pool says which those
+    # are: it starts such a worker again after the longest pause ("in 1 s"), and counts its
+    # next death as one with a block if its ledger grew after the pool said so.
+    err_lines, out_lines = [], []
+    readers = [threading.Thread(target=lambda f=f, to=to: [to.append(l) for l in f], daemon=True)
+               for f, to in ((parent.stderr, err_lines), (parent.stdout, out_lines))]
+    for r in readers:
+        r.start()
+    last_pause = "in %g s" % (0.5 * 2 ** (GIVE_UP_AFTER - 2))
+    spared = {}  # worker -> its ledger's records when the pool said it
+    rng = random.Random(7)
+    kills, seen = 0, 0
     deadline = time.monotonic() + 240
     while parent.poll() is None and kills < 40 and time.monotonic() < deadline:
         time.sleep(rng.uniform(0.01, 0.05))
-        # Running or sleeping children only: a zombie awaiting its restart is dead already.
-        children = subprocess.run(["pgrep", "-r", "R,S,D", "-P", str(parent.pid)],
-                                  capture_output=True,
-                                  text=True).stdout.split()
+        children = running_children(parent.pid)
+        # After pgrep: a worker found running was started after the pool's line about it.
+        for line in err_lines[seen:]:
+            m = re.match(r"volbatch: processes worker (\d+) died .*; starting it again "
+                         r"(in [\d.]+ s)?", line)
+            if m and m.group(2) == last_pause:
+                spared[int(m.group(1))] = ledger_records(jobdir, int(m.group(1)))
+            elif m:
+                spared.pop(int(m.group(1)), None)
+            seen += 1
         victims = []
-        for pid in map(int, children):
+        for pid in children:
             w = worker_index(pid)
-            if w is None:
-                continue
-            if in_a_row.get(w, 0) >= GIVE_UP_AFTER - 1 and \
-                    ledger_records(jobdir, w) <= records_at_death.get(w, 0):
-                continue
-            victims.append((pid, w))
+            if w is not None and ledger_records(jobdir, w) > spared.get(w, -1):
+                victims.append(pid)
         if victims:
-            pid, w = rng.choice(victims)
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(rng.choice(victims), signal.SIGKILL)
+                kills += 1
             except ProcessLookupError:
-                continue
-            kills += 1
-            wait_until_gone(pid, deadline)
-            now = ledger_records(jobdir, w)
-            in_a_row[w] = 0 if now > records_at_death.get(w, 0) else in_a_row.get(w, 0) + 1
-            records_at_death[w] = now
-    stdout, stderr = parent.communicate(timeout=300)
+                pass
+    parent.wait(timeout=300)
+    for r in readers:
+        r.join(timeout=60)
+    stdout, stderr = "".join(out_lines), "".join(err_lines)
     assert parent.returncode == 0, stderr
     assert kills >= 20, f"the run ended after {kills} kills; make the job longer"
     restarted = int(stdout.split("workers restarted:")[1].split()[0])
