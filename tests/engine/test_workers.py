@@ -1,12 +1,15 @@
 """Workers (`volbatch work`, `--executor processes`): N processes on one job directory split the
 blocks through exclusive claims, take over the claims of a worker that died, and write exactly
 what one local run writes: after 20+ SIGKILLs of random workers, with two workers given the same
-index, and with a worker stopped by SIGTERM."""
+index, and with a worker stopped by SIGTERM. A worker that dies at start-up is started again
+after growing pauses and given up after 3 deaths in a row, with one line quoting its last line."""
 import os
 import random
+import re
 import signal
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -16,6 +19,7 @@ import engine_util as eu
 SHAPE = (64, 256, 256)  # 128 blocks of 32^3
 CHUNKS = (32, 32, 32)
 GAUSS = {"type": "gaussian", "sigma": [2.0, 2.0, 2.0]}
+GIVE_UP_AFTER = 3  # RestartPolicy::kGiveUpAfter (src/volbatch/exec/restart_policy.h)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +51,52 @@ def ledger_blocks(jobdir):
             if status == 1:
                 records.append((name, block))
     return records
+
+
+def running_children(pid):
+    """PIDs of a process's children that run or sleep (a zombie awaiting its restart is dead
+    already), from /proc: cheaper than pgrep, which reads every process's status."""
+    kids = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            kids += open(f"/proc/{pid}/task/{tid}/children").read().split()
+        except OSError:
+            pass
+    alive = []
+    for kid in kids:
+        try:
+            state = open(f"/proc/{kid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state in ("R", "S", "D"):
+            alive.append(int(kid))
+    return alive
+
+
+def worker_index(pid):
+    """The --worker index of a `volbatch work` process, or None (not one, or not exec'd yet)."""
+    try:
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+    except OSError:
+        return None
+    if len(argv) > 2 and argv[1] == b"work" and b"--worker" in argv:
+        return int(argv[argv.index(b"--worker") + 1])
+    return None
+
+
+def ledger_records(jobdir, worker):
+    try:
+        return os.path.getsize(os.path.join(jobdir, "ledger", f"worker-{worker:04d}.log")) // 32
+    except FileNotFoundError:
+        return 0
+
+
+def immutable(path):
+    """chattr +i: not even root can create a file in the directory (chmod does not stop root).
+    Skips the test where that cannot be done (not root, a filesystem without the flag)."""
+    p = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"chattr +i {path}: {p.stderr.strip()} (needs root and ext4, xfs or btrfs)")
 
 
 def assert_clean(jobdir, out):
@@ -89,30 +139,122 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
                                "--workers", "3", "--threads", "1", "--lease", "1",
                                "--restarts", "200"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The pool gives up a worker that died GIVE_UP_AFTER times in a row without recording a
+    # block, as one that fails at start-up would. This test is about workers that get somewhere
+    # between kills: it kills at random moments, start-up included, but spares a worker that
+    # one more such death would give up until its ledger has grown. The pool says which those
+    # are: it starts such a worker again after the longest pause ("in 1 s"), and counts its
+    # next death as one with a block if its ledger grew after the pool said so.
+    err_lines, out_lines = [], []
+    readers = [threading.Thread(target=lambda f=f, to=to: [to.append(l) for l in f], daemon=True)
+               for f, to in ((parent.stderr, err_lines), (parent.stdout, out_lines))]
+    for r in readers:
+        r.start()
+    last_pause = "in %g s" % (0.5 * 2 ** (GIVE_UP_AFTER - 2))
+    spared = {}  # worker -> its ledger's records when the pool said it
     rng = random.Random(7)
-    kills = 0
+    kills, seen = 0, 0
     deadline = time.monotonic() + 240
     while parent.poll() is None and kills < 40 and time.monotonic() < deadline:
         time.sleep(rng.uniform(0.01, 0.05))
-        # Running or sleeping children only: a zombie awaiting its restart is dead already.
-        children = subprocess.run(["pgrep", "-r", "R,S,D", "-P", str(parent.pid)],
-                                  capture_output=True,
-                                  text=True).stdout.split()
-        if children:
+        children = running_children(parent.pid)
+        # After pgrep: a worker found running was started after the pool's line about it.
+        for line in err_lines[seen:]:
+            m = re.match(r"volbatch: processes worker (\d+) died .*; starting it again "
+                         r"(in [\d.]+ s)?", line)
+            if m and m.group(2) == last_pause:
+                spared[int(m.group(1))] = ledger_records(jobdir, int(m.group(1)))
+            elif m:
+                spared.pop(int(m.group(1)), None)
+            seen += 1
+        victims = []
+        for pid in children:
+            w = worker_index(pid)
+            if w is not None and ledger_records(jobdir, w) > spared.get(w, -1):
+                victims.append(pid)
+        if victims:
             try:
-                os.kill(int(rng.choice(children)), signal.SIGKILL)
+                os.kill(rng.choice(victims), signal.SIGKILL)
                 kills += 1
             except ProcessLookupError:
                 pass
-    stdout, stderr = parent.communicate(timeout=300)
+    parent.wait(timeout=300)
+    for r in readers:
+        r.join(timeout=60)
+    stdout, stderr = "".join(out_lines), "".join(err_lines)
     assert parent.returncode == 0, stderr
     assert kills >= 20, f"the run ended after {kills} kills; make the job longer"
     restarted = int(stdout.split("workers restarted:")[1].split()[0])
     assert restarted >= 20, (kills, stdout)
+    assert "not restarting it" not in stderr, stderr
     eu.assert_same_files(eu.dataset_files(out), eu.dataset_files(ref_out), f"after {kills} kills")
     assert_clean(jobdir, out)
     done, failed, counts = eu.read_ledgers(jobdir)
     assert done == set(range(640)) and not failed and counts["bad"] == 0
+
+
+def given_up_line(stderr, worker):
+    """The pool's line giving up `worker`, and the last line it quotes."""
+    pattern = (rf'volbatch: processes worker {worker} died {GIVE_UP_AFTER} times without recording '
+               r'a block \(exit 1\); not restarting it; its last line: "(.*)"')
+    lines = [m for m in map(re.compile(pattern).fullmatch, stderr.splitlines()) if m]
+    assert len(lines) == 1, stderr
+    return lines[0].group(0), lines[0].group(1)
+
+
+def test_workers_that_die_at_start_up_back_off_and_are_given_up(volbatch, reference, tmp_path):
+    # A job directory the workers cannot write in (as one owned by another user, or a
+    # read-only mount): every worker dies at start-up, opening its ledger, and `run` itself,
+    # which only reads there, goes on.
+    job, out, jobdir = job_for(tmp_path, reference, "startup")
+    volbatch("run", job, "--prepare")
+    ledger = os.path.join(jobdir, "ledger")
+    os.makedirs(ledger, exist_ok=True)
+    immutable(ledger)
+    try:
+        start = time.monotonic()
+        p = volbatch("run", job, "--executor", "processes", "--workers", 2, "--restarts", 10,
+                     check=False, timeout=120)
+        took = time.monotonic() - start
+    finally:
+        subprocess.run(["chattr", "-i", ledger], check=True)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    # Each worker: dies, 0.5 s, dies, 1 s, dies, given up: 2 restarts each of the 10 allowed,
+    # and the pauses take the time that restarts without them would not.
+    restarted = int(p.stdout.split("workers restarted:")[1].split()[0])
+    assert restarted == 2 * (GIVE_UP_AFTER - 1), (p.stdout, p.stderr)
+    assert 1.5 <= took < 30, took
+    assert "starting it again in 0.5 s" in p.stderr and "starting it again in 1 s" in p.stderr
+    for w in (0, 1):
+        line, last = given_up_line(p.stderr, w)
+        # The worker's own last line, which also reached stderr as it printed it.
+        assert f"worker-{w:04d}.log" in last and "Operation not permitted" in last, line
+        assert last in p.stderr.splitlines(), p.stderr
+    final = p.stderr.strip().splitlines()[-1]
+    assert re.match(r"volbatch: 128 blocks not done \(processes worker [01] died 3 times .*; "
+                    r"and 1 more\); run again", final), final
+    assert eu.read_ledgers(jobdir)[0] == set()
+
+
+def test_the_others_finish_the_blocks_of_a_worker_given_up(volbatch, reference, tmp_path):
+    # Worker 0's ledger exists and can be appended to; worker 1 cannot create its own.
+    job, out, jobdir = job_for(tmp_path, reference, "one_broken")
+    volbatch("run", job, "--prepare")
+    ledger = os.path.join(jobdir, "ledger")
+    os.makedirs(ledger, exist_ok=True)
+    open(os.path.join(ledger, "worker-0000.log"), "wb").close()
+    immutable(ledger)
+    try:
+        p = volbatch("run", job, "--executor", "processes", "--workers", 2, "--threads", 1,
+                     "--quiet", check=False, timeout=300)
+    finally:
+        subprocess.run(["chattr", "-i", ledger], check=True)
+    assert p.returncode == 0, p.stderr
+    assert "128 done of 128" in p.stdout, p.stdout
+    given_up_line(p.stderr, 1)  # printed even with --quiet
+    assert "processes worker 0 died" not in p.stderr, p.stderr
+    eu.assert_same_files(eu.dataset_files(out), reference["files"], "one worker given up")
+    assert_clean(jobdir, out)
 
 
 def test_two_workers_with_the_same_index_write_once(volbatch, reference, tmp_path):

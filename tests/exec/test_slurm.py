@@ -1,9 +1,11 @@
 """The slurm executor on a real single-node Slurm (munged, slurmctld, slurmd started by
 scripts/slurm.sh, stopped by PID): a job array writes what a local run writes, survives
 `scancel` of one array task and `scontrol requeue` of another, resubmits a task that died,
-and `volbatch status` reads the array's task states."""
+stops resubmitting tasks that die at start-up, and `volbatch status` reads the array's task
+states."""
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -163,6 +165,40 @@ def test_a_dead_task_is_resubmitted(volbatch, slurm, data, tmp_path):
     assert len(submissions(jobdir)) == 2
     eu.assert_same_files(eu.dataset_files(out), data["refs"]["slow"], "after a resubmission")
     assert_clean(jobdir, out)
+
+
+def test_tasks_that_die_at_start_up_are_given_up(volbatch, slurm, data, tmp_path):
+    # A job directory the tasks cannot write in (chattr +i: chmod does not stop root): every
+    # task dies opening its ledger. Resubmitted after 0.5 s, then 1 s, then given up.
+    path, out, jobdir = job(tmp_path, data, "startup")
+    volbatch("run", path, "--prepare")
+    ledger = os.path.join(jobdir, "ledger")
+    os.makedirs(ledger, exist_ok=True)
+    p = subprocess.run(["chattr", "+i", ledger], capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.skip(f"chattr +i: {p.stderr.strip()} (needs root and ext4, xfs or btrfs)")
+    try:
+        p = volbatch("run", path, "--executor", "slurm", "--workers", 2, "--threads", 1,
+                     "--restarts", 10, check=False, timeout=300)
+    finally:
+        subprocess.run(["chattr", "-i", ledger], check=True)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    # Both tasks are resubmitted together: two resubmissions of the 10 allowed.
+    assert "workers restarted: 2" in p.stdout, (p.stdout, p.stderr)
+    assert len(submissions(jobdir)) == 3
+    assert "submitting 0-1 again in 0.5 s" in p.stderr and "again in 1 s" in p.stderr, p.stderr
+    last_job = submissions(jobdir)[-1]["job_id"]
+    for i in (0, 1):
+        log = os.path.join(jobdir, "logs", f"slurm-{last_job}_{i}.out")
+        line = (f"volbatch: Slurm array task {i} (job {last_job}_{i}) died 3 times without "
+                f"recording a block (FAILED (exit 1)); not resubmitting it; its last line "
+                f'({log}): "')
+        given_up = [l for l in p.stderr.splitlines() if l.startswith(line)]
+        assert len(given_up) == 1, p.stderr
+        quoted = given_up[0][len(line):-1]
+        assert f"worker-{i:04d}.log" in quoted and "Operation not permitted" in quoted, quoted
+        assert open(log).read().strip().splitlines()[-1] == quoted
+    assert re.search(r"128 blocks not done \(Slurm array task [01] .*; and 1 more\)", p.stderr)
 
 
 def test_detach_returns_at_once_and_status_follows(volbatch, slurm, data, tmp_path):

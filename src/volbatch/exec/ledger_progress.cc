@@ -1,11 +1,22 @@
 #include "volbatch/exec/ledger_progress.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/run.h"
 
 namespace volbatch {
+
+size_t LedgerRecords(const std::string& jobdir, int worker) {
+  const int fd = ::open(LedgerPath(jobdir, worker).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st {};
+  const bool ok = ::fstat(fd, &st) == 0;
+  ::close(fd);
+  return ok ? static_cast<size_t>(st.st_size) / kLedgerRecordSize : 0;
+}
 
 LedgerProgress::LedgerProgress(const std::string& jobdir, bool enabled) : follower_(jobdir) {
   const nlohmann::json status = JobStatus(jobdir);

@@ -1,5 +1,6 @@
 // A progress line for a job whose blocks other processes compute: follows the job
-// directory's ledgers (reading only what was appended since the last poll).
+// directory's ledgers (reading only what was appended since the last poll); and how many
+// records one worker's ledger holds, which tells a pool whether that worker got anywhere.
 #pragma once
 
 #include <memory>
@@ -9,6 +10,11 @@
 #include "volbatch/engine/progress.h"
 
 namespace volbatch {
+
+// Whole records in worker `worker`'s ledger now (0 if it has none yet): one open and one fstat,
+// whatever the number of workers or blocks. Opened rather than stat'ed so that NFS revalidates
+// the size it caches (close-to-open consistency): a remote worker's appends must be seen.
+size_t LedgerRecords(const std::string& jobdir, int worker);
 
 class LedgerProgress {
  public:

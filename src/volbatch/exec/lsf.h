@@ -3,7 +3,9 @@
 // element I (LSB_JOBINDEX, counted from 1) runs `volbatch work JOBDIR --worker I-1 --of N`.
 // With bsub on PATH it submits the script (`bsub < FILE`) and records the job id in
 // JOBDIR/lsf/jobs.json; it never follows the job: `volbatch status JOBDIR` does, from anywhere
-// that sees the job directory.
+// that sees the job directory. So it resubmits nothing, and the restart rule of the pools and
+// of Slurm (restart_policy.h) has nothing to apply to: after dead elements, `volbatch run`
+// again finishes the blocks no ledger records.
 //
 // The script is built by pure functions (below) so that tests check it without LSF.
 #pragma once

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/ledger_progress.h"
 #include "volbatch/exec/processes.h"
+#include "volbatch/exec/restart_policy.h"
+#include "volbatch/exec/worker_output.h"
 
 namespace volbatch {
 
@@ -223,10 +226,61 @@ std::string Submit(const std::string& script, const std::vector<int>& indices) {
   return id;
 }
 
-std::string Describe(int index, const SlurmTask& t) {
-  std::string d = std::to_string(index) + " " + t.state;
-  if (t.state == "FAILED") d += " (exit " + std::to_string(t.exit_code) + ")";
-  return d;
+std::string StateText(const SlurmTask& t) {
+  return t.state == "FAILED" ? t.state + " (exit " + std::to_string(t.exit_code) + ")" : t.state;
+}
+
+// What the executor knows of one array task index across its submissions.
+struct TaskHistory {
+  RestartPolicy policy;
+  std::string job_id;            // of its latest submission
+  size_t records_at_submit = 0;  // its ledger's records when it was last submitted
+  bool given_up = false;
+};
+
+// The tasks that died (not those that finished their share with failed blocks, which a rerun
+// would fail again), by RestartPolicy: those to submit again, after `delay`, and one line for
+// each given up.
+struct Resubmission {
+  std::vector<int> again;
+  std::string states;  // "1 FAILED (exit 1), 3 CANCELLED"
+  RestartPolicy::Duration delay{0};
+  std::vector<std::string> given_up;
+};
+
+Resubmission DecideResubmission(const std::string& jobdir, const std::map<int, SlurmTask>& tasks,
+                                std::vector<TaskHistory>& history) {
+  Resubmission r;
+  for (const auto& [i, t] : tasks) {
+    TaskHistory& h = history.at(static_cast<size_t>(i));
+    const bool finished =
+        t.state == "COMPLETED" || (t.state == "FAILED" && t.exit_code == kWorkBlocksFailed);
+    if (finished || h.given_up) continue;
+    const RestartPolicy::Decision d = h.policy.Died(LedgerRecords(jobdir, i) > h.records_at_submit);
+    if (!d.restart) {
+      h.given_up = true;
+      const std::string task = h.job_id + "_" + std::to_string(i);
+      const std::string log = jobdir + "/logs/slurm-" + task + ".out";
+      const std::string last = LastLineOfFile(log);
+      r.given_up.push_back(
+          "Slurm array task " + std::to_string(i) + " (job " + task + ") died " +
+          std::to_string(d.deaths_in_a_row) + " times without recording a block (" + StateText(t) +
+          "); not resubmitting it; " +
+          (last.empty() ? "nothing in " + log
+                        : "its last line (" + log + "): \"" + Shortened(last) + "\""));
+      continue;
+    }
+    r.again.push_back(i);
+    r.states += (r.states.empty() ? "" : ", ") + std::to_string(i) + " " + StateText(t);
+    r.delay = std::max(r.delay, d.delay);
+  }
+  return r;
+}
+
+std::string SecondsText(RestartPolicy::Duration d) {
+  std::ostringstream o;
+  o << static_cast<double>(d.count()) / 1000 << " s";
+  return o.str();
 }
 
 ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
@@ -251,7 +305,17 @@ ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const Execut
 
   std::vector<int> all(static_cast<size_t>(s.workers));
   for (int i = 0; i < s.workers; ++i) all[static_cast<size_t>(i)] = i;
-  std::vector<Submission> subs = {{Submit(script, all), all}};
+  std::vector<TaskHistory> history(static_cast<size_t>(s.workers));
+  // Ledger sizes before the tasks can start: a record one appends counts as its own.
+  auto submit = [&](const std::vector<int>& indices) {
+    for (int i : indices) {
+      history[static_cast<size_t>(i)].records_at_submit = LedgerRecords(s.jobdir, i);
+    }
+    Submission sub{Submit(script, indices), indices};
+    for (int i : indices) history[static_cast<size_t>(i)].job_id = sub.job_id;
+    return sub;
+  };
+  std::vector<Submission> subs = {submit(all)};
   dir.WriteJson("slurm/jobs.json", SubmissionsJson(s, subs, script));
   ExecutorResult result;
   result.messages.push_back("submitted Slurm job " + subs[0].job_id + " (array 0-" +
@@ -264,14 +328,16 @@ ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const Execut
   }
 
   LedgerProgress progress(s.jobdir, !o.quiet);
-  std::string gave_up;
+  std::vector<std::string> reasons;     // why tasks were not submitted again, in order
+  std::optional<Resubmission> waiting;  // decided; submitted once its pause is over
+  auto resubmit_at = std::chrono::steady_clock::now();
   std::set<std::string> cancelled_pending;
   while (true) {
     progress.Poll();
     const bool all_done = progress.done() >= static_cast<size_t>(progress.total());
     if (StopRequested()) {
       for (const auto& sub : subs) RunCommand({"scancel", sub.job_id});
-      gave_up = "stopped by SIGTERM; the array's tasks were cancelled";
+      reasons.push_back("stopped by SIGTERM; the array's tasks were cancelled");
       break;
     }
     const std::map<int, SlurmTask> tasks = TaskStates(subs);
@@ -293,34 +359,37 @@ ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const Execut
     if (!active) {
       progress.Poll();
       if (progress.done() >= static_cast<size_t>(progress.total())) break;
-      // Tasks that died (not those that finished their share with failed blocks, which a
-      // rerun would fail again) are submitted again.
-      std::vector<int> again;
-      std::string states;
-      for (const auto& [i, t] : tasks) {
-        const bool finished =
-            t.state == "COMPLETED" || (t.state == "FAILED" && t.exit_code == kWorkBlocksFailed);
-        if (!finished) {
-          again.push_back(i);
-          states += (states.empty() ? "" : ", ") + Describe(i, t);
+      if (!waiting) {
+        Resubmission r = DecideResubmission(s.jobdir, tasks, history);
+        for (const auto& line : r.given_up) {
+          progress.Finish();
+          std::cerr << "volbatch: " << line << "\n";  // even when quiet, as the pools do
+          reasons.push_back(line);
         }
+        if (r.again.empty()) break;
+        if (result.restarts >= o.restarts) {
+          reasons.push_back("array tasks " + r.states + " after " +
+                            std::to_string(result.restarts) + " resubmissions");
+          break;
+        }
+        resubmit_at = std::chrono::steady_clock::now() + r.delay;
+        progress.Finish();
+        if (!o.quiet) {
+          std::cerr << "volbatch: Slurm tasks " << r.states << "; submitting "
+                    << ArrayRanges(r.again) << " again"
+                    << (r.delay.count() > 0 ? " in " + SecondsText(r.delay) : "") << " ("
+                    << result.restarts + 1 << " of " << o.restarts << ")\n";
+        }
+        waiting = std::move(r);
       }
-      if (again.empty()) break;
-      if (result.restarts >= o.restarts) {
-        gave_up = "array tasks " + states + " after " + std::to_string(result.restarts) +
-                  " resubmissions";
-        break;
+      if (std::chrono::steady_clock::now() >= resubmit_at) {
+        ++result.restarts;
+        subs.push_back(submit(waiting->again));
+        dir.WriteJson("slurm/jobs.json", SubmissionsJson(s, subs, script));
+        result.messages.push_back("resubmitted tasks " + ArrayRanges(waiting->again) +
+                                  " as Slurm job " + subs.back().job_id);
+        waiting.reset();
       }
-      ++result.restarts;
-      progress.Finish();
-      if (!o.quiet) {
-        std::cerr << "volbatch: Slurm tasks " << states << "; submitting " << ArrayRanges(again)
-                  << " again (" << result.restarts << " of " << o.restarts << ")\n";
-      }
-      subs.push_back({Submit(script, again), again});
-      dir.WriteJson("slurm/jobs.json", SubmissionsJson(s, subs, script));
-      result.messages.push_back("resubmitted tasks " + ArrayRanges(again) + " as Slurm job " +
-                                subs.back().job_id);
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -329,7 +398,9 @@ ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const Execut
   ExecutorResult r = ResultFromStatus(s.jobdir);
   r.messages = std::move(result.messages);
   r.restarts = result.restarts;
-  if (!gave_up.empty()) {
+  if (!reasons.empty()) {
+    std::string gave_up = reasons.front();
+    if (reasons.size() > 1) gave_up += "; and " + std::to_string(reasons.size() - 1) + " more";
     r.status["gave_up"] = gave_up;
     if (!r.complete) r.problem += " (" + gave_up + ")";
   }

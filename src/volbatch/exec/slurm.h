@@ -1,7 +1,10 @@
 // The slurm executor: one job array of N `volbatch work` tasks. It writes the batch script
 // into the job directory, submits it with sbatch, follows the ledgers and the array's task
 // states (scontrol), cancels tasks left pending when nothing remains to do, and resubmits the
-// array tasks that died (cancelled, node failure, time limit, out of memory) up to a limit.
+// array tasks that died (cancelled, node failure, time limit, out of memory) up to a limit,
+// following RestartPolicy (restart_policy.h): at once for a task that recorded a block since
+// it was submitted, after a pause otherwise, and never again for one that died 3 times in a
+// row without recording a block (one line names it and quotes the last line of its log).
 //
 // Files, in the job directory:
 //   slurm/submit.sbatch   the array script (#SBATCH --array, --requeue, --signal=B:TERM@S, ...);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -14,6 +13,7 @@
 #include "volbatch/exec/command.h"
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/processes.h"
+#include "volbatch/exec/worker_output.h"
 #include "volbatch/exec/worker_pool.h"
 #include "volbatch/ops/operator.h"
 
@@ -46,20 +46,6 @@ std::vector<std::string> SshCommon(const SshSettings& s) {
     argv.push_back(o);
   }
   return argv;
-}
-
-std::string LastLine(const std::string& text) {
-  std::string last;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(begin, end - begin);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) last = line;
-    begin = end + 1;
-  }
-  return last;
 }
 
 // Every host answers, has volbatch and sees the job directory; checked in parallel, before any
@@ -124,6 +110,7 @@ ExecutorResult RunSsh(const JobSpec& spec, const RunOptions& run, const Executor
   pool.quiet = o.quiet;
   pool.jobdir = jobdir;
   pool.executor = "ssh";
+  pool.name = [&s](int w) { return "worker " + std::to_string(w) + " on " + HostOfWorker(s, w); };
   std::vector<int> starts(static_cast<size_t>(workers), 0);
   const WorkerPoolResult r = RunWorkerPool(
       [&](int w) -> std::vector<std::string> {
@@ -147,13 +134,7 @@ ExecutorResult RunSsh(const JobSpec& spec, const RunOptions& run, const Executor
   ExecutorResult result = ResultFromStatus(jobdir);
   result.restarts = r.restarts;
   if (!r.gave_up.empty()) {
-    // "worker 3 died (exit 255) after 10 restarts": name the host, and what 255 means.
     std::string gave_up = r.gave_up;
-    int w = -1;
-    if (std::sscanf(gave_up.c_str(), "worker %d", &w) == 1 && w >= 0 && w < workers) {
-      gave_up.insert(std::string("worker ").size() + std::to_string(w).size(),
-                     " on " + HostOfWorker(s, w));
-    }
     if (gave_up.find("(exit 255)") != std::string::npos) {
       gave_up += "; ssh exit 255: the connection failed or the remote worker was killed";
     }
