@@ -3,6 +3,7 @@ blocks through exclusive claims, take over the claims of a worker that died, and
 what one local run writes: after 20+ SIGKILLs of random workers, with two workers given the same
 index, and with a worker stopped by SIGTERM. A worker that dies at start-up is started again
 after growing pauses and given up after 3 deaths in a row, with one line quoting its last line."""
+import json
 import os
 import random
 import re
@@ -191,6 +192,75 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
     assert_clean(jobdir, out)
     done, failed, counts = eu.read_ledgers(jobdir)
     assert done == set(range(640)) and not failed and counts["bad"] == 0
+
+
+def holder_pids(jobdir):
+    """Pids of the worker processes that hold runs now (claims/holders/W.P.H, claims.h)."""
+    d = os.path.join(jobdir, "claims", "holders")
+    try:
+        names = os.listdir(d)
+    except FileNotFoundError:
+        return []
+    pids = []
+    for n in names:
+        parts = n.split(".")
+        if not n.startswith(".") and len(parts) >= 3 and parts[0].isdigit() and parts[1].isdigit():
+            pids.append(int(parts[1]))
+    return pids
+
+
+def test_64_workers_killed_mid_batch_still_finish_bit_identical(volbatch, tmp_path):
+    # Issue 16: 64 workers claiming runs of small blocks; 20+ SIGKILLs, each of a worker that
+    # holds a run at that moment (its holder file names it), so every kill leaves a batch half
+    # done that another worker must take over.
+    shape, chunks = (256, 256, 256), (16, 16, 16)  # 4096 blocks
+    op = {"type": "gaussian", "sigma": [3.0, 3.0, 3.0]}
+    raw = eu.write_zarr2(eu.em_volume(shape, seed=64), tmp_path / "in.zarr/raw", chunks)
+    ref = tmp_path / "ref.zarr/o"
+    volbatch("run", eu.write_job(tmp_path / "ref.toml", raw, ref, op, "float32", chunks,
+                                 tiling={"block": list(chunks)}), "--threads", 2, "--quiet")
+    out = tmp_path / "k.zarr/o"
+    jobdir = eu.jobdir_of(out)
+    job = eu.write_job(tmp_path / "k.toml", raw, out, op, "float32", chunks,
+                       tiling={"block": list(chunks)})
+    parent = subprocess.Popen([volbatch.exe, "run", str(job), "--executor", "processes",
+                               "--workers", "64", "--threads", "1", "--lease", "2",
+                               "--restarts", "500"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The pipes are drained as the run goes (64 workers can fill them).
+    output = {}
+    readers = [threading.Thread(target=lambda k, f: output.__setitem__(k, f.read()), args=a)
+               for a in (("out", parent.stdout), ("err", parent.stderr))]
+    for r in readers:
+        r.start()
+    rng = random.Random(16)
+    kills, mid_batch = 0, 0
+    deadline = time.monotonic() + 300
+    while parent.poll() is None and kills < 25 and time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.02, 0.08))
+        pids = holder_pids(jobdir)
+        if not pids:
+            continue
+        pid = rng.choice(pids)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+        except ProcessLookupError:
+            pass
+    parent.wait(timeout=600)
+    for r in readers:
+        r.join()
+    assert parent.returncode == 0, output["err"][-3000:]
+    assert kills >= 20, f"the run ended after {kills} kills; make the job longer"
+    eu.assert_same_files(eu.dataset_files(out), eu.dataset_files(ref), f"after {kills} kills")
+    assert_clean(jobdir, out)
+    assert not os.listdir(os.path.join(jobdir, "claims"))  # the executor's sweep
+    done, failed, counts = eu.read_ledgers(jobdir)
+    assert done == set(range(4096)) and not failed and counts["bad"] == 0
+    # The runs of killed workers were taken over (and counted in the takers' summaries).
+    taken_over = sum(json.load(open(os.path.join(jobdir, n))).get("blocks_taken_over", 0)
+                     for n in os.listdir(jobdir) if n.startswith("summary.worker-"))
+    assert taken_over > 0
 
 
 def given_up_line(stderr, worker):
