@@ -5,9 +5,11 @@
 //   stats.json     whole-input statistics an operator asked for (percentiles), computed once
 //   job.json also keeps "spec", the job's tables with absolute paths, for `volbatch work`
 //   ledger/        one append-only ledger per worker (see ledger.h)
-//   claims/        one file per block in flight (see claims.h)
+//   claims/        who computes which runs of blocks: a generation, run files, one holder
+//                  file per worker process (see claims.h)
 //   summary.json   the last run's summary; summary.worker-IIII.json each worker's
-// Its file count grows with workers, never with blocks.
+// Its file count grows with workers and run files (a few seconds of work each), never with
+// blocks.
 #pragma once
 
 #include <nlohmann/json.hpp>
