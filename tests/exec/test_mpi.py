@@ -51,6 +51,7 @@ def test_mpi_writes_what_a_local_run_writes(volbatch, data, tmp_path, workers):
     queue = json.load(open(os.path.join(jobdir, "summary.mpi.json")))
     assert queue["blocks_done"] == 128 and queue["blocks_skipped"] == 0
     assert not os.path.exists(os.path.join(jobdir, "claims"))  # the queue needs no claims
+    assert len(queue["worker_cpu_s"]) == workers and queue["queue_cpu_s"] > 0, queue
 
 
 def test_a_killed_rank_ends_the_job_and_a_resume_completes(volbatch, data, tmp_path):
