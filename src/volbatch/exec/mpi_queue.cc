@@ -42,4 +42,9 @@ std::vector<int64_t> BlockQueue::Take(int64_t want) {
   return blocks;
 }
 
+std::chrono::microseconds PollBackoff::Next() {
+  pause_ = pause_ < kFirst ? kFirst : std::min(2 * pause_, kLongest);
+  return pause_;
+}
+
 }  // namespace volbatch

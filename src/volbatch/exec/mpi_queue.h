@@ -1,8 +1,10 @@
 // The parts of the MPI executor (mpi.h) that need no MPI, so that they can be tested alone:
-// the messages' tags and sizes, and the queue rank 0 hands blocks from.
+// the messages' tags and sizes, the queue rank 0 hands blocks from, and the pauses between
+// polls for a message that has not arrived.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -41,6 +43,21 @@ class BlockQueue {
   std::vector<Index> todo_;
   size_t next_ = 0;
   int workers_;
+};
+
+// The pauses of one wait for a message: they double from kFirst to kLongest, so that an answer
+// that comes at once is seen at once, and a rank that waits long polls about 1000 times a
+// second (1-2% of a core, measured) while a message that arrives meanwhile waits at most
+// kLongest. See mpi.cc for why the ranks poll at all.
+class PollBackoff {
+ public:
+  static constexpr std::chrono::microseconds kFirst{10};
+  static constexpr std::chrono::microseconds kLongest{1000};
+  // The pause before the next poll.
+  std::chrono::microseconds Next();
+
+ private:
+  std::chrono::microseconds pause_{0};
 };
 
 }  // namespace volbatch

@@ -9,6 +9,8 @@
 namespace volbatch {
 namespace {
 
+using std::chrono::microseconds;
+
 std::vector<Index> Blocks(Index n) {
   std::vector<Index> v(static_cast<size_t>(n));
   std::iota(v.begin(), v.end(), Index{0});
@@ -68,6 +70,13 @@ TEST(CheckMpiMessage, RefusesOtherSizesAndTagsNamingTheRank) {
                  "--mpi: rank 2 sent a message with tag 99, which the block queue "
                  "does not know");
   }
+}
+
+TEST(PollBackoff, DoublesFromTenMicrosecondsToOneMillisecond) {
+  PollBackoff b;
+  std::vector<int64_t> pauses;
+  for (int i = 0; i < 9; ++i) pauses.push_back(b.Next().count());
+  EXPECT_EQ(pauses, std::vector<int64_t>({10, 20, 40, 80, 160, 320, 640, 1000, 1000}));
 }
 
 }  // namespace
