@@ -51,6 +51,19 @@ def test_mpi_writes_what_a_local_run_writes(volbatch, data, tmp_path, workers):
     queue = json.load(open(os.path.join(jobdir, "summary.mpi.json")))
     assert queue["blocks_done"] == 128 and queue["blocks_skipped"] == 0
     assert not os.path.exists(os.path.join(jobdir, "claims"))  # the queue needs no claims
+    assert_queue_rank_did_not_spin(queue, workers)
+
+
+def assert_queue_rank_did_not_spin(queue, workers):
+    """Rank 0 waits for requests with pauses, so its CPU time is its start (MPI_Init, reading
+    the ledgers: under 0.1 s here) and 1-2% of its wall time; a rank 0 that busy-polls (a
+    blocking MPI_Recv in Open MPI) costs 50-100% of its wall time on these 2 cores. Only a
+    machine so loaded that rank 0 gets under 10% of a core could hide that, never fake it."""
+    assert len(queue["worker_cpu_s"]) == workers and min(queue["worker_cpu_s"]) > 0, queue
+    bound = 0.2 + 0.1 * queue["wall_s"]
+    assert queue["queue_cpu_s"] < bound, \
+        f"rank 0 used {queue['queue_cpu_s']:.2f} s of CPU in {queue['wall_s']:.2f} s " \
+        f"(workers: {queue['worker_cpu_s']}); did it spin while waiting?"
 
 
 def test_a_killed_rank_ends_the_job_and_a_resume_completes(volbatch, data, tmp_path):

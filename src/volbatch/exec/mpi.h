@@ -5,10 +5,15 @@
 // (`volbatch run JOB --executor mpi` again, or any executor) computes exactly those.
 //
 // Messages (all int64): a worker sends REQUEST {n} and gets ASSIGN {up to n blocks} (none: no
-// more; n grows so that one request covers about 20 ms of work); after recording a block it
-// sends DONE {block, ok}; when its pipeline has drained, FINISHED {}.
+// more). n is about 2 s of work at the rank's rate so far and at most a quarter lease (the rule
+// a processes worker claims by, BatchSizer); rank 0 gives at most an even share of the blocks
+// left (left / workers, rounded up), so that the last blocks spread over every rank. When its
+// pipeline has drained, a worker sends FAILED {block} for each block that failed every
+// attempt, then FINISHED {blocks done, its CPU microseconds}; once every worker has, rank 0
+// writes JOBDIR/summary.mpi.json (with `queue_cpu_s`, its own CPU seconds, and `worker_cpu_s`).
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include "volbatch/engine/run.h"
@@ -18,6 +23,9 @@ namespace volbatch {
 struct MpiWorkOptions {
   int threads = 0;
   bool quiet = true;
+  // A rank asks for about 2 s of work at a time, never more than a quarter of this (the rule
+  // of a processes worker's claims, whose lease this is).
+  std::chrono::milliseconds lease{60000};
 };
 
 // Runs this rank's part (rank 0: the queue; others: blocks). Initialises and finalises MPI.
