@@ -41,6 +41,19 @@ def job_for(tmp_path, reference, name):
     return job, out, eu.jobdir_of(out)
 
 
+def reference_and_job(volbatch, tmp_path, shape, chunks, op, seed):
+    """A volume of `shape`, the operator's output from a local run (the reference), and a job
+    writing the same elsewhere: (reference output, job file, output, job directory)."""
+    raw = eu.write_zarr2(eu.em_volume(shape, seed=seed), tmp_path / "in.zarr/raw", chunks)
+    ref = tmp_path / "ref.zarr/o"
+    volbatch("run", eu.write_job(tmp_path / "ref.toml", raw, ref, op, "float32", chunks,
+                                 tiling={"block": list(chunks)}), "--threads", 2, "--quiet")
+    out = tmp_path / "job.zarr/o"
+    job = eu.write_job(tmp_path / "job.toml", raw, out, op, "float32", chunks,
+                       tiling={"block": list(chunks)})
+    return ref, job, out, eu.jobdir_of(out)
+
+
 def ledger_blocks(jobdir):
     """Every done record, per ledger file: [(file, block)]."""
     records = []
@@ -125,16 +138,8 @@ def test_workers_killed_many_times_still_finish_bit_identical(volbatch, referenc
     # A heavier kernel over a larger volume, so that the run lasts long enough for 20+ kills
     # (a killed worker's runs are taken over at once by its restart: no lease to wait).
     slow = {"type": "gaussian", "sigma": [7.0, 7.0, 7.0]}
-    raw = eu.write_zarr2(eu.em_volume((320, 256, 256), seed=12), tmp_path / "big.zarr/raw",
-                         CHUNKS)
-    ref_out = tmp_path / "slow_ref.zarr/o"
-    volbatch("run", eu.write_job(tmp_path / "slow_ref.toml", raw, ref_out, slow,
-                                 "float32", CHUNKS, tiling={"block": list(CHUNKS)}),
-             "--threads", 2, "--quiet")
-    out = tmp_path / "killed.zarr/o"
-    jobdir = eu.jobdir_of(out)
-    job = eu.write_job(tmp_path / "killed.toml", raw, out, slow, "float32", CHUNKS,
-                       tiling={"block": list(CHUNKS)})
+    ref_out, job, out, jobdir = reference_and_job(volbatch, tmp_path, (320, 256, 256), CHUNKS,
+                                                  slow, seed=12)
     # A short lease, so that a killed worker's claims are taken over within a second.
     parent = subprocess.Popen([volbatch.exe, "run", str(job), "--executor", "processes",
                                "--workers", "3", "--threads", "1", "--lease", "1",
@@ -215,14 +220,7 @@ def test_64_workers_killed_mid_batch_still_finish_bit_identical(volbatch, tmp_pa
     # done that another worker must take over.
     shape, chunks = (256, 256, 256), (16, 16, 16)  # 4096 blocks
     op = {"type": "gaussian", "sigma": [3.0, 3.0, 3.0]}
-    raw = eu.write_zarr2(eu.em_volume(shape, seed=64), tmp_path / "in.zarr/raw", chunks)
-    ref = tmp_path / "ref.zarr/o"
-    volbatch("run", eu.write_job(tmp_path / "ref.toml", raw, ref, op, "float32", chunks,
-                                 tiling={"block": list(chunks)}), "--threads", 2, "--quiet")
-    out = tmp_path / "k.zarr/o"
-    jobdir = eu.jobdir_of(out)
-    job = eu.write_job(tmp_path / "k.toml", raw, out, op, "float32", chunks,
-                       tiling={"block": list(chunks)})
+    ref, job, out, jobdir = reference_and_job(volbatch, tmp_path, shape, chunks, op, seed=64)
     parent = subprocess.Popen([volbatch.exe, "run", str(job), "--executor", "processes",
                                "--workers", "64", "--threads", "1", "--lease", "2",
                                "--restarts", "500"],

@@ -371,29 +371,10 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   return summary;
 }
 
-namespace {
-
-// The blocks not done when the run started, in lattice (or shuffled) order.
-class ListSource final : public BlockSource {
- public:
-  explicit ListSource(std::vector<Index> blocks, Index done_before = 0)
-      : blocks_(std::move(blocks)), done_before_(done_before) {}
-  Index done_before() const override { return done_before_; }
-  std::optional<Index> Next() override {
-    if (StopRequested() || next_ >= blocks_.size()) return std::nullopt;
-    return blocks_[next_++];
-  }
-  std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) override {
-    return std::make_unique<ListSource>(failed);
-  }
-
- private:
-  std::vector<Index> blocks_;
-  size_t next_ = 0;
-  Index done_before_ = 0;
-};
-
-}  // namespace
+std::optional<Index> ListSource::Next() {
+  if (StopRequested() || next_ >= blocks_.size()) return std::nullopt;
+  return blocks_[next_++];
+}
 
 RunSummary RunJob(const JobSpec& spec, const RunOptions& options_in) {
   RunOptions options = options_in;

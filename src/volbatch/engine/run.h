@@ -100,6 +100,24 @@ class BlockSource {
   std::function<void()> flush_;
 };
 using BlockSourceFactory = std::function<std::unique_ptr<BlockSource>(Index num_blocks)>;
+
+// A fixed list of blocks, in order (a local run's blocks not done; the failed blocks a worker
+// tries again itself).
+class ListSource final : public BlockSource {
+ public:
+  explicit ListSource(std::vector<Index> blocks, Index done_before = 0)
+      : blocks_(std::move(blocks)), done_before_(done_before) {}
+  std::optional<Index> Next() override;
+  std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) override {
+    return std::make_unique<ListSource>(failed);
+  }
+  Index done_before() const override { return done_before_; }
+
+ private:
+  std::vector<Index> blocks_;
+  size_t next_ = 0;
+  Index done_before_ = 0;
+};
 // Statistics, then the pipeline over the source's blocks with retries; writes the summary
 // to JOBDIR/`summary_name`.
 RunSummary ExecuteBlocks(PreparedJob& prepared, const RunOptions& options,

@@ -102,22 +102,7 @@ class RunSource final : public BlockSource {
 
   std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) override {
     // The failed blocks are this worker's (their runs were claimed): try them again here.
-    class List final : public BlockSource {
-     public:
-      explicit List(std::vector<Index> b) : b_(std::move(b)) {}
-      std::optional<Index> Next() override {
-        if (StopRequested() || i_ >= b_.size()) return std::nullopt;
-        return b_[i_++];
-      }
-      std::unique_ptr<BlockSource> Retry(const std::vector<Index>& f) override {
-        return std::make_unique<List>(f);
-      }
-
-     private:
-      std::vector<Index> b_;
-      size_t i_ = 0;
-    };
-    return std::make_unique<List>(failed);
+    return std::make_unique<ListSource>(failed);
   }
 
  private:

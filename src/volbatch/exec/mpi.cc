@@ -128,7 +128,8 @@ class QueueSource final : public BlockSource {
     return b;
   }
   std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) override {
-    return std::make_unique<LocalRetry>(failed);
+    // A block that failed is tried again by the rank that had it, without the queue.
+    return std::make_unique<ListSource>(failed);
   }
 
  private:
@@ -149,22 +150,6 @@ class QueueSource final : public BlockSource {
     local_.insert(local_.end(), blocks.begin(), blocks.begin() + got);
   }
 
-  // A block that failed is tried again by the rank that had it, without the queue.
-  class LocalRetry final : public BlockSource {
-   public:
-    explicit LocalRetry(std::vector<Index> blocks) : blocks_(std::move(blocks)) {}
-    std::optional<Index> Next() override {
-      if (StopRequested() || next_ >= blocks_.size()) return std::nullopt;
-      return blocks_[next_++];
-    }
-    std::unique_ptr<BlockSource> Retry(const std::vector<Index>& failed) override {
-      return std::make_unique<LocalRetry>(failed);
-    }
-
-   private:
-    std::vector<Index> blocks_;
-    size_t next_ = 0;
-  };
   BatchSizer sizer_;
   std::deque<Index> local_;
   bool drained_ = false;
