@@ -74,6 +74,10 @@ Bytes ParseFillValue(const nlohmann::json& j, DataType dtype, const std::string&
         throw InvalidArgument(what + ": fill_value \"" + s + "\" does not fit " +
                               std::string(DataTypeName(dtype)));
       }
+      // Hex digits only: stoull alone would stop at (or throw on) anything else.
+      if (s.find_first_not_of("0123456789abcdefABCDEF", 2) != std::string::npos) {
+        throw InvalidArgument(what + ": fill_value \"" + s + "\" is not a hexadecimal number");
+      }
       uint64_t bits = std::stoull(s.substr(2), nullptr, 16);
       Bytes b(es);
       std::memcpy(b.data(), &bits, es);  // little-endian host

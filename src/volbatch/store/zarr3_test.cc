@@ -250,6 +250,17 @@ TEST(Zarr3, SpecialFloatFillValues) {
   uint32_t bits;
   std::memcpy(&bits, Dataset::Open(path).layout().fill_value.data(), 4);
   EXPECT_EQ(bits, 0x7fc00001u);
+  // Not hex digits after "0x" (a fuzz finding: std::stoull threw out of the parser).
+  for (const char* bad : {"0xwff8000000000001", "0x7fc0000g", "0x-7fc0001"}) {
+    try {
+      ParseFillValue(bad, DataType::kFloat32, "a/zarr.json");
+      FAIL() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << bad;
+      EXPECT_NE(std::string(e.what()).find("a/zarr.json"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(ParseFillValue("0xwff8000000000001", DataType::kFloat64, "f"), Error);
 }
 
 TEST(Zarr3, ChunkKeyEncodings) {
