@@ -109,23 +109,31 @@ def test_scancel_of_one_task_and_requeue_of_another(volbatch, slurm, data, tmp_p
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     job_id = None
-    # Wait until tasks 0 and 1 run and have done some blocks.
+    # Wait until a task runs and has done some blocks, then hold its worker: a task that starts
+    # first helps the lanes of tasks not yet started, and alone it could end the job before
+    # task 1 shows as running. Held, it cannot; then wait for tasks 0 and 1 to run.
+    first = []
     while time.monotonic() < deadline and run.poll() is None:
         subs = submissions(jobdir)
-        if subs:
+        if subs and xu.blocks_done(jobdir) >= 6:
             job_id = subs[0]["job_id"]
-            states = task_states(job_id)
-            if states.get("0") == "RUNNING" and states.get("1") == "RUNNING" and \
-                    xu.blocks_done(jobdir) >= 6:
+            first = xu.worker_pids(jobdir)
+            if first:
                 break
-        time.sleep(0.2)
+        time.sleep(0.02)
     assert job_id and run.poll() is None, "the array did not start"
-    workers = xu.worker_pids(jobdir)
-    assert workers, "no running worker found to freeze"
-    with xu.frozen(workers):
-        assert xu.blocks_done(jobdir) < 128, "the job ended before the cancel; make it longer"
-        subprocess.run(["scancel", f"{job_id}_1"], check=True)
-        subprocess.run(["scontrol", "requeue", f"{job_id}_0"], check=True)
+    assert first, "no running worker found to freeze"
+    with xu.frozen(first):
+        while time.monotonic() < deadline and run.poll() is None:
+            states = task_states(job_id)
+            if states.get("0") == "RUNNING" and states.get("1") == "RUNNING":
+                break
+            time.sleep(0.05)
+        workers = xu.worker_pids(jobdir)
+        with xu.frozen(workers):
+            assert xu.blocks_done(jobdir) < 128, "the job ended before the cancel; make it longer"
+            subprocess.run(["scancel", f"{job_id}_1"], check=True)
+            subprocess.run(["scontrol", "requeue", f"{job_id}_0"], check=True)
     # A requeued task waits for a begin time ahead; start it now, as a busy cluster would later.
     time.sleep(1)
     subprocess.run(["scontrol", "update", f"jobid={job_id}_0", "starttime=now"], check=False)
@@ -146,14 +154,16 @@ def test_a_dead_task_is_resubmitted(volbatch, slurm, data, tmp_path):
                             "--threads", "2", "--lease", "2", "--restarts", "3", "--quiet"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
+    # Its worker is held as soon as it has done some blocks (asking squeue first let a fast
+    # machine finish the job in between).
+    workers = []
     while time.monotonic() < deadline and run.poll() is None:
-        subs = submissions(jobdir)
-        if subs and task_states(subs[0]["job_id"]).get("0") == "RUNNING" and \
-                xu.blocks_done(jobdir) >= 4:
-            break
-        time.sleep(0.2)
+        if xu.blocks_done(jobdir) >= 4:
+            workers = xu.worker_pids(jobdir)
+            if workers:
+                break
+        time.sleep(0.02)
     # The only task dies: nobody is left to take its blocks, so the executor submits it again.
-    workers = xu.worker_pids(jobdir)
     assert workers, "no running worker found to freeze"
     with xu.frozen(workers):
         assert xu.blocks_done(jobdir) < 128, "the job ended before the kill; make it longer"
