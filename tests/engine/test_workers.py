@@ -356,7 +356,7 @@ def test_sigterm_finishes_the_blocks_in_hand_and_a_resume_completes(volbatch, re
     seen = []
     while time.monotonic() < deadline and p.poll() is None and not seen:
         seen = volbatch.status(jobdir)["in_flight"]
-    assert seen and all(c["worker"] == 0 and c["pid"] == p.pid for c in seen), seen
+    assert seen and all(c["worker"] == 0 and c["pid"] == p.pid and c["lanes"] for c in seen), seen
     p.send_signal(signal.SIGTERM)
     err = p.stderr.read()
     assert p.wait(timeout=120) == 143, err

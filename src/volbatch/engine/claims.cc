@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
-#include <random>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -200,13 +199,8 @@ bool HolderLive(const ClaimHolder& h, double live_within_s) {
   return h.age_s < live_within_s;
 }
 
-std::string GenerationHeader(Index blocks, uint64_t id) {
-  return std::string(kGenerationMagic) + std::to_string(blocks) + " " + std::to_string(id) + "\n";
-}
-
 std::string EncodeGeneration(Index blocks, const LedgerState& state) {
-  std::random_device rd;
-  std::string out = GenerationHeader(blocks, (static_cast<uint64_t>(rd()) << 32) ^ rd());
+  std::string out = std::string(kGenerationMagic) + std::to_string(blocks) + "\n";
   std::string bits(static_cast<size_t>((blocks + 7) / 8), '\0');
   for (const auto& [b, r] : state.latest) {
     if (r.status == BlockStatus::kDone && b >= 0 && b < blocks) {
@@ -317,7 +311,10 @@ ClaimBoard::ClaimBoard(std::string jobdir, int worker, int of, Index blocks,
   fs::create_directories(dir_, ec);
   if (ec) throw IoError(dir_ + ": cannot create the claims directory: " + ec.message());
   MakeDirectories(dir_);
+  // The same three fields name the holder file and, space-separated, fill its "holder" line
+  // and each run file it claims.
   holder_name_ = std::to_string(worker) + "." + std::to_string(::getpid()) + "." + HostName();
+  identity_ = std::to_string(worker) + " " + std::to_string(::getpid()) + " " + HostName();
   JoinGeneration(blocks);
   JoinLanes(of);
 }
@@ -370,9 +367,9 @@ void ClaimBoard::JoinLanes(int of) {
   head_.assign(static_cast<size_t>(lanes_.count), false);
 }
 
-std::optional<Index> ClaimBoard::Cursor(int lane) {
+Index ClaimBoard::Cursor(int lane) {
   std::optional<Index>& c = cursor_[static_cast<size_t>(lane)];
-  if (c) return c;
+  if (c) return *c;
   Index at = 0;
   if (const auto hint = ReadSmall(dir_ + "/runs/" + LaneName(lane) + ".head")) {
     try {
@@ -382,7 +379,7 @@ std::optional<Index> ClaimBoard::Cursor(int lane) {
     }
   }
   c = at;
-  return c;
+  return at;
 }
 
 namespace {
@@ -407,7 +404,7 @@ std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
   std::lock_guard lock(mu_);
   const Index length = lanes_.Length(lane);
   const std::string runs = dir_ + "/runs";
-  Index at = std::min(*Cursor(lane), length);
+  Index at = std::min(Cursor(lane), length);
   // Where this worker took the last run, it is likely still the head: claim at once. Anywhere
   // else (a hint, a lane others work) look first, which is as cheap as a claim.
   bool look = !head_[static_cast<size_t>(lane)];
@@ -425,9 +422,8 @@ std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
       WriteMainLocked();  // before the first claim here: never a run without a holder
     }
     const ClaimRun run{lane, at, std::min(length, at + std::max<Index>(1, size))};
-    const std::string line = std::to_string(run.end) + " " + std::to_string(worker_) + " " +
-                             std::to_string(::getpid()) + " " + HostName() + " " +
-                             std::to_string(NowMs()) + "\n";
+    const std::string line =
+        std::to_string(run.end) + " " + identity_ + " " + std::to_string(NowMs()) + "\n";
     if (!CreateRunFile(runs + "/" + RunName(lane, at), line)) continue;  // taken: look at it
     cursor_[static_cast<size_t>(lane)] = run.end;
     head_[static_cast<size_t>(lane)] = true;
@@ -448,15 +444,18 @@ std::optional<ClaimRun> ClaimBoard::TakeRun(int lane, Index size) {
 
 std::optional<ClaimBoard::RunFile> ClaimBoard::ReadRun(int lane, Index start) const {
   const std::string file = dir_ + "/runs/" + RunName(lane, start);
-  // A run file is written right after it is created: wait a little for its newline. Without
-  // one after that, its creator died in between: one position, whose holder is unknown.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  // A run file is written right after it is created: a reader waits for its newline, but only
+  // until the file is a second old (its mtime is its creation). Without a newline by then its
+  // creator died in between: one position, whose holder is unknown. Every later reader sees
+  // the age at once and does not wait.
+  constexpr double kAbandonedAfterS = 1.0;
   for (int tries = 0;; ++tries) {
     const std::optional<std::string> text = ReadSmall(file);
     if (!text) return std::nullopt;
     RunFile r;
     if (text->find('\n') == std::string::npos) {
-      if (std::chrono::steady_clock::now() < deadline) {
+      const std::optional<double> age = AgeSeconds(file);
+      if (age && *age < kAbandonedAfterS) {
         std::this_thread::sleep_for(std::chrono::milliseconds(tries < 10 ? 0 : 1));
         continue;
       }
@@ -538,9 +537,8 @@ ClaimBoard::Survey ClaimBoard::SurveyHolders() {
     if (Holds(name)) continue;
     survey.others_busy = true;
     if (!survey.taken_over.empty()) break;
-    ClaimHolder h;
-    bool stale = name.rfind(kReleased, 0) == 0 ||
-                 (ParseHolderName(name, h) && h.host == HostName() && !ProcessAlive(h.pid));
+    // Age 0: stale only if given back or its process is gone on this host.
+    bool stale = StaleHolder(name, 0);
     if (!stale) {
       if (stats == kStatsPerSurvey) continue;
       ++stats;
@@ -550,8 +548,7 @@ ClaimBoard::Survey ClaimBoard::SurveyHolders() {
       stale = StaleHolder(name, *age);
     }
     if (!stale) continue;
-    std::lock_guard lock(mu_);
-    survey.taken_over = TakeOverLocked(name);
+    survey.taken_over = TakeOver(name);
   }
   if (!survey.taken_over.empty()) {
     // Busy unless the one taken over was the last other holder: the next survey tells.
@@ -560,12 +557,16 @@ ClaimBoard::Survey ClaimBoard::SurveyHolders() {
   return survey;
 }
 
-std::vector<ClaimRun> ClaimBoard::TakeOverLocked(const std::string& name) {
+std::vector<ClaimRun> ClaimBoard::TakeOver(const std::string& name) {
   const std::string dir = dir_ + "/holders";
   const std::string path = dir + "/" + name;
   // Renamed to a holder name of this process: of two takers one succeeds, and the runs are
   // listed by some holder file at every moment.
-  const std::string mine = holder_name_ + "~" + std::to_string(++takeovers_);
+  std::string mine;
+  {
+    std::lock_guard lock(mu_);
+    mine = holder_name_ + "~" + std::to_string(++takeovers_);
+  }
   const std::string taken = dir + "/" + mine;
   if (::rename(path.c_str(), taken.c_str()) != 0) return {};
   // It may have come alive between the look and the rename (a heartbeat): give it back.
@@ -574,8 +575,14 @@ std::vector<ClaimRun> ClaimBoard::TakeOverLocked(const std::string& name) {
     if (::rename(taken.c_str(), path.c_str()) != 0) ::unlink(taken.c_str());
     return {};
   }
+  {
+    // From here on this process's heartbeat keeps it fresh. The lock is not held while the
+    // chains are followed below: a heartbeat held back longer than the lease would make this
+    // file look stale to the others, who would take it over in turn.
+    std::lock_guard lock(mu_);
+    files_.insert(mine);
+  }
   ::utimensat(AT_FDCWD, taken.c_str(), nullptr, 0);
-  files_.insert(mine);
   ClaimHolder content, who;
   ParseHolderName(name.rfind(kReleased, 0) == 0 ? name.substr(kReleased.size()) : name, who);
   ParseHolderContent(ReadSmall(taken).value_or(""), content, &who);
@@ -584,6 +591,7 @@ std::vector<ClaimRun> ClaimBoard::TakeOverLocked(const std::string& name) {
     if (lane >= lanes_.count) continue;
     for (const ClaimRun& r : RunsOf(lane, from, who)) candidates.push_back(r);
   }
+  std::lock_guard lock(mu_);
   std::vector<ClaimRun> runs;
   for (const ClaimRun& r : candidates) {
     if (r.lane < lanes_.count && r.end <= lanes_.Length(r.lane) && !held_.count(r)) {
@@ -630,8 +638,7 @@ void ClaimBoard::ReleaseHeld() {
   leaving_ = true;
   if (!held_.empty()) {
     // One file with every run in hand, then this process's own files go.
-    std::string text = "holder " + std::to_string(worker_) + " " + std::to_string(::getpid()) +
-                       " " + HostName() + "\n";
+    std::string text = "holder " + identity_ + "\n";
     for (const auto& [r, file] : held_) {
       text += "run " + std::to_string(r.lane) + " " + std::to_string(r.start) + " " +
               std::to_string(r.end) + "\n";
@@ -665,8 +672,7 @@ std::set<ClaimRun> ClaimBoard::Held() const {
 }
 
 void ClaimBoard::WriteMainLocked() {
-  std::string text = "holder " + std::to_string(worker_) + " " + std::to_string(::getpid()) + " " +
-                     HostName() + "\n";
+  std::string text = "holder " + identity_ + "\n";
   for (const auto& [lane, from] : from_) {
     text += "from " + std::to_string(lane) + " " + std::to_string(from) + "\n";
   }

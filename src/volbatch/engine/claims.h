@@ -10,7 +10,7 @@
 // work (batch_size.h). Runs of a lane form a chain: the run after [s, e) starts at e. Layout,
 // under JOBDIR/claims/:
 //   generation   created by whoever prepares a run (`volbatch run`) when no worker is live:
-//                "volbatch-claims 1 <blocks> <id>\n" then a bitmap of the blocks done at that
+//                "volbatch-claims 1 <blocks>\n" then a bitmap of the blocks done at that
 //                moment (bit b of byte b/8), so that a starting worker learns what to skip
 //                from one file instead of N ledgers. Blocks done later in the same generation
 //                were done in runs, which nobody takes again (takeovers re-read the ledgers).
@@ -18,7 +18,8 @@
 //   runs/L.S     run S of lane L (S = its first position), "<end> <worker> <pid> <host> <ms>\n",
 //                created with O_EXCL (of two workers asking for the same run exactly one gets
 //                it) and written at once; a reader that finds it without its newline waits for
-//                it (a creator killed in between leaves it so: the chain then goes on at S + 1,
+//                it while the file is under a second old (a creator killed in between leaves it
+//                so for good: the chain then goes on at S + 1,
 //                and the dead holder's takeover computes position S). Kept until the claims are
 //                reset, so that the chain can be followed.
 //   runs/L.head  a run boundary of lane L where the chain can be followed from, replaced
@@ -149,7 +150,7 @@ class ClaimBoard {
  private:
   void JoinGeneration(Index blocks);
   void JoinLanes(int of);
-  std::optional<Index> Cursor(int lane);
+  Index Cursor(int lane);  // the next run's start as known here, or read from the hint
   // Replaces the main holder file: this worker and the lanes it claims runs in.
   void WriteMainLocked();
   // Runs of `lane` from `from` on whose run file names worker/pid/host (a dead holder's).
@@ -158,7 +159,8 @@ class ClaimBoard {
   void DropIfEmptyLocked(const std::string& file);
   bool Holds(const std::string& file) const;
   bool StaleHolder(const std::string& name, double age_s) const;
-  std::vector<ClaimRun> TakeOverLocked(const std::string& name);
+  // Takes over one stale holder file's runs (empty if another taker got it first).
+  std::vector<ClaimRun> TakeOver(const std::string& name);
   void MarkEnded(int lane);
   // The run of `lane` starting at `start`, if one does: its end and holder (a run file whose
   // creator died before writing it reads as one position, holder unknown).
@@ -168,7 +170,7 @@ class ClaimBoard {
     bool complete = false;
   };
   std::optional<RunFile> ReadRun(int lane, Index start) const;
-  std::string dir_, holder_name_, holder_line_;
+  std::string dir_, holder_name_, identity_;
   int worker_;
   std::chrono::milliseconds lease_;
   Lanes lanes_;

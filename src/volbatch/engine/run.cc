@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "volbatch/core/error.h"
@@ -481,21 +482,21 @@ nlohmann::json JobStatus(const std::string& jobdir) {
     if (r.status == BlockStatus::kFailed) failed.push_back(b);
   }
   j["failed_blocks"] = failed;
-  // Work in hand: one holder file per worker process (claims.h), with the runs it holds and
-  // its heartbeat's age.
+  // Work in hand: one holder file per worker process (claims.h), with its heartbeat's age,
+  // the lanes it claims runs in (from which position) and the runs it took over.
   nlohmann::json running = nlohmann::json::array();
   for (const ClaimHolder& c : ListHolders(jobdir)) {
+    nlohmann::json lanes = nlohmann::json::array();
+    for (const auto& [lane, from] : c.lanes) lanes.push_back({{"lane", lane}, {"from", from}});
     nlohmann::json runs = nlohmann::json::array();
-    Index positions = 0;
     for (const ClaimRun& r : c.runs) {
       runs.push_back({{"lane", r.lane}, {"start", r.start}, {"end", r.end}});
-      positions += r.end - r.start;
     }
     running.push_back({{"worker", c.worker},
                        {"pid", c.pid},
                        {"host", c.host},
                        {"age_s", c.age_s},
-                       {"blocks", positions},
+                       {"lanes", lanes},
                        {"runs", runs}});
   }
   j["in_flight"] = running;
@@ -513,17 +514,21 @@ std::string JobStatusText(const nlohmann::json& s) {
     << s["blocks_failed"] << " failed, " << s["blocks_remaining"] << " remaining\n";
   if (!s["failed_blocks"].empty()) o << "failed blocks: " << s["failed_blocks"].dump() << "\n";
   if (s.contains("in_flight") && !s["in_flight"].empty()) {
-    std::map<int, Index> per_worker;
-    Index blocks = 0;
+    // Holder files name lanes, not blocks (a run is one file in claims/runs): workers and the
+    // lanes each claims in.
+    std::map<int, std::set<int>> per_worker;
     for (const auto& c : s["in_flight"]) {
-      per_worker[c.value("worker", -1)] += c.value("blocks", Index{0});
-      blocks += c.value("blocks", Index{0});
+      std::set<int>& lanes = per_worker[c.value("worker", -1)];
+      for (const auto& l : c.value("lanes", nlohmann::json::array()))
+        lanes.insert(l.value("lane", -1));
+      for (const auto& r : c.value("runs", nlohmann::json::array()))
+        lanes.insert(r.value("lane", -1));
     }
-    o << "in hand: " << blocks << " blocks claimed by " << s["in_flight"].size()
-      << " worker processes";
+    o << "in hand: " << s["in_flight"].size() << " worker processes";
     const char* sep = " (";
-    for (const auto& [w, n] : per_worker) {
-      o << sep << "worker " << w << ": " << n;
+    for (const auto& [w, lanes] : per_worker) {
+      o << sep << "worker " << w << ": " << lanes.size()
+        << (lanes.size() == 1 ? " lane" : " lanes");
       sep = ", ";
     }
     o << ")\n";
