@@ -16,6 +16,7 @@
 #include "volbatch/cli/transfer.h"
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
+#include "volbatch/core/parallel.h"
 #include "volbatch/engine/plan.h"
 #include "volbatch/engine/pyramid.h"
 #include "volbatch/engine/run.h"
@@ -241,6 +242,7 @@ int Main(int argc, char** argv) {
   }
 
   std::unique_ptr<tbb::global_control> limit;
+  SetThreadLimit(threads);
   if (threads > 0) {
     limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                   threads);

@@ -82,10 +82,22 @@ class Handed {
   F f_;
 };
 
+// The process's thread limit (`--threads`; 0: no limit). At 1, ParallelFor runs its loop on
+// the calling thread and never starts libtbb: starting it costs a process ~45 failed metadata
+// calls (its dlopen of libirml.so.1 probes every library directory), which 256 one-thread
+// workers on a shared filesystem would pay 256 times (issue 16).
+void SetThreadLimit(int threads);
+int ThreadLimit();
+
 // f(i) for every i in [first, last), in parallel; like tbb::parallel_for(first, last, f).
+// A single index, or a limit of one thread, runs inline.
 template <typename Index, typename F>
 void ParallelFor(Index first, Index last, const F& f) {
   if (!(first < last)) return;
+  if (last - first == 1 || ThreadLimit() == 1) {
+    for (Index i = first; i != last; ++i) f(i);
+    return;
+  }
   struct Done {
     char sync = 0;
     ~Done() { HappensAfter(&sync); }  // also when a body threw

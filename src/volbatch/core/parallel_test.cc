@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -53,6 +54,26 @@ TEST(ParallelFor, ABodysExceptionReachesTheCaller) {
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()), "body 57");
   }
+}
+
+// One thread (`--threads 1`) or one index: the loop runs on the caller, so libtbb never starts
+// its workers (and a worker process never pays libtbb's start-up).
+TEST(ParallelFor, OneThreadOrOneIndexRunsOnTheCaller) {
+  const auto caller = std::this_thread::get_id();
+  std::atomic<int> elsewhere{0};
+  ParallelFor(size_t{0}, size_t{1}, [&](size_t) {
+    if (std::this_thread::get_id() != caller) ++elsewhere;
+  });
+  SetThreadLimit(1);
+  std::vector<int> order;
+  ParallelFor(size_t{0}, size_t{1000}, [&](size_t i) {
+    if (std::this_thread::get_id() != caller) ++elsewhere;
+    order.push_back(static_cast<int>(i));  // unsynchronised: fine only on one thread
+  });
+  SetThreadLimit(0);
+  EXPECT_EQ(elsewhere, 0);
+  ASSERT_EQ(order.size(), 1000u);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
 }
 
 // A stage object handed to other threads (as the pipeline's filters are) sees what was built.

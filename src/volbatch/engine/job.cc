@@ -457,13 +457,14 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     throw fail("[output] path", "is the input dataset; the engine never writes its input");
   }
   // Input.
-  Dataset input = [&] {
+  job.input = [&] {
     try {
-      return Dataset::Open(job.input_path);
+      return std::make_shared<const Dataset>(Dataset::Open(job.input_path));
     } catch (const Error& e) {
       throw WithContext(e, spec.source + ": [input] path");
     }
   }();
+  const Dataset& input = *job.input;
   job.input_shape = input.shape();
   job.input_dtype = input.dtype();
   if (spec.input.channels) {

@@ -17,6 +17,8 @@
 
 namespace volbatch {
 
+class Dataset;
+
 struct JobSpec {
   std::string source;  // the job file, for messages
   struct Input {
@@ -78,6 +80,9 @@ int64_t ParseByteSize(const nlohmann::json& value, const std::string& what);
 struct ResolvedJob {
   JobSpec spec;
   std::string input_path, output_path, jobdir;  // absolute
+  // Opened once, by ResolveJob: every open reads the array's metadata again (and on a shared
+  // filesystem, each read is a round trip per worker start).
+  std::shared_ptr<const Dataset> input;
   Shape input_shape;                            // full, with channels first if any
   DataType input_dtype = DataType::kUint8;
   Index input_channels = 0;  // 0: no channel axis

@@ -125,11 +125,9 @@ void JobDir::Reset() const {
   }
 }
 
-std::optional<Shape> StoredBlock(const std::string& jobdir) {
-  auto j = JobDir(jobdir).ReadJob();
-  if (!j) return std::nullopt;
+std::optional<Shape> StoredBlock(const nlohmann::json& job_json) {
   try {
-    return j->at("identity").at("tiling").at("block").get<Shape>();
+    return job_json.at("identity").at("tiling").at("block").get<Shape>();
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
   }

@@ -49,7 +49,8 @@ class JobDir {
   std::string path_;
 };
 
-// The block shape an earlier run stored, if any (so a resume keeps the same block grid).
-std::optional<Shape> StoredBlock(const std::string& jobdir);
+// The block shape an earlier run stored in its job.json, if any (so a resume keeps the same
+// block grid).
+std::optional<Shape> StoredBlock(const nlohmann::json& job_json);
 
 }  // namespace volbatch

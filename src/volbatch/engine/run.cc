@@ -141,17 +141,19 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     char sync = 0;
     ~Done() { HappensAfter(&sync); }
   } done;
-  auto next = [&](tbb::flow_control& fc) -> Token* {
+  auto take = [&]() -> Token* {
     StageRun run(nullptr, &first_stage, done.sync);
     const std::optional<Index> block = source.Next();
-    if (!block) {
-      fc.stop();
-      return nullptr;
-    }
+    if (!block) return nullptr;
     auto* t = new Token;
     t->block = *block;
     t->start = Clock::now();
     run.SetToken(t);
+    return t;
+  };
+  auto next = [&](tbb::flow_control& fc) -> Token* {
+    Token* t = take();
+    if (!t) fc.stop();
     return t;
   };
   auto read = [&](Token* t) {
@@ -215,13 +217,20 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     r.duration_ms = static_cast<uint32_t>(std::min(4e9, Seconds(Clock::now() - t->start) * 1000));
     commit.Add(r, t->error);
   };
-  const tbb::filter<void, void> stages =
-      tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order, Handed(next)) &
-      tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(read)) &
-      tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(compute)) &
-      tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(write)) &
-      tbb::make_filter<Token*, void>(tbb::filter_mode::serial_out_of_order, Handed(record));
-  tbb::parallel_pipeline(static_cast<size_t>(std::max(1, job.blocks_in_flight)), stages);
+  if (job.threads == 1) {
+    // One thread needs no thread pool: starting libtbb's costs each worker process ~45 failed
+    // metadata calls (its dlopen of libirml.so.1 probes every library directory), which 256
+    // one-thread workers on a shared filesystem pay 256 times (issue 16).
+    while (Token* t = take()) record(write(compute(read(t))));
+  } else {
+    const tbb::filter<void, void> stages =
+        tbb::make_filter<void, Token*>(tbb::filter_mode::serial_in_order, Handed(next)) &
+        tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(read)) &
+        tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(compute)) &
+        tbb::make_filter<Token*, Token*>(tbb::filter_mode::parallel, Handed(write)) &
+        tbb::make_filter<Token*, void>(tbb::filter_mode::serial_out_of_order, Handed(record));
+    tbb::parallel_pipeline(static_cast<size_t>(std::max(1, job.blocks_in_flight)), stages);
+  }
   commit.Flush();
   source.set_flush(nullptr);
   return failures;
@@ -242,7 +251,7 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
   JobSpec effective = spec;
   if (options.threads > 0) effective.run.threads = options.threads;
   PreparedJob p;
-  p.job = ResolveJob(effective, options.force ? std::nullopt : StoredBlock(jobdir_path));
+  p.job = ResolveJob(effective, options.force || !old ? std::nullopt : StoredBlock(*old));
   const ResolvedJob& job = p.job;
 
   const nlohmann::json identity = job.Identity();
@@ -276,7 +285,7 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
   // A run killed mid-write leaves temporaries beside the chunks it was writing.
   p.output->SweepTemporaries();
   for (const auto& level : p.levels) level->SweepTemporaries();
-  p.input = std::make_shared<const Dataset>(Dataset::Open(job.input_path));
+  p.input = job.input;
   return p;
 }
 
@@ -292,7 +301,7 @@ PreparedJob OpenPreparedJob(const std::string& jobdir, int threads) {
   JobSpec spec = ParseJobJson(stored->at("spec"), jobdir + "/job.json");
   if (threads > 0) spec.run.threads = threads;
   PreparedJob p;
-  p.job = ResolveJob(spec, StoredBlock(jobdir));
+  p.job = ResolveJob(spec, StoredBlock(*stored));
   const std::string change =
       DescribeChange(stored->value("identity", nlohmann::json()), p.job.Identity());
   if (!change.empty()) {
@@ -301,7 +310,7 @@ PreparedJob OpenPreparedJob(const std::string& jobdir, int threads) {
   }
   p.output = std::make_shared<Dataset>(Dataset::Open(p.job.output_path, kDeferred));
   p.levels = PrepareBlockLevels(p.job, true, MissingLevel::kRefuse);
-  p.input = std::make_shared<const Dataset>(Dataset::Open(p.job.input_path));
+  p.input = p.job.input;
   return p;
 }
 
@@ -343,7 +352,12 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   std::vector<BlockFailure> failures;
   for (int attempt = 0; attempt <= job.spec.run.retries; ++attempt) {
     const bool last = attempt == job.spec.run.retries;
-    arena.execute([&] { failures = RunPass(job, proc, *source, &ledger, last, c, progress); });
+    auto pass = [&] { failures = RunPass(job, proc, *source, &ledger, last, c, progress); };
+    if (job.threads == 1) {
+      pass();
+    } else {
+      arena.execute(pass);
+    }
     if (failures.empty() || last) break;
     std::vector<Index> again;
     for (const auto& f : failures) again.push_back(f.block);

@@ -93,8 +93,11 @@ bool Dataset::Exists(const std::string& path) {
 }
 
 Dataset Dataset::Open(const std::string& path, const DatasetOptions& dataset_options) {
-  if (!fs::exists(path)) throw NotFound(path + ": no such dataset");
-  if (!fs::is_directory(path)) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);  // one stat: each is a metadata round trip
+  if (status.type() == fs::file_type::not_found) throw NotFound(path + ": no such dataset");
+  if (ec) throw IoError(path + ": " + ec.message());
+  if (!fs::is_directory(status)) {
     throw InvalidArgument(path + ": not a dataset directory (N5, Zarr v2 or Zarr v3 array)");
   }
   TuneMallocForUnits();
