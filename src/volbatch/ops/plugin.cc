@@ -87,36 +87,42 @@ std::vector<std::string> AvailableOperatorPlugins() {
   return {types.begin(), types.end()};
 }
 
+void* OpenPluginLibrary(const std::string& file, const std::string& what) {
+  for (const auto& dir : OperatorPluginDirs()) {
+    const fs::path path = fs::path(dir) / file;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) continue;
+    // RTLD_LOCAL keeps a plugin's own dependencies' symbols (LibTorch's, MPI's) out of the
+    // global scope; its dependencies on the volbatch layers resolve to the copies already
+    // loaded, so it registers into this process's registries.
+    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* why = ::dlerror();
+      throw Unsupported(what + ": cannot load " + path.string() + ": " +
+                        (why ? why : "unknown error"));
+    }
+    return handle;
+  }
+  return nullptr;
+}
+
 bool LoadOperatorPlugin(const std::string& type) {
   static std::mutex mu;
   static std::map<std::string, bool> loaded;
   std::lock_guard lock(mu);
   if (auto it = loaded.find(type); it != loaded.end()) return it->second;
   if (!ValidType(type)) return loaded[type] = false;
-  const std::string file = kPrefix + type + kSuffix;
-  for (const auto& dir : OperatorPluginDirs()) {
-    const fs::path path = fs::path(dir) / file;
-    std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) continue;
-    // RTLD_LOCAL keeps LibTorch's symbols out of the global scope; the plugin's own
-    // dependency on libvolbatch_ops resolves to the copy already loaded, so it registers
-    // into this registry.
-    void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      const char* why = ::dlerror();
-      throw Unsupported("[operator] type \"" + type + "\": cannot load " + path.string() + ": " +
-                        (why ? why : "unknown error"));
-    }
-    using Entry = void (*)();
-    auto entry = reinterpret_cast<Entry>(::dlsym(handle, "volbatch_register_operators"));
-    if (!entry) {
-      throw Unsupported("[operator] type \"" + type + "\": " + path.string() +
-                        " has no volbatch_register_operators()");
-    }
-    entry();  // the handle stays open for the life of the process
-    return loaded[type] = true;
+  const std::string what = "[operator] type \"" + type + "\"";
+  void* handle = OpenPluginLibrary(kPrefix + type + kSuffix, what);
+  if (!handle) return loaded[type] = false;
+  using Entry = void (*)();
+  auto entry = reinterpret_cast<Entry>(::dlsym(handle, "volbatch_register_operators"));
+  if (!entry) {
+    throw Unsupported(what + ": " + kPrefix + type + kSuffix +
+                      " has no volbatch_register_operators()");
   }
-  return loaded[type] = false;
+  entry();
+  return loaded[type] = true;
 }
 
 }  // namespace volbatch

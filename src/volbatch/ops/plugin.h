@@ -20,6 +20,11 @@ namespace volbatch {
 std::vector<std::string> OperatorPluginDirs();
 // Operator types for which a plugin file exists (not loaded).
 std::vector<std::string> AvailableOperatorPlugins();
+// Opens the shared library `file` (a plugin of any kind: operators, the MPI worker) from the
+// first of OperatorPluginDirs() that has it; the handle stays open for the life of the
+// process. Returns nullptr if no directory has it; throws Unsupported naming `what`, the file
+// and the loader's message if it cannot load.
+void* OpenPluginLibrary(const std::string& file, const std::string& what);
 // Loads the plugin for `type` once and registers its operators. Returns false if no plugin
 // file exists; throws Unsupported naming the file and the loader's message if it cannot load.
 bool LoadOperatorPlugin(const std::string& type);
