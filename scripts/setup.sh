@@ -11,14 +11,14 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git procps time strace util-linux
   zlib1g-dev libdeflate-dev libzstd-dev liblz4-dev libblosc-dev libbz2-dev liblzma-dev
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libtbb-dev
-  libtiff-dev libpng-dev libgtest-dev libbenchmark-dev
+  libtiff-dev libpng-dev libgtest-dev libbenchmark-dev libcurl4-openssl-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pytest
   python3-dask python3-scipy libtorch-dev python3-torch libyaml-cpp-dev
   slurm-wlm slurmctld slurmd slurm-client munge openmpi-bin libopenmpi-dev
   openssh-server openssh-client python3-kubernetes python3-yaml
   pybind11-dev python3-dev python3-setuptools python3-pip python3-venv python3-wheel
   python3-distributed clang-14 libclang-rt-14-dev llvm-14
-  chromium
+  chromium nginx-light python3-boto3
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,8 +32,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The Zarr v3 peer (zarrita) for the interoperability tests.
-if [ -f tests/interop/package.json ] && [ ! -d tests/interop/node_modules/zarrita ]; then
+# The test peers on npm: zarrita (Zarr v3) and s3rver (a loopback S3 server).
+if [ -f tests/interop/package.json ] && { [ ! -d tests/interop/node_modules/zarrita ] ||
+    [ ! -d tests/interop/node_modules/s3rver ]; }; then
   (cd tests/interop && { npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; })
 fi
 

@@ -7,11 +7,11 @@
 #include <thread>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/plugin_library.h"
 #include "volbatch/exec/command.h"
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/processes.h"
 #include "volbatch/exec/worker_pool.h"
-#include "volbatch/ops/plugin.h"
 
 namespace volbatch {
 

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/plugin_library.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
@@ -31,7 +32,7 @@ class PluginPath : public ::testing::Test {
 };
 
 TEST_F(PluginPath, EnvironmentComesFirstThenTheExecutablesDirectory) {
-  const auto dirs = OperatorPluginDirs();
+  const auto dirs = PluginDirs();
   ASSERT_GE(dirs.size(), 4u);
   EXPECT_EQ(dirs[0], "/nonexistent");
   EXPECT_EQ(dirs[1], dir_.string());
