@@ -1,6 +1,7 @@
 #include "volbatch/kvstore/location.h"
 
 #include <cctype>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -85,6 +86,18 @@ std::shared_ptr<KvStore> OpenKvStore(const std::string& location,
                           "\" (known: " + KnownSchemes() + ")");
   }
   return (*opener)(location);
+}
+
+std::string AbsoluteLocation(std::string_view location) {
+  if (IsUrl(location)) {
+    std::string s(location);
+    while (s.size() > 1 && s.back() == '/' && !s.ends_with("://")) s.pop_back();
+    return s;
+  }
+  std::string s =
+      std::filesystem::absolute(std::filesystem::path(location)).lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
 }
 
 std::string JoinLocation(std::string_view location, std::string_view relative) {

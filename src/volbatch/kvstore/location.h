@@ -32,6 +32,9 @@ void RegisterKvStoreScheme(const std::string& scheme, KvStoreOpener opener);
 std::shared_ptr<KvStore> OpenKvStore(const std::string& location,
                                      const FileStoreOptions& file_options = {});
 
+// A path made absolute and normal ("raw.n5/" -> "/cwd/raw.n5"); a URL as given, without
+// trailing slashes.
+std::string AbsoluteLocation(std::string_view location);
 // `location` with `relative` ('/'-separated) appended: "s3://b/raw.n5" + "s0" is
 // "s3://b/raw.n5/s0"; for a local path, the same with the path's separator.
 std::string JoinLocation(std::string_view location, std::string_view relative);

@@ -11,6 +11,7 @@
 
 #include "volbatch/core/error.h"
 #include "volbatch/core/parallel.h"
+#include "volbatch/kvstore/location.h"
 #include "volbatch/store/fill_value.h"
 #include "volbatch/store/unit_lock.h"
 
@@ -27,19 +28,22 @@ bool IsContainerName(const std::string& name) {
   return ends(".n5") || ends(".zarr");
 }
 
-// The outermost ".n5"/".zarr" directory on the path is the container root; without one, the
-// array's own directory is.
-std::pair<fs::path, std::string> SplitContainer(const fs::path& path) {
-  fs::path abs = fs::absolute(path).lexically_normal();
+// The outermost ".n5"/".zarr" directory on the location is the container root; without one,
+// the array's own directory is. A URL splits the same way below its bucket or host.
+std::pair<std::string, std::string> SplitContainer(const std::string& location) {
+  const std::string abs = AbsoluteLocation(location);
   std::vector<std::string> parts;
-  for (const auto& p : abs) {
-    if (!p.empty() && p != "/") parts.push_back(p.string());
+  std::string rest = abs;
+  while (true) {
+    auto [parent, name] = SplitLocation(rest);
+    if (name.empty() || parent == rest) break;
+    parts.insert(parts.begin(), name);
+    rest = parent;
   }
-  while (!parts.empty() && parts.back().empty()) parts.pop_back();
   for (size_t i = 0; i < parts.size(); ++i) {
     if (IsContainerName(parts[i])) {
-      fs::path root = "/";
-      for (size_t j = 0; j <= i; ++j) root /= parts[j];
+      std::string root = rest;
+      for (size_t j = 0; j <= i; ++j) root = JoinLocation(root, parts[j]);
       std::string key;
       for (size_t j = i + 1; j < parts.size(); ++j) key += (key.empty() ? "" : "/") + parts[j];
       return {root, key};
@@ -48,12 +52,14 @@ std::pair<fs::path, std::string> SplitContainer(const fs::path& path) {
   return {abs, ""};
 }
 
-std::string FormatFromPath(const fs::path& path) {
-  for (const auto& p : fs::absolute(path)) {
-    const std::string s = p.string();
-    if (s.size() > 3 && s.compare(s.size() - 3, 3, ".n5") == 0) return "n5";
+std::string FormatFromPath(const std::string& location) {
+  std::string rest = AbsoluteLocation(location);
+  while (true) {
+    auto [parent, name] = SplitLocation(rest);
+    if (name.size() > 3 && name.ends_with(".n5")) return "n5";
+    if (name.empty() || parent == rest) return "zarr3";
+    rest = parent;
   }
-  return "zarr3";
 }
 
 // Every storage unit read or written allocates and frees a few unit-sized buffers (the unit, its
@@ -84,30 +90,40 @@ void TuneMallocForUnits() {
 #endif
 }
 
+// Partial writes lock a file in the array's directory (unit_lock.h); an object store has no
+// directory to lock in, so until conditional writes (If-Match on the ETag, issue 17) guard
+// them, two writers of parts of one unit there can lose an update. The engine's blocks own
+// whole units, so its runs are not affected.
+bool LockPartialWrites(const std::string& path, const DatasetOptions& options) {
+  return options.lock_partial_writes && !IsUrl(path);
+}
+
 }  // namespace
 
 bool Dataset::Exists(const std::string& path) {
-  if (!fs::is_directory(path)) return false;
-  auto kv = OpenFileStore(path);
+  if (!IsUrl(path) && !fs::is_directory(path)) return false;
+  auto kv = OpenKvStore(path);
   return DetectFormat(*kv) != nullptr;
 }
 
 Dataset Dataset::Open(const std::string& path, const DatasetOptions& dataset_options) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);  // one stat: each is a metadata round trip
-  if (status.type() == fs::file_type::not_found) throw NotFound(path + ": no such dataset");
-  if (ec) throw IoError(path + ": " + ec.message());
-  if (!fs::is_directory(status)) {
-    throw InvalidArgument(path + ": not a dataset directory (N5, Zarr v2 or Zarr v3 array)");
+  if (!IsUrl(path)) {
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);  // one stat: a metadata round trip
+    if (status.type() == fs::file_type::not_found) throw NotFound(path + ": no such dataset");
+    if (ec) throw IoError(path + ": " + ec.message());
+    if (!fs::is_directory(status)) {
+      throw InvalidArgument(path + ": not a dataset directory (N5, Zarr v2 or Zarr v3 array)");
+    }
   }
   TuneMallocForUnits();
-  auto kv = OpenFileStore(path, {.sync = dataset_options.sync});
+  auto kv = OpenKvStore(path, {.sync = dataset_options.sync});
   const Format* format = DetectFormat(*kv);
   if (!format) {
     throw NotFound(path +
                    ": not an array (no N5 attributes.json with dimensions, .zarray or zarr.json)");
   }
-  return Dataset(path, kv, format->open(kv, path), dataset_options.lock_partial_writes);
+  return Dataset(path, kv, format->open(kv, path), LockPartialWrites(path, dataset_options));
 }
 
 Dataset Dataset::Create(const std::string& path, const CreateOptions& options,
@@ -133,21 +149,26 @@ Dataset Dataset::Create(const std::string& path, const CreateOptions& options,
   }
   // Deferred: the metadata written below and the erasures are synced once, at the end.
   const FileStoreOptions store_options{.sync = dataset_options.sync};
-  auto kv = OpenFileStore(path, store_options);
-  if (fs::exists(path)) {
-    if (!fs::is_directory(path)) throw AlreadyExists(path + ": exists and is not a directory");
+  auto kv = OpenKvStore(path, store_options);
+  const bool url = IsUrl(path);
+  if (url || fs::exists(path)) {
+    if (!url && !fs::is_directory(path)) {
+      throw AlreadyExists(path + ": exists and is not a directory");
+    }
     if (DetectFormat(*kv)) {
       if (!options.overwrite) {
         throw AlreadyExists(path + ": dataset exists (pass --overwrite to replace it)");
       }
       for (const auto& key : kv->List("")) kv->Erase(key);
-    } else if (!fs::is_empty(path)) {
-      throw AlreadyExists(path +
-                          ": directory exists and is not an array; refusing to write into it");
+    } else if (url ? !kv->List("").empty() : !fs::is_empty(path)) {
+      throw AlreadyExists(
+          path +
+          (url ? ": holds keys and is not an array" : ": directory exists and is not an array") +
+          "; refusing to write into it");
     }
   }
   auto [root, key_in_root] = SplitContainer(path);
-  auto root_kv = OpenFileStore(root.string(), store_options);
+  auto root_kv = OpenKvStore(root, store_options);
   auto driver = format->create(kv, root_kv, key_in_root, options);
   try {
     root_kv->Sync();
@@ -155,7 +176,7 @@ Dataset Dataset::Create(const std::string& path, const CreateOptions& options,
   } catch (const Error& e) {
     throw WithContext(e, path + ": syncing the new array's metadata");
   }
-  return Dataset(path, kv, driver, dataset_options.lock_partial_writes);
+  return Dataset(path, kv, driver, LockPartialWrites(path, dataset_options));
 }
 
 Shape Dataset::UnitGrid() const {

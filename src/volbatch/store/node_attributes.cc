@@ -4,6 +4,7 @@
 
 #include "volbatch/core/error.h"
 #include "volbatch/kvstore/kvstore.h"
+#include "volbatch/kvstore/location.h"
 
 namespace volbatch {
 namespace {
@@ -45,7 +46,7 @@ constexpr std::array<const char*, 5> kN5Structure = {"dimensions", "blockSize", 
 }  // namespace
 
 nlohmann::json ReadNodeAttributes(const std::string& node_path) {
-  const auto kv = OpenFileStore(node_path);
+  const auto kv = OpenKvStore(node_path);
   const AttributesFile f = Locate(*kv, node_path);
   ojson doc = ParseObject(*kv, f.key);
   if (f.nested) {
@@ -66,7 +67,7 @@ void UpdateNodeAttributes(const std::string& node_path, const nlohmann::json& pa
     throw InvalidArgument(node_path + ": attributes to set must be a JSON object, got " +
                           patch.dump());
   }
-  const auto kv = OpenFileStore(node_path);
+  const auto kv = OpenKvStore(node_path);
   const AttributesFile f = Locate(*kv, node_path);
   ojson doc = ParseObject(*kv, f.key);
   ojson* attrs = &doc;
