@@ -11,6 +11,7 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
 #include "volbatch/core/parallel.h"
+#include "volbatch/kvstore/location.h"
 
 namespace volbatch {
 namespace fs = std::filesystem;
@@ -148,7 +149,7 @@ void CopyInto(const Dataset& src, Dataset& dst) {
 Dataset CopyDataset(const std::string& src, const std::string& dst,
                     const TransferOptions& options) {
   Dataset in = Dataset::Open(src);
-  if (fs::absolute(src).lexically_normal() == fs::absolute(dst).lexically_normal()) {
+  if (AbsoluteLocation(src) == AbsoluteLocation(dst)) {
     throw InvalidArgument(dst + ": the destination is the source");
   }
   Dataset out =

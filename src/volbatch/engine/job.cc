@@ -13,6 +13,7 @@
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
 #include "volbatch/engine/pyramid.h"
+#include "volbatch/kvstore/location.h"
 #include "volbatch/store/dataset.h"
 
 namespace volbatch {
@@ -143,7 +144,9 @@ void RebaseJobPaths(JobSpec& spec, const std::string& job_file) {
   // Relative paths in a job file are relative to the file, so a job runs from any directory.
   const fs::path base = fs::absolute(job_file).parent_path();
   auto rebase = [&](std::string& p) {
-    if (!p.empty() && fs::path(p).is_relative()) p = (base / p).lexically_normal().string();
+    if (!p.empty() && !IsUrl(p) && fs::path(p).is_relative()) {
+      p = (base / p).lexically_normal().string();
+    }
   };
   rebase(spec.input.path);
   rebase(spec.output.path);
@@ -301,11 +304,25 @@ JobSpec ParseJobFile(const std::string& path) {
 }
 
 std::string JobDirOf(const JobSpec& spec) {
-  return spec.run.jobdir.empty() ? DefaultJobDir(spec.output.path)
-                                 : fs::absolute(spec.run.jobdir).lexically_normal().string();
+  if (spec.run.jobdir.empty()) return DefaultJobDir(spec.output.path);
+  if (IsUrl(spec.run.jobdir)) {
+    throw InvalidArgument(spec.source + ": [run] jobdir: " + spec.run.jobdir +
+                          ": the job directory must be on a filesystem (the data may be at a URL)");
+  }
+  return fs::absolute(spec.run.jobdir).lexically_normal().string();
 }
 
 std::string DefaultJobDir(const std::string& output_path) {
+  if (IsUrl(output_path)) {
+    // An object store has no directory beside the output: the URL's path under the working
+    // directory ("s3://lab/em/out.zarr/mito" -> ./s3/lab/em/out.zarr/mito.volbatch).
+    const std::string url = AbsoluteLocation(output_path);
+    const std::string scheme = UrlScheme(url);
+    return (fs::current_path() / scheme / url.substr(scheme.size() + 3))
+               .lexically_normal()
+               .string() +
+           ".volbatch";
+  }
   fs::path p = fs::absolute(output_path).lexically_normal();
   if (p.filename().empty()) p = p.parent_path();
   return p.string() + ".volbatch";
@@ -315,11 +332,13 @@ namespace {
 
 std::string OutputFormat(const JobSpec& spec) {
   if (!spec.output.format.empty()) return spec.output.format;
-  for (const auto& part : fs::path(spec.output.path)) {
-    const std::string s = part.string();
-    if (s.size() > 3 && s.compare(s.size() - 3, 3, ".n5") == 0) return "n5";
+  std::string rest = AbsoluteLocation(spec.output.path);
+  while (true) {
+    auto [parent, name] = SplitLocation(rest);
+    if (name.size() > 3 && name.ends_with(".n5")) return "n5";
+    if (name.empty() || parent == rest) return "zarr3";
+    rest = parent;
   }
-  return "zarr3";
 }
 
 Shape Spatial(const Shape& full, Index channels) {
@@ -415,9 +434,8 @@ void ResolveBlockLevels(ResolvedJob& job, const Fail& fail) {
       throw fail("[output] pyramid_method", e.what());
     }
   }
-  const fs::path out(job.output_path);
-  const std::vector<std::string> names =
-      PyramidLevelNames(out.filename().string(), spec.output.pyramid);
+  const auto [out_parent, out_name] = SplitLocation(job.output_path);
+  const std::vector<std::string> names = PyramidLevelNames(out_name, spec.output.pyramid);
   const Shape chunks = Spatial(job.output_chunks, job.output_channels);
   Shape total(rank, 1), shape = job.output_spatial;
   for (size_t k = 0; k < factors.size(); ++k) {
@@ -429,8 +447,8 @@ void ResolveBlockLevels(ResolvedJob& job, const Fail& fail) {
               (job.block[a] >= job.output_spatial[a] || job.block[a] % (total[a] * chunks[a]) == 0);
     }
     if (!whole) break;
-    job.block_levels.push_back({(out.parent_path() / names[k]).string(), factors[k],
-                                WithChannels(job.output_channels, shape)});
+    job.block_levels.push_back(
+        {JoinLocation(out_parent, names[k]), factors[k], WithChannels(job.output_channels, shape)});
   }
 }
 
@@ -447,8 +465,8 @@ Box FullBox(const Box& spatial, Index channels) {
 ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   ResolvedJob job;
   job.spec = spec;
-  job.input_path = fs::absolute(spec.input.path).lexically_normal().string();
-  job.output_path = fs::absolute(spec.output.path).lexically_normal().string();
+  job.input_path = AbsoluteLocation(spec.input.path);
+  job.output_path = AbsoluteLocation(spec.output.path);
   job.jobdir = JobDirOf(spec);
   auto fail = [&](const std::string& field, const std::string& what) {
     return InvalidArgument(spec.source + ": " + field + ": " + what);

@@ -137,7 +137,9 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block = 
 // `spatial` with a channel axis of `channels` prepended (none when channels is 0).
 Box FullBox(const Box& spatial, Index channels);
 
-// The default job directory of an output dataset: "<output>.volbatch" beside it.
+// The default job directory of an output dataset: "<output>.volbatch" beside it; for an output
+// at a URL, which has no directory beside it, the URL's path under the working directory
+// ("s3://lab/out.zarr/mito" -> "./s3/lab/out.zarr/mito.volbatch").
 std::string DefaultJobDir(const std::string& output_path);
 // The job's directory, absolute: [run] jobdir, or the default one beside its output.
 std::string JobDirOf(const JobSpec& spec);

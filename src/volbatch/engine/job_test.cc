@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "volbatch/core/error.h"
 #include "volbatch/engine/job_dir.h"
 
@@ -104,6 +106,27 @@ TEST(JobDir, DescribeChangeNamesTheField) {
   EXPECT_EQ(DescribeChange(a, b), "tiling.overlap: was [8,32,32], now [4,32,32]");
   EXPECT_EQ(DescribeChange(a, a), "");
   EXPECT_NE(Fingerprint(a), Fingerprint(b));
+}
+
+// Data at a URL, the job directory on this filesystem: beside the output for a path, the URL's
+// path under the working directory for a URL, and a [run] jobdir at a URL refused.
+TEST(JobDirTest, AnOutputAtAUrlHasItsJobDirectoryUnderTheWorkingDirectory) {
+  const std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(DefaultJobDir("/data/out.zarr/mito/"), "/data/out.zarr/mito.volbatch");
+  EXPECT_EQ(DefaultJobDir("s3://lab/em/out.zarr/mito/"), cwd + "/s3/lab/em/out.zarr/mito.volbatch");
+  EXPECT_EQ(DefaultJobDir("https://host/a.n5/s0"), cwd + "/https/host/a.n5/s0.volbatch");
+  JobSpec spec;
+  spec.source = "job.toml";
+  spec.output.path = "s3://lab/out.zarr/o";
+  spec.run.jobdir = "s3://lab/jobs/o";
+  try {
+    JobDirOf(spec);
+    FAIL() << "accepted a job directory at a URL";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "job.toml: [run] jobdir: s3://lab/jobs/o: the job directory must be on a filesystem "
+              "(the data may be at a URL)");
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "volbatch/engine/job.h"
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/run.h"
+#include "volbatch/kvstore/location.h"
 #include "volbatch/store/dataset.h"
 #include "volbatch/store/node_attributes.h"
 
@@ -85,7 +86,7 @@ Axes AxesOf(const std::string& path, size_t rank) {
 
 // Level 0's voxel size and unit from what the dataset or its group already say: OME-NGFF
 // multiscales naming it, or N5's "resolution"/"pixelResolution" (x, y, z order).
-void VoxelSizeFromAttributes(const fs::path& dataset, size_t spatial, std::vector<double>* size,
+void VoxelSizeFromAttributes(const std::string& dataset, size_t spatial, std::vector<double>* size,
                              std::string* unit) {
   auto numbers = [&](const json& v, bool reversed) -> bool {
     if (!v.is_array() || v.size() != spatial) return false;
@@ -100,14 +101,14 @@ void VoxelSizeFromAttributes(const fs::path& dataset, size_t spatial, std::vecto
   };
   json attrs, parent;
   try {
-    attrs = ReadNodeAttributes(dataset.string());
+    attrs = ReadNodeAttributes(dataset);
   } catch (const Error&) {
   }
   try {
-    parent = ReadNodeAttributes(dataset.parent_path().string());
+    parent = ReadNodeAttributes(SplitLocation(dataset).first);
   } catch (const Error&) {
   }
-  const std::string name = dataset.filename().string();
+  const std::string name = SplitLocation(dataset).second;
   for (const json* ms :
        {parent.contains("ome") && parent["ome"].is_object() ? &parent["ome"]["multiscales"]
                                                             : nullptr,
@@ -174,11 +175,11 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
   if (o.method != "mean" && o.method != "mode") {
     throw InvalidArgument("pyramid method must be \"mean\" or \"mode\", got \"" + o.method + "\"");
   }
-  const fs::path base = fs::absolute(o.dataset).lexically_normal();
-  const fs::path dataset = base.filename().empty() ? base.parent_path() : base;
-  const Dataset level0 = Dataset::Open(dataset.string());
+  const std::string dataset = AbsoluteLocation(o.dataset);
+  const auto [group, dataset_name] = SplitLocation(dataset);
+  const Dataset level0 = Dataset::Open(dataset);
   const Shape& shape0 = level0.shape();
-  const Axes axes = AxesOf(dataset.string(), shape0.size());
+  const Axes axes = AxesOf(dataset, shape0.size());
   const size_t spatial = shape0.size() - axes.channels;
   const Shape spatial0(shape0.begin() + static_cast<std::ptrdiff_t>(axes.channels), shape0.end());
 
@@ -188,7 +189,7 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
   if (o.voxel_size) {
     if (o.voxel_size->size() != spatial) {
       throw InvalidArgument("--voxel-size has " + std::to_string(o.voxel_size->size()) +
-                            " values; " + dataset.string() + " has " + std::to_string(spatial) +
+                            " values; " + dataset + " has " + std::to_string(spatial) +
                             " spatial axes");
     }
     for (double v : *o.voxel_size) {
@@ -202,15 +203,14 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
   if (unit.empty()) unit = "nanometer";
 
   const std::vector<Shape> factors = PyramidFactors(spatial0, voxel, o.levels);
-  const std::vector<std::string> names = PyramidLevelNames(dataset.filename().string(), o.levels);
-  const fs::path group = dataset.parent_path();
+  const std::vector<std::string> names = PyramidLevelNames(dataset_name, o.levels);
   try {
-    ReadNodeAttributes(group.string());
+    ReadNodeAttributes(group);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kNotFound) throw;
     throw InvalidArgument(
-        dataset.string() + ": a pyramid's levels and metadata go in the dataset's group, and " +
-        group.string() + " is not one (put the dataset in a group, e.g. " + "vol.zarr/raw)");
+        dataset + ": a pyramid's levels and metadata go in the dataset's group, and " + group +
+        " is not one (put the dataset in a group, e.g. " + "vol.zarr/raw)");
   }
 
   PyramidResult r;
@@ -220,7 +220,7 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
   Shape total(spatial, 1);
   Shape chunks = level0.layout().chunks;
   for (int k = 0; k < o.levels; ++k) {
-    const std::string out = (group / names[k]).string();
+    const std::string out = JoinLocation(group, names[k]);
     std::vector<double> scale(spatial);
     for (size_t a = 0; a < spatial; ++a) {
       total[a] *= factors[k][a];
@@ -244,8 +244,8 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
       continue;
     }
     JobSpec spec;
-    spec.source = "pyramid of " + dataset.string();
-    spec.input.path = r.levels.size() > 1 ? r.levels[r.levels.size() - 2] : dataset.string();
+    spec.source = "pyramid of " + dataset;
+    spec.input.path = r.levels.size() > 1 ? r.levels[r.levels.size() - 2] : dataset;
     spec.input.channels = axes.channels > 0;
     spec.output.path = out;
     spec.output.format = level0.format();
@@ -254,7 +254,9 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
     spec.output.codec = o.codec;
     spec.op = {{"type", "downsample"}, {"factor", factors[k]}, {"method", o.method}};
     spec.run.threads = o.threads;
-    spec.run.jobdir = (group / ".volbatch-pyramid" / names[k]).string();
+    // Beside the levels; for a group at a URL, on this filesystem (engine/job.h DefaultJobDir).
+    spec.run.jobdir = IsUrl(group) ? DefaultJobDir(out)
+                                   : (fs::path(group) / ".volbatch-pyramid" / names[k]).string();
     RunOptions ro;
     ro.threads = o.threads;
     ro.quiet = o.quiet;
@@ -270,7 +272,7 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
 
   // The metadata, written once every level is complete.
   const std::string format = level0.format();
-  std::vector<std::string> paths = {dataset.filename().string()};
+  std::vector<std::string> paths = {dataset_name};
   paths.insert(paths.end(), names.begin(), names.end());
   if (format == "n5") {
     json scales = json::array();
@@ -278,7 +280,7 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
       json f = json::array();
       for (size_t a = spatial; a-- > 0;) f.push_back(std::llround(r.scales[k][a] / voxel[a]));
       scales.push_back(f);
-      UpdateNodeAttributes((group / paths[k]).string(), {{"downsamplingFactors", f}});
+      UpdateNodeAttributes(JoinLocation(group, paths[k]), {{"downsamplingFactors", f}});
     }
     json resolution = json::array(), units = json::array();
     for (size_t a = spatial; a-- > 0;) {
@@ -286,9 +288,9 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
       units.push_back(unit);
     }
     UpdateNodeAttributes(
-        group.string(),
+        group,
         {{"scales", scales}, {"multiScale", true}, {"resolution", resolution}, {"units", units}});
-    r.metadata = (group / "attributes.json").string();
+    r.metadata = JoinLocation(group, "attributes.json");
     return r;
   }
   json ax = json::array();
@@ -309,7 +311,7 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
     }
     datasets.push_back(NgffDataset(paths[k], scale, translation));
   }
-  json entry = {{"name", dataset.filename().string()},
+  json entry = {{"name", dataset_name},
                 {"axes", ax},
                 {"datasets", datasets},
                 {"type", o.method},
@@ -317,25 +319,25 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
   if (format == "zarr3") {
     json ome = json::object();
     try {
-      const json attrs = ReadNodeAttributes(group.string());
+      const json attrs = ReadNodeAttributes(group);
       if (attrs.contains("ome") && attrs["ome"].is_object()) ome = attrs["ome"];
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
     }
     ome["version"] = "0.5";
     ome["multiscales"] = WithEntry(ome.value("multiscales", json::array()), entry);
-    UpdateNodeAttributes(group.string(), {{"ome", ome}});
-    r.metadata = (group / "zarr.json").string();
+    UpdateNodeAttributes(group, {{"ome", ome}});
+    r.metadata = JoinLocation(group, "zarr.json");
   } else {
     entry["version"] = "0.4";
     json existing = json::array();
     try {
-      existing = ReadNodeAttributes(group.string()).value("multiscales", json::array());
+      existing = ReadNodeAttributes(group).value("multiscales", json::array());
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
     }
-    UpdateNodeAttributes(group.string(), {{"multiscales", WithEntry(existing, entry)}});
-    r.metadata = (group / ".zattrs").string();
+    UpdateNodeAttributes(group, {{"multiscales", WithEntry(existing, entry)}});
+    r.metadata = JoinLocation(group, ".zattrs");
   }
   return r;
 }
