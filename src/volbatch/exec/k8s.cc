@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 #include "volbatch/core/error.h"
@@ -14,6 +15,7 @@
 #include "volbatch/exec/command.h"
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/processes.h"
+#include "volbatch/kvstore/location.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
@@ -34,6 +36,23 @@ int IntIn(ParamTable& t, const std::string& key, int fallback, int lo, int hi) {
                          ", got " + std::to_string(v));
   }
   return static_cast<int>(v);
+}
+
+// A Secret's name: a DNS-1123 subdomain (labels joined by '.', at most 253).
+bool IsDnsSubdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = s.find('.', start);
+    const std::string label = s.substr(start, dot == std::string::npos ? dot : dot - start);
+    if (label.empty()) return false;
+    for (char c : label) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    }
+    if (label.front() == '-' || label.back() == '-') return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
 }
 
 bool IsDnsLabel(const std::string& s) {
@@ -186,6 +205,10 @@ K8sSettings ReadK8sSettings(const nlohmann::json& table, int restarts) {
   if (const auto* m = t.Raw("memory")) s.memory = MemoryBytes(*m, "[run.k8s] memory");
   s.gpus = IntIn(t, "gpus", 0, 0, 1024);
   s.service_account = t.String("service_account", "");
+  s.secret = t.String("secret", "");
+  if (!s.secret.empty() && !IsDnsSubdomain(s.secret)) {
+    throw t.Bad("secret", "\"" + s.secret + "\" is not a Secret's name (a DNS-1123 subdomain)");
+  }
   s.grace_s = IntIn(t, "grace_s", 120, 0, 86400 * 7);
   if (const auto* sel = t.Raw("node_selector")) {
     if (!sel->is_object()) throw t.Bad("node_selector", "must be a table of strings");
@@ -337,8 +360,13 @@ nlohmann::ordered_json K8sJobManifest(const K8sSettings& s, const K8sJob& job) {
                             {{"fieldPath", std::string("metadata.annotations['") +
                                                kIndexAnnotation + "']"}}}}}}})},
       {"resources", {{"requests", resources}, {"limits", resources}}},
+
       {"volumeMounts", J::array({{{"name", "data"}, {"mountPath", mount.string()}}})},
   };
+  for (const auto& [k, v] : job.env) container["env"].push_back({{"name", k}, {"value", v}});
+  if (!s.secret.empty()) {
+    container["envFrom"] = J::array({{{"secretRef", {{"name", s.secret}}}}});
+  }
   J volume = {{"name", "data"}};
   if (!s.volume.claim.empty()) {
     volume["persistentVolumeClaim"] = {{"claimName", s.volume.claim}};
@@ -387,6 +415,31 @@ std::string ToYaml(const nlohmann::ordered_json& value) {
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> ObjectStoreEnvironment(
+    const std::vector<std::string>& locations, const K8sSettings& settings) {
+  std::vector<std::pair<std::string, std::string>> env;
+  bool url = false, s3 = false;
+  for (const auto& l : locations) {
+    url = url || IsUrl(l);
+    s3 = s3 || UrlScheme(l) == "s3";
+  }
+  if (!url) return env;
+  // Where and how to reach the store; the credentials themselves come from the Secret.
+  for (const char* name : {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL",
+                           "AWS_ENDPOINT_URL_S3", "AWS_NO_SIGN_REQUEST"}) {
+    if (const char* v = std::getenv(name)) env.emplace_back(name, v);
+  }
+  const bool has_credentials = std::getenv("AWS_ACCESS_KEY_ID") || std::getenv("AWS_PROFILE");
+  if (s3 && has_credentials && settings.secret.empty()) {
+    throw InvalidArgument(
+        "[run.k8s] secret: the data is on S3 and this shell has credentials, which pods get "
+        "only from a Kubernetes Secret: create one (kubectl create secret generic NAME "
+        "--from-literal=AWS_ACCESS_KEY_ID=... --from-literal=AWS_SECRET_ACCESS_KEY=...) and "
+        "give secret = \"NAME\"");
+  }
+  return env;
+}
+
 namespace {
 
 ExecutorResult RunK8s(const JobSpec& spec, const RunOptions& run, const ExecutorOptions& o) {
@@ -398,10 +451,13 @@ ExecutorResult RunK8s(const JobSpec& spec, const RunOptions& run, const Executor
   K8sJob job;
   job.jobdir = r.jobdir;
   job.output = r.output_path;
-  job.data = {r.input_path, r.output_path};
+  for (const std::string& d : {r.input_path, r.output_path}) {
+    if (!IsUrl(d)) job.data.push_back(d);
+  }
   if (r.spec.op.contains("model") && r.spec.op["model"].is_string()) {
     job.data.push_back(fs::absolute(r.spec.op["model"].get<std::string>()).string());
   }
+  job.env = ObjectStoreEnvironment({r.input_path, r.output_path}, settings);
   job.workers = workers;
   job.threads = o.threads > 0 ? o.threads : spec.run.threads > 0 ? spec.run.threads : 1;
   job.lease_s = o.lease_s;

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace volbatch {
@@ -33,6 +34,9 @@ struct K8sSettings {
   } volume;
   std::map<std::string, std::string> node_selector;
   std::string service_account;
+  // A Secret whose keys become the pods' environment (envFrom): how object-store credentials
+  // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) reach them. Never inline.
+  std::string secret;
   int grace_s = 120;  // terminationGracePeriodSeconds: a worker finishes its block on SIGTERM
 };
 
@@ -46,9 +50,12 @@ struct K8sJob {
   std::string jobdir;             // absolute
   std::string output;             // absolute; its name gives the default Job name
   std::vector<std::string> data;  // absolute paths the pods read or write besides the jobdir
-                                  // (input, output, a model file)
-  int workers = 1;                // N: completions
-  int threads = 1;                // per worker: the pod's cpu
+                                  // (input, output, a model file); URLs are not mounted
+  // Object-store settings that are not secret (AWS_REGION, AWS_ENDPOINT_URL, ...), passed to
+  // the pods as this machine has them (ObjectStoreEnvironment).
+  std::vector<std::pair<std::string, std::string>> env;
+  int workers = 1;  // N: completions
+  int threads = 1;  // per worker: the pod's cpu
   double lease_s = 60;
   int64_t memory_budget = 0;  // the workers' [run] memory budget; 0 = not checked
 };
@@ -72,6 +79,13 @@ std::string KubernetesQuantity(int64_t bytes);
 // `word` for a container's command or args: the kubelet expands $(VAR) there, so a literal
 // '$' is written "$$".
 std::string KubeletLiteral(const std::string& word);
+
+// The object-store settings of this environment the pods need and that are no secret, when the
+// job's data is at a URL. Throws InvalidArgument naming "[run.k8s] secret" when the data is on
+// S3, this environment has credentials and no Secret is named: pods get credentials from a
+// Secret only, and would otherwise run unsigned and fail on a private bucket.
+std::vector<std::pair<std::string, std::string>> ObjectStoreEnvironment(
+    const std::vector<std::string>& locations, const K8sSettings& settings);
 
 void RegisterK8sExecutor();
 

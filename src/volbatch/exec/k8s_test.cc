@@ -4,6 +4,9 @@
 #include "volbatch/exec/k8s.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <map>
 
 #include "volbatch/core/error.h"
 #include "volbatch/exec/exec_test_util.h"
@@ -229,6 +232,42 @@ TEST(K8sYaml, BlockStyleWithQuotesWhereAParserWouldMisread) {
             "  - - 1\n"
             "    - 2\n"
             "quote: \"it's \\\"q\\\"\\n\"\n");
+}
+
+// Data on S3: the pods get credentials from the Secret named in [run.k8s] (envFrom), the
+// store's non-secret settings from this environment, and nothing of the data is mounted.
+TEST(K8sManifest, ObjectStoreCredentialsComeFromASecretNeverInline) {
+  ::setenv("AWS_ENDPOINT_URL", "http://ceph.example:7480", 1);
+  ::setenv("AWS_REGION", "eu-west-1", 1);
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG", 1);
+  const std::vector<std::string> urls = {"s3://lab/in.zarr/raw", "s3://lab/out.zarr/o"};
+  ExpectError([&] { ObjectStoreEnvironment(urls, ReadK8sSettings(Table(), 3)); },
+              "[run.k8s] secret: the data is on S3 and this shell has credentials");
+  const K8sSettings s = ReadK8sSettings(With("secret", "s3-credentials"), 3);
+  K8sJob job = Job();
+  job.data = {};
+  job.env = ObjectStoreEnvironment(urls, s);
+  const auto m = K8sJobManifest(s, job);
+  const auto& c = m["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(c["envFrom"][0]["secretRef"]["name"], "s3-credentials");
+  std::map<std::string, std::string> env;
+  for (const auto& e : c["env"]) {
+    if (e.contains("value")) env[e["name"].get<std::string>()] = e["value"].get<std::string>();
+  }
+  EXPECT_EQ(env["AWS_ENDPOINT_URL"], "http://ceph.example:7480");
+  EXPECT_EQ(env["AWS_REGION"], "eu-west-1");
+  EXPECT_EQ(env.count("AWS_ACCESS_KEY_ID"), 0u);
+  EXPECT_EQ(ToYaml(m).find("wJalrXUtnFEMI"), std::string::npos);
+  EXPECT_EQ(ToYaml(m).find("AKIDEXAMPLE"), std::string::npos);
+  EXPECT_EQ(c["volumeMounts"][0]["mountPath"], job.jobdir);  // only the job directory
+  // Local data needs no store settings.
+  EXPECT_TRUE(ObjectStoreEnvironment({"/data/in.zarr/raw"}, ReadK8sSettings(Table(), 3)).empty());
+  ExpectError([] { ReadK8sSettings(With("secret", "S3_Creds"), 3); }, "[run.k8s] secret");
+  for (const char* v :
+       {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+    ::unsetenv(v);
+  }
 }
 
 }  // namespace
