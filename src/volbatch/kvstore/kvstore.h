@@ -51,6 +51,10 @@ class KvStore {
     (void)stale_after;
     return 0;
   }
+  // How many calls this store serves well at once: 1 where calls are local (a file store's
+  // cost CPU and page cache, which libtbb's threads already spread), tens where each call
+  // waits on the network (an object store). Datasets keep this many units in flight.
+  virtual int Concurrency() const { return 1; }
   // Every key starting with `prefix` (recursively), sorted.
   virtual std::vector<std::string> List(std::string_view prefix) const = 0;
   // Where a key lives, for messages ("/data/raw.n5/s0/0/1/2").

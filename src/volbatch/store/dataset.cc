@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "volbatch/core/concurrent_for.h"
 #include "volbatch/core/error.h"
 #include "volbatch/core/parallel.h"
 #include "volbatch/kvstore/location.h"
@@ -201,6 +202,15 @@ void Dataset::CheckRegion(const Box& region, const char* op) const {
   }
 }
 
+void Dataset::ForEachUnit(size_t n, const std::function<void(size_t)>& f) const {
+  const int width = kv_->Concurrency();
+  if (width > 1) {
+    ConcurrentFor(n, width, f);
+  } else {
+    ParallelFor(size_t{0}, n, f);
+  }
+}
+
 Array Dataset::Read(const Box& region) const {
   CheckRegion(region, "read");
   Array out = Array::Uninitialized(dtype(), region.shape);  // Read sets every element
@@ -227,7 +237,7 @@ void Dataset::Read(const Box& region, Array& out, const Shape& out_origin) const
   if (region.empty()) return;
   const auto& l = layout();
   const std::vector<Shape> units = GridCells(region, l.write_chunks);
-  ParallelFor(size_t{0}, units.size(), [&](size_t u) {
+  ForEachUnit(units.size(), [&](size_t u) {
     const Shape& idx = units[u];
     Shape origin(rank());
     for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
@@ -256,7 +266,7 @@ void Dataset::Write(const Box& region, const Array& data) {
   const auto& l = layout();
   const Box volume = Box::FromShape(l.shape);
   const std::vector<Shape> units = GridCells(region, l.write_chunks);
-  ParallelFor(size_t{0}, units.size(), [&](size_t u) {
+  ForEachUnit(units.size(), [&](size_t u) {
     const Shape& idx = units[u];
     Shape origin(rank());
     for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -83,6 +84,9 @@ class Dataset {
         driver_(std::move(driver)),
         lock_partial_writes_(lock_partial_writes) {}
   void CheckRegion(const Box& region, const char* op) const;
+  // f(u) for every unit u in [0, n): on libtbb's threads for a local store, on the store's
+  // Concurrency() threads for one whose calls wait on the network.
+  void ForEachUnit(size_t n, const std::function<void(size_t)>& f) const;
   // Sets `key` to `encoded`, or erases it when the unit is all fill value (nullopt).
   void Store(const std::string& key, const std::optional<Bytes>& encoded);
 

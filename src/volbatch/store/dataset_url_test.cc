@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 
 #include "volbatch/codec/registry.h"
@@ -116,6 +119,70 @@ TEST(DatasetUrlErrors, KeysThatAreNotAnArrayAreNotOverwrittenAndUnknownSchemesAr
               std::string::npos)
         << e.what();
   }
+  fs::remove_all(Root());
+}
+
+// A store whose calls wait on the network reports Concurrency() > 1; a read then keeps that
+// many units in flight (on its own threads), whatever libtbb's thread count.
+class SlowRemoteStore final : public KvStore {
+ public:
+  explicit SlowRemoteStore(std::shared_ptr<KvStore> base) : base_(std::move(base)) {}
+  int Concurrency() const override { return kWidth; }
+  std::optional<Bytes> Get(std::string_view key) const override {
+    {
+      std::unique_lock lock(mu_);
+      most_ = std::max(most_, ++in_flight_);
+      cv_.notify_all();
+      // As a request would: waits until kWidth are in flight, or a deadline, so the width is
+      // reached however the threads are scheduled.
+      cv_.wait_for(lock, std::chrono::seconds(2), [&] { return most_ >= kWidth; });
+      --in_flight_;
+    }
+    return base_->Get(key);
+  }
+  std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const override {
+    return base_->GetRange(key, range);
+  }
+  void Set(std::string_view key, ByteView value) override { base_->Set(key, value); }
+  void Erase(std::string_view key) override { base_->Erase(key); }
+  std::vector<std::string> List(std::string_view prefix) const override {
+    return base_->List(prefix);
+  }
+  std::string Describe(std::string_view key) const override { return base_->Describe(key); }
+  std::shared_ptr<KvStore> Sub(std::string_view prefix) const override {
+    return base_->Sub(prefix);
+  }
+  int most() const { return most_; }
+  static constexpr int kWidth = 8;
+
+ private:
+  std::shared_ptr<KvStore> base_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable int in_flight_ = 0, most_ = 0;
+};
+
+TEST(DatasetUrlConcurrency, AReadKeepsTheStoresConcurrencyOfUnitsInFlight) {
+  fs::remove_all(Root());
+  const std::string path = (Root() / "c.zarr" / "a").string();
+  CreateOptions o;
+  o.format = "zarr3";
+  o.shape = {64, 64};
+  o.chunks = {8, 8};  // 64 units
+  o.dtype = DataType::kUint8;
+  Array a(DataType::kUint8, o.shape);
+  for (size_t i = 0; i < a.bytes().size(); ++i) a.bytes()[i] = static_cast<std::byte>(i % 251);
+  Dataset::Create(path, o).Write(Box::FromShape(o.shape), a);
+  static std::shared_ptr<SlowRemoteStore> last;
+  RegisterKvStoreScheme("slowtest", [](const std::string& url) {
+    last = std::make_shared<SlowRemoteStore>(
+        OpenKvStore((Root() / url.substr(std::string("slowtest://").size())).string()));
+    return last;
+  });
+  const Dataset d = Dataset::Open("slowtest://c.zarr/a");
+  const Array back = d.Read(Box::FromShape(o.shape));
+  EXPECT_TRUE(std::ranges::equal(back.bytes(), a.bytes()));
+  EXPECT_EQ(last->most(), SlowRemoteStore::kWidth);
   fs::remove_all(Root());
 }
 
