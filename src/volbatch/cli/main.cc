@@ -243,7 +243,10 @@ int Main(int argc, char** argv) {
 
   std::unique_ptr<tbb::global_control> limit;
   SetThreadLimit(threads);
-  if (threads > 0) {
+  // One thread runs everything on the caller (ParallelFor, the block pipeline) and never
+  // starts libtbb: a global_control would start it, and its destructor probes ~25 paths for
+  // libiomp5.so at exit, in every one-thread worker process.
+  if (threads > 1) {
     limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                   threads);
   }
