@@ -68,10 +68,11 @@ class S3Store : public KvStore {
 
   std::optional<Bytes> Get(std::string_view key) const override {
     ValidateKey(key);
-    HttpResponse r = Send("GET", ObjectUrl(key), key);
+    const std::string url = ObjectUrl(key);
+    HttpResponse r = SendRequest(Request("GET", url));
     if (r.status == 200) return std::move(r.body);
     if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
-    throw Failure(r, ObjectUrl(key));
+    throw Failure(r, url);
   }
 
   std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const override {
@@ -104,10 +105,11 @@ class S3Store : public KvStore {
 
   void Erase(std::string_view key) override {
     ValidateKey(key);
-    const HttpResponse r = Send("DELETE", ObjectUrl(key), key);
+    const std::string url = ObjectUrl(key);
+    const HttpResponse r = SendRequest(Request("DELETE", url));
     if (r.status == 200 || r.status == 204) return;
     if (r.status == 404 && !IsBucketMissing(r)) return;
-    throw Failure(r, ObjectUrl(key));
+    throw Failure(r, url);
   }
 
   std::vector<std::string> List(std::string_view prefix) const override {
@@ -186,10 +188,6 @@ class S3Store : public KvStore {
     req.headers = s_->headers;
     if (s_->config.sign) req.signing = &s_->signing;
     return req;
-  }
-
-  HttpResponse Send(const std::string& method, const std::string& url, std::string_view) const {
-    return SendRequest(Request(method, url));
   }
 
   // Transport failures (refused, stalled, reset past the retry budget) get the setting that

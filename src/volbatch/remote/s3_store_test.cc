@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "volbatch/core/error.h"
 #include "volbatch/kvstore/conformance.h"
@@ -147,6 +148,18 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// s3rver writes its log asynchronously: the line of the last request may come a moment after
+// the answer. Polls until `needle` occurs `expected` times more than `before`, or 10 s pass.
+size_t LoggedSince(const std::string& needle, size_t before, size_t expected) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  size_t n = Count(TheS3rver().log(), needle) - before;
+  while (n < expected && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    n = Count(TheS3rver().log(), needle) - before;
+  }
+  return n;
+}
+
 template <typename F>
 std::string ErrorOf(ErrorCode code, F&& f) {
   try {
@@ -170,7 +183,7 @@ TEST(S3Store, MultipartUploadRoundTrip) {
   store->Set("big/value", value);
   EXPECT_EQ(store->Get("big/value"), value);
   EXPECT_EQ(store->GetRange("big/value", {-100, -1}), Bytes(value.end() - 100, value.end()));
-  EXPECT_EQ(Count(TheS3rver().log(), "partNumber=") - before, 4u) << TheS3rver().log();
+  EXPECT_EQ(LoggedSince("partNumber=", before, 4), 4u) << TheS3rver().log();
   const Bytes small = Random(1000, 2);  // below the threshold: one PUT
   store->Set("big/value", small);
   EXPECT_EQ(store->Get("big/value"), small);
@@ -188,7 +201,7 @@ TEST(S3Store, ListFollowsContinuationTokens) {
   const size_t before = Count(TheS3rver().log(), "continuation-token=");
   std::sort(keys.begin(), keys.end());
   EXPECT_EQ(store->List("p/"), keys);
-  EXPECT_EQ(Count(TheS3rver().log(), "continuation-token=") - before, 3u);  // pages 2, 3, 4
+  EXPECT_EQ(LoggedSince("continuation-token=", before, 3), 3u);  // pages 2, 3, 4
   EXPECT_EQ(store->List("").size(), 8u);
 }
 
