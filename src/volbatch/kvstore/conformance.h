@@ -27,6 +27,11 @@ struct KvStoreBackend {
   std::function<std::shared_ptr<KvStore>()> make;
   // Optional: called after each test to remove what `make` created.
   std::function<void()> cleanup;
+  // Empty when the server under test replaces a value atomically, as the KvStore contract
+  // says. Otherwise why it does not (s3rver writes an object in place, so a GET racing a PUT
+  // can read part of it; AWS S3 cannot): the tests of concurrent overwrites then report
+  // GTEST_SKIP with this reason, listed as skipped rather than passed.
+  std::string non_atomic_overwrite;
 };
 
 inline std::string KvStoreBackendName(const ::testing::TestParamInfo<KvStoreBackend>& info) {

@@ -30,6 +30,7 @@ KvStoreBackend FileBackend(std::string name, FileStoreOptions options) {
         return OpenFileStore((TestBase() / ("store" + std::to_string(n++))).string(), options);
       },
       [] { fs::remove_all(TestBase()); },
+      "",
   };
 }
 
