@@ -4,11 +4,31 @@
 
 #include <filesystem>
 
+#include "volbatch/core/error.h"
+#include "volbatch/kvstore/location.h"
+
 namespace volbatch {
 namespace fs = std::filesystem;
 
-StorageFootprint MeasureFootprint(const std::string& path) {
+StorageFootprint MeasureFootprint(const Dataset& ds) {
   StorageFootprint f;
+  const std::string& path = ds.path();
+  if (IsUrl(path)) {
+    try {
+      for (const auto& k : ds.kvstore().ListSizes("")) {
+        ++f.files;
+        if (k.size < 0) {
+          f.bytes = -1;
+        } else if (f.bytes >= 0) {
+          f.bytes += k.size;
+        }
+      }
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnsupported) throw;
+      return {-1, -1};  // HTTP lists nothing
+    }
+    return f;
+  }
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(path, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
@@ -22,7 +42,7 @@ StorageFootprint MeasureFootprint(const std::string& path) {
 
 nlohmann::json DescribeDataset(const Dataset& ds) {
   nlohmann::json j = ds.Info();
-  const StorageFootprint f = MeasureFootprint(ds.path());
+  const StorageFootprint f = MeasureFootprint(ds);
   const double raw = static_cast<double>(NumElements(ds.shape())) * ByteSize(ds.dtype());
   j["stored_files"] = f.files;
   j["stored_bytes"] = f.bytes;
@@ -51,10 +71,20 @@ std::string FormatDescription(const nlohmann::json& j) {
   if (j.contains("shards")) s += fmt::format("shards:      {}\n", j["shards"].dump());
   s += fmt::format("fill value:  {}\n", j["fill_value"].dump());
   s += fmt::format("codecs:      {}\n", j["codecs"].get<std::string>());
-  s += fmt::format("stored:      {} in {} files ({} uncompressed, ratio {:.2f})\n",
-                   HumanBytes(j["stored_bytes"].get<double>()), j["stored_files"].get<int64_t>(),
-                   HumanBytes(j["uncompressed_bytes"].get<double>()),
-                   j["compression_ratio"].get<double>());
+  const int64_t files = j["stored_files"].get<int64_t>();
+  const std::string what = IsUrl(j["path"].get<std::string>()) ? "objects" : "files";
+  if (files < 0) {
+    s += fmt::format("stored:      not listed (the store cannot list; {} uncompressed)\n",
+                     HumanBytes(j["uncompressed_bytes"].get<double>()));
+  } else if (j["stored_bytes"].get<int64_t>() < 0) {
+    s += fmt::format("stored:      {} {} ({} uncompressed)\n", files, what,
+                     HumanBytes(j["uncompressed_bytes"].get<double>()));
+  } else {
+    s += fmt::format("stored:      {} in {} {} ({} uncompressed, ratio {:.2f})\n",
+                     HumanBytes(j["stored_bytes"].get<double>()), files, what,
+                     HumanBytes(j["uncompressed_bytes"].get<double>()),
+                     j["compression_ratio"].get<double>());
+  }
   if (j.contains("attributes") && j["attributes"].is_object() && !j["attributes"].empty()) {
     s += fmt::format("attributes:  {}\n", j["attributes"].dump());
   }

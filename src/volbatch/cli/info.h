@@ -12,7 +12,9 @@ struct StorageFootprint {
   int64_t files = 0;
   int64_t bytes = 0;  // stored bytes of every file under the dataset's directory
 };
-StorageFootprint MeasureFootprint(const std::string& path);
+// -1 for what the store cannot tell: bytes when its listing has no sizes, both when it cannot
+// list at all (HTTP).
+StorageFootprint MeasureFootprint(const Dataset& ds);
 
 // Dataset::Info plus the footprint and the compression ratio.
 nlohmann::json DescribeDataset(const Dataset& ds);

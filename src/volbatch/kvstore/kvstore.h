@@ -57,6 +57,17 @@ class KvStore {
   virtual int Concurrency() const { return 1; }
   // Every key starting with `prefix` (recursively), sorted.
   virtual std::vector<std::string> List(std::string_view prefix) const = 0;
+  // List with each value's size in bytes: what an object store's listing says anyway. Stores
+  // whose listing does not (the default) give -1: a size would cost a call per key.
+  struct KeySize {
+    std::string key;
+    int64_t size = -1;
+  };
+  virtual std::vector<KeySize> ListSizes(std::string_view prefix) const {
+    std::vector<KeySize> out;
+    for (std::string& k : List(prefix)) out.push_back({std::move(k), -1});
+    return out;
+  }
   // Where a key lives, for messages ("/data/raw.n5/s0/0/1/2").
   virtual std::string Describe(std::string_view key) const = 0;
   // A store rooted at `prefix` inside this one ("raw/s0").

@@ -113,6 +113,12 @@ class S3Store : public KvStore {
   }
 
   std::vector<std::string> List(std::string_view prefix) const override {
+    std::vector<std::string> keys;
+    for (KeySize& k : ListSizes(prefix)) keys.push_back(std::move(k.key));
+    return keys;
+  }
+
+  std::vector<KeySize> ListSizes(std::string_view prefix) const override {
     if (!prefix.empty()) {
       std::string_view p = prefix;
       if (p.back() == '/') p.remove_suffix(1);
@@ -120,7 +126,7 @@ class S3Store : public KvStore {
     }
     const std::string root = prefix_.empty() ? "" : prefix_ + "/";
     const std::string full = root + std::string(prefix);
-    std::vector<std::string> keys;
+    std::vector<KeySize> keys;
     std::string token;
     while (true) {
       // Query parameters in sorted order: libcurl 7.88 signs the query string as written, and
@@ -136,7 +142,13 @@ class S3Store : public KvStore {
       const HttpResponse r = SendRequest(Request("GET", url));
       if (r.status != 200) throw Failure(r, url);
       const std::string_view xml = Text(r.body);
-      for (std::string& k : XmlTexts(xml, "Key")) {
+      // Each <Contents> has one <Key> and one <Size>, in that order.
+      std::vector<std::string> names = XmlTexts(xml, "Key"), sizes = XmlTexts(xml, "Size");
+      if (sizes.size() != names.size()) {
+        throw DataLoss(url + ": a listing whose keys and sizes do not pair up");
+      }
+      for (size_t i = 0; i < names.size(); ++i) {
+        std::string& k = names[i];
         if (!std::string_view(k).starts_with(root)) continue;
         std::string rel = k.substr(root.size());
         // Objects no key can name ("a//b", "dir/" folder markers) are not keys of this store.
@@ -145,7 +157,13 @@ class S3Store : public KvStore {
         } catch (const Error&) {
           continue;
         }
-        keys.push_back(std::move(rel));
+        int64_t size = -1;
+        try {
+          size = std::stoll(sizes[i]);
+        } catch (const std::exception&) {
+          throw DataLoss(url + ": a listing with the size \"" + sizes[i] + "\" for " + k);
+        }
+        keys.push_back({std::move(rel), size});
       }
       const auto truncated = XmlText(xml, "IsTruncated");
       if (truncated != "true") break;
@@ -155,7 +173,8 @@ class S3Store : public KvStore {
       }
       token = *next;
     }
-    std::sort(keys.begin(), keys.end());
+    std::sort(keys.begin(), keys.end(),
+              [](const KeySize& a, const KeySize& b) { return a.key < b.key; });
     return keys;
   }
 
