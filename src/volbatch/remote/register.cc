@@ -1,6 +1,7 @@
 // The entry point OpenKvStore calls when it loads this plugin (kvstore/location.h).
 #include "volbatch/kvstore/location.h"
 #include "volbatch/remote/http_store.h"
+#include "volbatch/remote/io_settings.h"
 #include "volbatch/remote/s3_config.h"
 #include "volbatch/remote/s3_store.h"
 
@@ -8,10 +9,13 @@ extern "C" __attribute__((visibility("default"))) void volbatch_register_kvstore
   using volbatch::RegisterKvStoreScheme;
   // The configuration is read when a store is opened, so a changed environment counts.
   RegisterKvStoreScheme("s3", [](const std::string& url) {
-    return volbatch::OpenS3Store(url, volbatch::LoadS3Config());
+    volbatch::S3StoreOptions options;
+    options.http = volbatch::HttpOptionsFromEnvironment();
+    return volbatch::OpenS3Store(url, volbatch::LoadS3Config(), options);
   });
-  RegisterKvStoreScheme("http",
-                        [](const std::string& url) { return volbatch::OpenHttpStore(url); });
-  RegisterKvStoreScheme("https",
-                        [](const std::string& url) { return volbatch::OpenHttpStore(url); });
+  for (const char* scheme : {"http", "https"}) {
+    RegisterKvStoreScheme(scheme, [](const std::string& url) {
+      return volbatch::OpenHttpStore(url, volbatch::HttpOptionsFromEnvironment());
+    });
+  }
 }

@@ -66,6 +66,8 @@ class S3Store : public KvStore {
   S3Store(std::shared_ptr<const S3Shared> shared, std::string prefix)
       : s_(std::move(shared)), prefix_(std::move(prefix)) {}
 
+  int Concurrency() const override { return s_->options.http.max_in_flight; }
+
   std::optional<Bytes> Get(std::string_view key) const override {
     ValidateKey(key);
     const std::string url = ObjectUrl(key);
