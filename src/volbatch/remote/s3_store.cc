@@ -56,6 +56,7 @@ struct S3Shared {
   S3Config config;
   S3StoreOptions options;
   std::string bucket;
+  std::string scheme;  // "s3", or "gs" (Cloud Storage's S3-compatible XML API): for messages
   AwsSigning signing;
   std::vector<std::string> headers;  // x-amz-content-sha256, x-amz-security-token
   std::unique_ptr<HttpClient> http;
@@ -181,7 +182,7 @@ class S3Store : public KvStore {
   }
 
   std::string Describe(std::string_view key) const override {
-    std::string d = "s3://" + s_->bucket;
+    std::string d = s_->scheme + "://" + s_->bucket;
     if (!prefix_.empty()) d += "/" + prefix_;
     if (!key.empty()) d += "/" + std::string(key);
     return d;
@@ -247,7 +248,7 @@ class S3Store : public KvStore {
     if (!code.empty()) text += " " + code;
     if (!message.empty()) text += ": " + message;
     if (r.attempts > 1) text += " (after " + std::to_string(r.attempts) + " attempts)";
-    const std::string bucket = "s3://" + s_->bucket;
+    const std::string bucket = s_->scheme + "://" + s_->bucket;
     if (code == "NoSuchBucket") {
       return NotFound(text + " (bucket " + bucket + " does not exist at " + Where() + ")");
     }
@@ -356,13 +357,16 @@ class S3Store : public KvStore {
 
 std::shared_ptr<KvStore> OpenS3Store(const std::string& url, const S3Config& config,
                                      const S3StoreOptions& options) {
-  if (UrlScheme(url) != "s3") throw InvalidArgument(url + ": not an s3:// URL");
-  std::string_view rest = std::string_view(url).substr(5);
+  const std::string scheme = UrlScheme(url);
+  if (scheme != "s3" && scheme != "gs") throw InvalidArgument(url + ": not an s3:// URL");
+  std::string_view rest = std::string_view(url).substr(scheme.size() + 3);
   const size_t slash = rest.find('/');
   const std::string bucket(rest.substr(0, slash));
   std::string_view prefix = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
   while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
-  if (bucket.empty()) throw InvalidArgument(url + ": no bucket name (s3://BUCKET/PREFIX)");
+  if (bucket.empty()) {
+    throw InvalidArgument(url + ": no bucket name (" + scheme + "://BUCKET/PREFIX)");
+  }
   if (!ValidBucketName(bucket)) {
     throw InvalidArgument(url + ": \"" + OneLine(bucket) +
                           "\" is not a bucket name (3 to 63 characters: a-z, 0-9, '.' and '-', "
@@ -379,6 +383,7 @@ std::shared_ptr<KvStore> OpenS3Store(const std::string& url, const S3Config& con
   shared->config = config;
   shared->options = options;
   shared->bucket = bucket;
+  shared->scheme = scheme;
   shared->signing = {"aws:amz:" + config.region + ":s3", config.access_key_id,
                      config.secret_access_key};
   // s3rver (and S3 for a streamed body) wants the payload hash header; unsigned payload lets

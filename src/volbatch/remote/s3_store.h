@@ -21,6 +21,8 @@ struct S3StoreOptions {
   HttpClientOptions http;
 };
 
+// gs://BUCKET[/PREFIX] is the same store on Cloud Storage's S3-compatible XML API (HMAC keys
+// as the AWS_* credentials; register.cc points it at storage.googleapis.com).
 // Throws InvalidArgument naming the URL if it is not s3://BUCKET[/PREFIX] with a valid bucket
 // name and prefix. Sends nothing: a missing bucket or wrong credentials show on first use.
 std::shared_ptr<KvStore> OpenS3Store(const std::string& url, const S3Config& config,

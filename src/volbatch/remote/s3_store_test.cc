@@ -313,6 +313,11 @@ TEST(S3Store, OpenKvStoreLoadsThePluginAndReadsTheEnvironment) {
   store->Set("a/b", B("via the registry"));
   EXPECT_EQ(OpenKvStore(JoinLocation(url, "a"))->Get("b"), B("via the registry"));
   EXPECT_EQ(store->Describe("a/b"), url + "/a/b");
+  // gs:// is the same store on Cloud Storage's S3-compatible API; an endpoint set wins over
+  // storage.googleapis.com, and messages name the gs:// URL.
+  const std::string gs = "gs://" + url.substr(std::string("s3://").size());
+  EXPECT_EQ(OpenKvStore(JoinLocation(gs, "a"))->Get("b"), B("via the registry"));
+  EXPECT_EQ(OpenKvStore(gs)->Describe("a/b"), gs + "/a/b");
   for (const auto& [name, value] : saved) {
     if (value) {
       ::setenv(name.c_str(), value->c_str(), 1);
