@@ -52,4 +52,8 @@ void ValidateKey(std::string_view key) {
   }
 }
 
+Error NoConditionalWrites(std::string_view key) {
+  return Unsupported(std::string(key) + ": this store has no conditional writes");
+}
+
 }  // namespace volbatch

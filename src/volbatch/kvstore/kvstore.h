@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "volbatch/core/bytes.h"
+#include "volbatch/core/error.h"
 
 namespace volbatch {
 
@@ -23,6 +24,9 @@ struct ByteRange {
   int64_t offset = 0;
   int64_t length = -1;  // -1: to the end
 };
+
+// The error of a store without conditional writes asked for one.
+Error NoConditionalWrites(std::string_view key);
 
 class KvStore {
  public:
@@ -50,6 +54,29 @@ class KvStore {
     (void)prefix;
     (void)stale_after;
     return 0;
+  }
+  // Conditional writes: compare-and-swap on a value's version (an object store's ETag), so that
+  // writers of parts of one value read, modify and write it without a lock. Only a store whose
+  // ConditionalWrites() is true is asked; the defaults throw Unsupported.
+  virtual bool ConditionalWrites() const { return false; }
+  struct Versioned {
+    Bytes value;
+    std::string version;
+  };
+  virtual std::optional<Versioned> GetVersioned(std::string_view key) const {
+    throw NoConditionalWrites(key);
+  }
+  // Sets `key` if its version is still `version` (nullopt: only if `key` is absent). False,
+  // and nothing written, when another writer changed it first.
+  virtual bool SetIfVersion(std::string_view key, ByteView value,
+                            const std::optional<std::string>& version) {
+    (void)value, (void)version;
+    throw NoConditionalWrites(key);
+  }
+  // Erases `key` if its version is still `version`; false when another writer changed it.
+  virtual bool EraseIfVersion(std::string_view key, const std::string& version) {
+    (void)version;
+    throw NoConditionalWrites(key);
   }
   // How many calls this store serves well at once: 1 where calls are local (a file store's
   // cost CPU and page cache, which libtbb's threads already spread), tens where each call

@@ -92,9 +92,7 @@ void TuneMallocForUnits() {
 }
 
 // Partial writes lock a file in the array's directory (unit_lock.h); an object store has no
-// directory to lock in, so until conditional writes (If-Match on the ETag, issue 17) guard
-// them, two writers of parts of one unit there can lose an update. The engine's blocks own
-// whole units, so its runs are not affected.
+// directory to lock in and guards them otherwise (Dataset::WritePartOfUnit).
 bool LockPartialWrites(const std::string& path, const DatasetOptions& options) {
   return options.lock_partial_writes && !IsUrl(path);
 }
@@ -285,27 +283,82 @@ void Dataset::Write(const Box& region, const Array& data) {
       Store(key, encoded);
       return;
     }
-    Array unit;
-    std::optional<UnitLock> lock;
     if (inter == valid) {
-      unit = Array::Filled(dtype(), l.write_chunks, l.fill_value);
-    } else {
-      // Read, modify, write: another writer of this unit must not slip in between.
-      if (lock_partial_writes_) {
-        uint64_t linear = 0;
-        const Shape grid = UnitGrid();
-        for (size_t i = 0; i < rank(); ++i) {
-          linear = linear * static_cast<uint64_t>(grid[i]) + static_cast<uint64_t>(idx[i]);
-        }
-        lock.emplace(path_, linear);
-      }
-      auto existing = driver_->ReadUnitRegion(*kv_, idx, Box::FromShape(l.write_chunks));
-      unit = existing ? std::move(*existing) : Array::Filled(dtype(), l.write_chunks, l.fill_value);
+      // All of the unit inside the volume is in `data`: nothing to keep.
+      Array unit = Array::Filled(dtype(), l.write_chunks, l.fill_value);
+      CopyRegion(data, inter.Relative(region.begin).begin, unit, inter.Relative(origin).begin,
+                 inter.shape);
+      WriteUnit(idx, unit);
+      return;
     }
-    CopyRegion(data, inter.Relative(region.begin).begin, unit, inter.Relative(origin).begin,
-               inter.shape);
-    WriteUnit(idx, unit);
+    WritePartOfUnit(idx, inter, region.begin, data);
   });
+}
+
+// Read, modify, write: another writer of the unit must not slip in between. On a filesystem a
+// lock excludes it (unit_lock.h); on an object store with conditional writes the write is a
+// compare-and-swap on the unit's version, tried again when another writer came first; on one
+// without, this process's threads take turns per unit and a second process is refused
+// (partial_writer.h).
+void Dataset::WritePartOfUnit(const Shape& idx, const Box& inter, const Shape& region_begin,
+                              const Array& data) {
+  const auto& l = layout();
+  uint64_t linear = 0;
+  const Shape grid = UnitGrid();
+  for (size_t i = 0; i < rank(); ++i) {
+    linear = linear * static_cast<uint64_t>(grid[i]) + static_cast<uint64_t>(idx[i]);
+  }
+  std::optional<UnitLock> lock;
+  std::unique_lock<std::mutex> stripe;
+  if (lock_partial_writes_) {
+    lock.emplace(path_, linear);
+  } else if (IsUrl(path_)) {
+    if (kv_->ConditionalWrites()) {
+      WritePartByVersion(idx, inter, region_begin, data);
+      return;
+    }
+    if (!partial_writer_) throw Internal(path_ + ": no partial-writer claim");
+    partial_writer_->Hold();
+    stripe = std::unique_lock((*unit_stripes_)[linear % unit_stripes_->size()]);
+  }
+  Shape origin(rank());
+  for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
+  auto existing = driver_->ReadUnitRegion(*kv_, idx, Box::FromShape(l.write_chunks));
+  Array unit =
+      existing ? std::move(*existing) : Array::Filled(dtype(), l.write_chunks, l.fill_value);
+  CopyRegion(data, inter.Relative(region_begin).begin, unit, inter.Relative(origin).begin,
+             inter.shape);
+  WriteUnit(idx, unit);
+}
+
+void Dataset::WritePartByVersion(const Shape& idx, const Box& inter, const Shape& region_begin,
+                                 const Array& data) {
+  const auto& l = layout();
+  const std::string key = driver_->UnitKey(idx);
+  Shape origin(rank());
+  for (size_t i = 0; i < rank(); ++i) origin[i] = idx[i] * l.write_chunks[i];
+  constexpr int kAttempts = 100;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::optional<KvStore::Versioned> got = kv_->GetVersioned(key);
+    Array unit;
+    std::optional<Bytes> encoded;
+    try {
+      unit = got ? driver_->DecodeOwnedUnit(Bytes(got->value), idx)
+                 : Array::Filled(dtype(), l.write_chunks, l.fill_value);
+      CopyRegion(data, inter.Relative(region_begin).begin, unit, inter.Relative(origin).begin,
+                 inter.shape);
+      encoded = driver_->EncodeUnit(unit, idx);
+    } catch (const Error& e) {
+      throw WithContext(e, kv_->Describe(key));
+    }
+    const std::optional<std::string> version =
+        got ? std::optional<std::string>(got->version) : std::nullopt;
+    const bool written = encoded ? kv_->SetIfVersion(key, *encoded, version)
+                                 : (!got || kv_->EraseIfVersion(key, got->version));
+    if (written) return;
+  }
+  throw IoError(kv_->Describe(key) + ": other writers changed this unit " +
+                std::to_string(kAttempts) + " times while this write tried to update it");
 }
 
 void Dataset::WriteUnit(const Shape& unit_index, const Array& unit) {

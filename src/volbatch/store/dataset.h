@@ -15,12 +15,15 @@
 // setting in GLIBC_TUNABLES leaves glibc alone).
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "volbatch/store/driver.h"
+#include "volbatch/store/partial_writer.h"
 
 namespace volbatch {
 
@@ -82,18 +85,32 @@ class Dataset {
       : path_(std::move(path)),
         kv_(std::move(kv)),
         driver_(std::move(driver)),
-        lock_partial_writes_(lock_partial_writes) {}
+        lock_partial_writes_(lock_partial_writes),
+        partial_writer_(lock_partial_writes_ ? nullptr
+                                             : std::make_shared<PartialWriterClaim>(kv_, path_)) {}
   void CheckRegion(const Box& region, const char* op) const;
   // f(u) for every unit u in [0, n): on libtbb's threads for a local store, on the store's
   // Concurrency() threads for one whose calls wait on the network.
   void ForEachUnit(size_t n, const std::function<void(size_t)>& f) const;
   // Sets `key` to `encoded`, or erases it when the unit is all fill value (nullopt).
   void Store(const std::string& key, const std::optional<Bytes>& encoded);
+  // Writes the part `inter` of unit `idx` from `data` (whose origin is region_begin), keeping
+  // the rest of the unit, safe against other writers of the unit (see the .cc).
+  void WritePartOfUnit(const Shape& idx, const Box& inter, const Shape& region_begin,
+                       const Array& data);
+  // The read-modify-write by compare-and-swap, on a store with conditional writes.
+  void WritePartByVersion(const Shape& idx, const Box& inter, const Shape& region_begin,
+                          const Array& data);
 
   std::string path_;
   std::shared_ptr<KvStore> kv_;
   std::shared_ptr<FormatDriver> driver_;
   bool lock_partial_writes_ = true;
+  // On a store without files or conditional writes: the one-writer marker, and the threads of
+  // this process kept apart per unit (stripes by the unit's index).
+  std::shared_ptr<PartialWriterClaim> partial_writer_;
+  std::shared_ptr<std::array<std::mutex, 64>> unit_stripes_ =
+      std::make_shared<std::array<std::mutex, 64>>();
 };
 
 }  // namespace volbatch
