@@ -78,6 +78,10 @@ class KvStore {
     (void)version;
     throw NoConditionalWrites(key);
   }
+  // How many times a value that fails to decode (a checksum, a shard index, a codec's frame)
+  // is read: a network store can deliver a body corrupted in flight, which reading again
+  // fixes; a file that is corrupt stays so. Never decoded as data either way.
+  virtual int ReadAttempts() const { return 1; }
   // How many calls this store serves well at once: 1 where calls are local (a file store's
   // cost CPU and page cache, which libtbb's threads already spread), tens where each call
   // waits on the network (an object store). Datasets keep this many units in flight.

@@ -16,6 +16,8 @@ class HttpStore : public KvStore {
   HttpStore(std::shared_ptr<const HttpClient> http, std::string base)
       : http_(std::move(http)), base_(std::move(base)) {}
 
+  // A body corrupted in flight (a shard index failing its crc32c) is fetched again.
+  int ReadAttempts() const override { return 3; }
   int Concurrency() const override { return http_->options().max_in_flight; }
 
   std::optional<Bytes> Get(std::string_view key) const override {

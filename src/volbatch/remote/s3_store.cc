@@ -73,6 +73,8 @@ class S3Store : public KvStore {
   S3Store(std::shared_ptr<const S3Shared> shared, std::string prefix)
       : s_(std::move(shared)), prefix_(std::move(prefix)) {}
 
+  // A body corrupted in flight (a shard index failing its crc32c) is fetched again.
+  int ReadAttempts() const override { return 3; }
   int Concurrency() const override { return s_->options.http.max_in_flight; }
 
   std::optional<Bytes> Get(std::string_view key) const override {

@@ -209,6 +209,17 @@ void Dataset::ForEachUnit(size_t n, const std::function<void(size_t)>& f) const 
   }
 }
 
+bool Dataset::ReadUnitInto(const Shape& idx, const Box& local, Array& out, const Shape& dst) const {
+  const int attempts = std::max(1, kv_->ReadAttempts());
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return driver_->ReadUnitInto(*kv_, idx, local, out, dst);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kDataLoss || attempt >= attempts) throw;
+    }
+  }
+}
+
 Array Dataset::Read(const Box& region) const {
   CheckRegion(region, "read");
   Array out = Array::Uninitialized(dtype(), region.shape);  // Read sets every element
@@ -243,7 +254,7 @@ void Dataset::Read(const Box& region, Array& out, const Shape& out_origin) const
     const Box local = inter.Relative(origin);
     Shape dst = inter.Relative(region.begin).begin;
     for (size_t i = 0; i < rank(); ++i) dst[i] += out_origin[i];
-    if (!driver_->ReadUnitInto(*kv_, idx, local, out, dst)) {
+    if (!ReadUnitInto(idx, local, out, dst)) {
       Array fill = Array::Filled(dtype(), inter.shape, l.fill_value);
       CopyRegion(fill, Shape(rank(), 0), out, dst, inter.shape);
     }

@@ -92,6 +92,8 @@ class Dataset {
   // f(u) for every unit u in [0, n): on libtbb's threads for a local store, on the store's
   // Concurrency() threads for one whose calls wait on the network.
   void ForEachUnit(size_t n, const std::function<void(size_t)>& f) const;
+  // The driver's ReadUnitInto, read again (KvStore::ReadAttempts) when the bytes fail to decode.
+  bool ReadUnitInto(const Shape& idx, const Box& local, Array& out, const Shape& dst) const;
   // Sets `key` to `encoded`, or erases it when the unit is all fill value (nullopt).
   void Store(const std::string& key, const std::optional<Bytes>& encoded);
   // Writes the part `inter` of unit `idx` from `data` (whose origin is region_begin), keeping
