@@ -70,48 +70,56 @@ class S3Store : public KvStore {
 
   std::optional<Bytes> Get(std::string_view key) const override {
     ValidateKey(key);
-    const std::string url = ObjectUrl(key);
-    HttpResponse r = SendRequest(Request("GET", url));
-    if (r.status == 200) return std::move(r.body);
-    if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
-    throw Failure(r, url);
+    return Named(key, [&]() -> std::optional<Bytes> {
+      const std::string url = ObjectUrl(key);
+      HttpResponse r = SendRequest(Request("GET", url));
+      if (r.status == 200) return std::move(r.body);
+      if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
+      throw Failure(r, url);
+    });
   }
 
   std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const override {
     ValidateKey(key);
     const std::string url = ObjectUrl(key);
-    return ReadRange(
-        Describe(key), range,
-        [&](const std::optional<std::string>& bytes, bool head) -> std::optional<HttpResponse> {
-          HttpRequest req = Request(head ? "HEAD" : "GET", url);
-          req.range = bytes;
-          HttpResponse r = SendRequest(req);
-          if (r.status == 200 || r.status == 206 || r.status == 416) return r;
-          if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
-          throw Failure(r, url);
-        });
+    return Named(key, [&] {
+      return ReadRange(
+          Describe(key), range,
+          [&](const std::optional<std::string>& bytes, bool head) -> std::optional<HttpResponse> {
+            HttpRequest req = Request(head ? "HEAD" : "GET", url);
+            req.range = bytes;
+            HttpResponse r = SendRequest(req);
+            if (r.status == 200 || r.status == 206 || r.status == 416) return r;
+            if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
+            throw Failure(r, url);
+          });
+    });
   }
 
   void Set(std::string_view key, ByteView value) override {
     ValidateKey(key);
-    if (static_cast<int64_t>(value.size()) >= s_->options.multipart_threshold &&
-        s_->options.part_size > 0) {
-      SetMultipart(key, value);
-      return;
-    }
-    HttpRequest req = Request("PUT", ObjectUrl(key));
-    req.body = value;
-    const HttpResponse r = SendRequest(req);
-    if (r.status != 200) throw Failure(r, req.url);
+    Named(key, [&] {
+      if (static_cast<int64_t>(value.size()) >= s_->options.multipart_threshold &&
+          s_->options.part_size > 0) {
+        SetMultipart(key, value);
+        return;
+      }
+      HttpRequest req = Request("PUT", ObjectUrl(key));
+      req.body = value;
+      const HttpResponse r = SendRequest(req);
+      if (r.status != 200) throw Failure(r, req.url);
+    });
   }
 
   void Erase(std::string_view key) override {
     ValidateKey(key);
-    const std::string url = ObjectUrl(key);
-    const HttpResponse r = SendRequest(Request("DELETE", url));
-    if (r.status == 200 || r.status == 204) return;
-    if (r.status == 404 && !IsBucketMissing(r)) return;
-    throw Failure(r, url);
+    Named(key, [&] {
+      const std::string url = ObjectUrl(key);
+      const HttpResponse r = SendRequest(Request("DELETE", url));
+      if (r.status == 200 || r.status == 204) return;
+      if (r.status == 404 && !IsBucketMissing(r)) return;
+      throw Failure(r, url);
+    });
   }
 
   std::vector<std::string> List(std::string_view prefix) const override {
@@ -126,6 +134,40 @@ class S3Store : public KvStore {
       if (p.back() == '/') p.remove_suffix(1);
       ValidateKey(p);
     }
+    return Named(prefix, [&] { return ListAll(prefix); });
+  }
+
+  std::string Describe(std::string_view key) const override {
+    std::string d = "s3://" + s_->bucket;
+    if (!prefix_.empty()) d += "/" + prefix_;
+    if (!key.empty()) d += "/" + std::string(key);
+    return d;
+  }
+
+  std::shared_ptr<KvStore> Sub(std::string_view prefix) const override {
+    std::string_view p = prefix;
+    if (!p.empty() && p.back() == '/') p.remove_suffix(1);
+    ValidateKey(p);
+    return std::make_shared<S3Store>(
+        s_, prefix_.empty() ? std::string(p) : prefix_ + "/" + std::string(p));
+  }
+
+ private:
+  // Errors name the object as the user spelled it (s3://BUCKET/KEY) first: the request's URL
+  // that follows is the endpoint's (https://BUCKET.s3.REGION.amazonaws.com/KEY on AWS), in
+  // which the s3:// location a command was given does not appear.
+  template <typename F>
+  auto Named(std::string_view key, F&& f) const -> decltype(f()) {
+    try {
+      return f();
+    } catch (const Error& e) {
+      const std::string name = Describe(key);
+      if (std::string_view(e.what()).starts_with(name + ": ")) throw;  // ReadRange's own
+      throw WithContext(e, name);
+    }
+  }
+
+  std::vector<KeySize> ListAll(std::string_view prefix) const {
     const std::string root = prefix_.empty() ? "" : prefix_ + "/";
     const std::string full = root + std::string(prefix);
     std::vector<KeySize> keys;
@@ -180,22 +222,6 @@ class S3Store : public KvStore {
     return keys;
   }
 
-  std::string Describe(std::string_view key) const override {
-    std::string d = "s3://" + s_->bucket;
-    if (!prefix_.empty()) d += "/" + prefix_;
-    if (!key.empty()) d += "/" + std::string(key);
-    return d;
-  }
-
-  std::shared_ptr<KvStore> Sub(std::string_view prefix) const override {
-    std::string_view p = prefix;
-    if (!p.empty() && p.back() == '/') p.remove_suffix(1);
-    ValidateKey(p);
-    return std::make_shared<S3Store>(
-        s_, prefix_.empty() ? std::string(p) : prefix_ + "/" + std::string(p));
-  }
-
- private:
   std::string ObjectUrl(std::string_view key) const {
     const std::string object =
         prefix_.empty() ? std::string(key) : prefix_ + "/" + std::string(key);
