@@ -195,3 +195,52 @@ class NginxServer(_Server):
             status, sent = tail.split()
             out.append((method, uri, rng, int(status), int(sent)))
         return out
+
+
+# ---- for the end-to-end suites (test_s3_*.py, test_http.py) --------------------------------
+
+def run(exe, *args, env=None, cwd=None, timeout=120, check=True):
+    """`volbatch ARGS` with its own environment and working directory (a job whose output is
+    at a URL keeps its job directory under the working directory)."""
+    p = subprocess.run([exe, *map(str, args)], capture_output=True, text=True, env=env,
+                       cwd=None if cwd is None else str(cwd), timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"volbatch {' '.join(map(str, args))} failed ({p.returncode}): "
+                             f"{p.stderr}")
+    return p
+
+
+def object_files(client, bucket, prefix=""):
+    """{key relative to prefix/: bytes} of every object below bucket/prefix (all of the bucket
+    for an empty prefix): the S3 twin of engine_util.dataset_files."""
+    root = prefix.rstrip("/") + "/" if prefix else ""
+    out = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
+        for o in page.get("Contents", []):
+            out[o["Key"][len(root):]] = client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+    return out
+
+
+def object_keys(client, bucket, prefix=""):
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def wait_for(condition, deadline_s, what, every_s=0.02):
+    """Polls condition() until it returns a true value (returned) or deadline_s pass (fails)."""
+    end = time.monotonic() + deadline_s
+    while True:
+        v = condition()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not within {deadline_s} s")
+        time.sleep(every_s)
+
+
+def files_under(root):
+    """Every file path below root (relative), or [] when root does not exist."""
+    return sorted(os.path.relpath(os.path.join(d, n), str(root))
+                  for d, _, names in os.walk(str(root)) for n in names)

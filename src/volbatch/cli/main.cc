@@ -25,6 +25,7 @@
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/mpi.h"
 #include "volbatch/exec/worker_index.h"
+#include "volbatch/kvstore/location.h"
 #include "volbatch/report/report.h"
 
 namespace fs = std::filesystem;
@@ -378,7 +379,7 @@ int Main(int argc, char** argv) {
         }
       }
     } else if (*plan) {
-      if (fs::exists(plan_target)) {
+      if (IsUrl(plan_target) || fs::exists(plan_target)) {
         plan_options.dataset = plan_target;
       } else {
         plan_options.shape = ParseShapeList(plan_target, "DATASET_OR_SHAPE (no such dataset)");

@@ -179,6 +179,24 @@ TEST_F(BlockLevelsTest, EachBlockWritesItsOwnLevelChunksAsItFinishes) {
   }
 }
 
+// A job that names its job directory keeps the level passes' job directories in it: for an
+// output at a URL they would otherwise land under whatever the working directory is.
+TEST_F(BlockLevelsTest, PassesKeepTheirJobDirectoriesInTheJobsNamedOne) {
+  const JobSpec spec = Spec("chunks = [8, 8, 8]\npyramid = 3\n[tiling]\nblock = [32, 32, 32]\n"
+                            "[run]\njobdir = \"" + dir_ + "/jobs/y\"");
+  const RunSummary s = RunJob(spec, Quiet());
+  EXPECT_EQ(s.blocks_failed, 0);
+  const PyramidResult pr = FinishJobPyramid(spec, 2, true, false);
+  EXPECT_EQ(pr.written_by_blocks, 2);
+  EXPECT_TRUE(fs::exists(dir_ + "/jobs/y/pyramid/y_s3/job.json"));
+  EXPECT_FALSE(fs::exists(dir_ + "/out.zarr/.volbatch-pyramid"));
+  Array want = input_;
+  for (const char* name : {"y_s1", "y_s2", "y_s3"}) {
+    want = ReferenceMean(want);
+    EXPECT_TRUE(Equal(ReadAll(name), want)) << name;
+  }
+}
+
 TEST_F(BlockLevelsTest, SomeoneElsesLevelIsRefusedBeforeAnythingIsWritten) {
   CreateOptions o;
   o.shape = {20, 25, 30};

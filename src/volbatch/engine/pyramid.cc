@@ -255,8 +255,9 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
     spec.op = {{"type", "downsample"}, {"factor", factors[k]}, {"method", o.method}};
     spec.run.threads = o.threads;
     // Beside the levels; for a group at a URL, on this filesystem (engine/job.h DefaultJobDir).
-    spec.run.jobdir = IsUrl(group) ? DefaultJobDir(out)
-                                   : (fs::path(group) / ".volbatch-pyramid" / names[k]).string();
+    spec.run.jobdir = !o.jobdirs.empty() ? (fs::path(o.jobdirs) / names[k]).string()
+                      : IsUrl(group)     ? DefaultJobDir(out)
+                                         : (fs::path(group) / ".volbatch-pyramid" / names[k]).string();
     RunOptions ro;
     ro.threads = o.threads;
     ro.quiet = o.quiet;
@@ -355,6 +356,9 @@ PyramidResult FinishJobPyramid(const JobSpec& spec, int threads, bool quiet, boo
   o.threads = threads;
   o.quiet = quiet;
   o.force = force;
+  // A job that names its job directory keeps the passes' in it too, not in the working
+  // directory (an output at a URL) or beside the output.
+  if (!spec.run.jobdir.empty()) o.jobdirs = (fs::path(JobDirOf(spec)) / "pyramid").string();
   // The job's blocks chose their factors from this voxel size; the pass must use the same.
   std::optional<nlohmann::json> job = JobDir(JobDirOf(spec)).ReadJob();
   if (!job) throw NotFound(JobDirOf(spec) + ": not a job directory (no job.json)");

@@ -44,6 +44,9 @@ struct PyramidOptions {
   bool force = false;  // rewrite existing levels
   // Levels 1..written_levels exist already (written by a job's blocks): checked, not redone.
   int written_levels = 0;
+  // Where each level's pass keeps its job directory (JOBDIRS/NAME). Default: beside the
+  // levels (GROUP/.volbatch-pyramid/NAME), or for a group at a URL under the working directory.
+  std::string jobdirs;
 };
 
 struct PyramidResult {

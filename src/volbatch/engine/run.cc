@@ -273,7 +273,19 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
     dir.Reset();
     dir.WriteJob(job);
   }
-  if (!p.output) p.output = PrepareOutput(job, owned, true);
+  if (!p.output) {
+    try {
+      p.output = PrepareOutput(job, owned, true);
+    } catch (const Error& e) {
+      // A store that takes no writes at all (an http:// URL) created nothing: leave no job
+      // directory behind that claims an output which cannot exist.
+      if (e.code() == ErrorCode::kUnsupported && (!old || options.force)) {
+        std::error_code ignored;
+        std::filesystem::remove_all(jobdir_path, ignored);
+      }
+      throw;
+    }
+  }
   p.levels = PrepareBlockLevels(job, owned, MissingLevel::kCreate);
   if (options.claims) {
     // Holders heartbeat every lease/4 (at most 15 s by default): one silent for two minutes

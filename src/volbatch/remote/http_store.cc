@@ -53,9 +53,11 @@ class HttpStore : public KvStore {
   }
 
   std::vector<std::string> List(std::string_view prefix) const override {
+    // Only a writer lists (to find a destination empty, or to erase what it replaces): say
+    // what stops it, not just that a listing is missing.
     throw Unsupported(Describe(prefix) +
-                      ": HTTP has no listing (a dataset over HTTP is opened by its metadata "
-                      "keys, never listed)");
+                      ": HTTP is read-only and has no listing (a dataset at an http(s):// URL "
+                      "is read by its metadata keys; it cannot be listed, created or changed)");
   }
 
   std::string Describe(std::string_view key) const override {

@@ -137,7 +137,7 @@ TEST_F(HttpStoreTest, WritesAndListingAreRefused) {
   e = ErrorOf(ErrorCode::kUnsupported, [&] { store->Erase("chunk"); });
   EXPECT_NE(e.find("HTTP is read-only"), std::string::npos) << e;
   e = ErrorOf(ErrorCode::kUnsupported, [&] { store->List(""); });
-  EXPECT_NE(e.find("HTTP has no listing"), std::string::npos) << e;
+  EXPECT_NE(e.find("HTTP is read-only and has no listing"), std::string::npos) << e;
   EXPECT_EQ(fs::file_size(*dir_ / "root/data/chunk"), value_->size());  // untouched
   EXPECT_THROW(store->Get("../secret"), Error);
 }

@@ -79,48 +79,56 @@ class S3Store : public KvStore {
 
   std::optional<Bytes> Get(std::string_view key) const override {
     ValidateKey(key);
-    const std::string url = ObjectUrl(key);
-    HttpResponse r = SendRequest(Request("GET", url));
-    if (r.status == 200) return std::move(r.body);
-    if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
-    throw Failure(r, url);
+    return Named(key, [&]() -> std::optional<Bytes> {
+      const std::string url = ObjectUrl(key);
+      HttpResponse r = SendRequest(Request("GET", url));
+      if (r.status == 200) return std::move(r.body);
+      if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
+      throw Failure(r, url);
+    });
   }
 
   std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const override {
     ValidateKey(key);
     const std::string url = ObjectUrl(key);
-    return ReadRange(
-        Describe(key), range,
-        [&](const std::optional<std::string>& bytes, bool head) -> std::optional<HttpResponse> {
-          HttpRequest req = Request(head ? "HEAD" : "GET", url);
-          req.range = bytes;
-          HttpResponse r = SendRequest(req);
-          if (r.status == 200 || r.status == 206 || r.status == 416) return r;
-          if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
-          throw Failure(r, url);
-        });
+    return Named(key, [&] {
+      return ReadRange(
+          Describe(key), range,
+          [&](const std::optional<std::string>& bytes, bool head) -> std::optional<HttpResponse> {
+            HttpRequest req = Request(head ? "HEAD" : "GET", url);
+            req.range = bytes;
+            HttpResponse r = SendRequest(req);
+            if (r.status == 200 || r.status == 206 || r.status == 416) return r;
+            if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
+            throw Failure(r, url);
+          });
+    });
   }
 
   void Set(std::string_view key, ByteView value) override {
     ValidateKey(key);
-    if (static_cast<int64_t>(value.size()) >= s_->options.multipart_threshold &&
-        s_->options.part_size > 0) {
-      SetMultipart(key, value);
-      return;
-    }
-    HttpRequest req = Request("PUT", ObjectUrl(key));
-    req.body = value;
-    const HttpResponse r = SendRequest(req);
-    if (r.status != 200) throw Failure(r, req.url);
+    Named(key, [&] {
+      if (static_cast<int64_t>(value.size()) >= s_->options.multipart_threshold &&
+          s_->options.part_size > 0) {
+        SetMultipart(key, value);
+        return;
+      }
+      HttpRequest req = Request("PUT", ObjectUrl(key));
+      req.body = value;
+      const HttpResponse r = SendRequest(req);
+      if (r.status != 200) throw Failure(r, req.url);
+    });
   }
 
   void Erase(std::string_view key) override {
     ValidateKey(key);
-    const std::string url = ObjectUrl(key);
-    const HttpResponse r = SendRequest(Request("DELETE", url));
-    if (r.status == 200 || r.status == 204) return;
-    if (r.status == 404 && !IsBucketMissing(r)) return;
-    throw Failure(r, url);
+    Named(key, [&] {
+      const std::string url = ObjectUrl(key);
+      const HttpResponse r = SendRequest(Request("DELETE", url));
+      if (r.status == 200 || r.status == 204) return;
+      if (r.status == 404 && !IsBucketMissing(r)) return;
+      throw Failure(r, url);
+    });
   }
 
   std::vector<std::string> List(std::string_view prefix) const override {
@@ -135,6 +143,86 @@ class S3Store : public KvStore {
       if (p.back() == '/') p.remove_suffix(1);
       ValidateKey(p);
     }
+    return Named(prefix, [&] { return ListAll(prefix); });
+  }
+
+  bool ConditionalWrites() const override {
+    std::call_once(s_->conditional_once, [&] { s_->conditional = ProbeConditionalWrites(); });
+    return s_->conditional;
+  }
+
+  std::optional<Versioned> GetVersioned(std::string_view key) const override {
+    ValidateKey(key);
+    return Named(key, [&]() -> std::optional<Versioned> {
+      const std::string url = ObjectUrl(key);
+      HttpResponse r = SendRequest(Request("GET", url));
+      if (r.status == 200) {
+        if (r.etag.empty()) throw DataLoss(url + ": the server sent no ETag");
+        return Versioned{std::move(r.body), r.etag};
+      }
+      if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
+      throw Failure(r, url);
+    });
+  }
+
+  bool SetIfVersion(std::string_view key, ByteView value,
+                    const std::optional<std::string>& version) override {
+    ValidateKey(key);
+    return Named(key, [&] {
+      HttpRequest req = Request("PUT", ObjectUrl(key));
+      req.headers.push_back(version ? "If-Match: " + *version : "If-None-Match: *");
+      req.body = value;
+      const HttpResponse r = SendRequest(req);
+      if (r.status == 200) return true;
+      if (r.status == 412 || r.status == 409) return false;  // 409: ConditionalRequestConflict
+      throw Failure(r, req.url);
+    });
+  }
+
+  bool EraseIfVersion(std::string_view key, const std::string& version) override {
+    ValidateKey(key);
+    return Named(key, [&] {
+      HttpRequest req = Request("DELETE", ObjectUrl(key));
+      req.headers.push_back("If-Match: " + version);
+      const HttpResponse r = SendRequest(req);
+      if (r.status == 200 || r.status == 204) return true;
+      if (r.status == 412 || r.status == 409) return false;
+      if (r.status == 404 && !IsBucketMissing(r)) return false;  // gone: changed by another
+      throw Failure(r, req.url);
+    });
+  }
+
+  std::string Describe(std::string_view key) const override {
+    std::string d = s_->scheme + "://" + s_->bucket;
+    if (!prefix_.empty()) d += "/" + prefix_;
+    if (!key.empty()) d += "/" + std::string(key);
+    return d;
+  }
+
+  std::shared_ptr<KvStore> Sub(std::string_view prefix) const override {
+    std::string_view p = prefix;
+    if (!p.empty() && p.back() == '/') p.remove_suffix(1);
+    ValidateKey(p);
+    return std::make_shared<S3Store>(
+        s_, prefix_.empty() ? std::string(p) : prefix_ + "/" + std::string(p));
+  }
+
+ private:
+  // Errors name the object as the user spelled it (s3://BUCKET/KEY) first: the request's URL
+  // that follows is the endpoint's (https://BUCKET.s3.REGION.amazonaws.com/KEY on AWS), in
+  // which the s3:// location a command was given does not appear.
+  template <typename F>
+  auto Named(std::string_view key, F&& f) const -> decltype(f()) {
+    try {
+      return f();
+    } catch (const Error& e) {
+      const std::string name = Describe(key);
+      if (std::string_view(e.what()).starts_with(name + ": ")) throw;  // ReadRange's own
+      throw WithContext(e, name);
+    }
+  }
+
+  std::vector<KeySize> ListAll(std::string_view prefix) const {
     const std::string root = prefix_.empty() ? "" : prefix_ + "/";
     const std::string full = root + std::string(prefix);
     std::vector<KeySize> keys;
@@ -189,62 +277,6 @@ class S3Store : public KvStore {
     return keys;
   }
 
-  std::string Describe(std::string_view key) const override {
-    std::string d = s_->scheme + "://" + s_->bucket;
-    if (!prefix_.empty()) d += "/" + prefix_;
-    if (!key.empty()) d += "/" + std::string(key);
-    return d;
-  }
-
-  bool ConditionalWrites() const override {
-    std::call_once(s_->conditional_once, [&] { s_->conditional = ProbeConditionalWrites(); });
-    return s_->conditional;
-  }
-
-  std::optional<Versioned> GetVersioned(std::string_view key) const override {
-    ValidateKey(key);
-    const std::string url = ObjectUrl(key);
-    HttpResponse r = SendRequest(Request("GET", url));
-    if (r.status == 200) {
-      if (r.etag.empty()) throw DataLoss(url + ": the server sent no ETag");
-      return Versioned{std::move(r.body), r.etag};
-    }
-    if (r.status == 404 && !IsBucketMissing(r)) return std::nullopt;
-    throw Failure(r, url);
-  }
-
-  bool SetIfVersion(std::string_view key, ByteView value,
-                    const std::optional<std::string>& version) override {
-    ValidateKey(key);
-    HttpRequest req = Request("PUT", ObjectUrl(key));
-    req.headers.push_back(version ? "If-Match: " + *version : "If-None-Match: *");
-    req.body = value;
-    const HttpResponse r = SendRequest(req);
-    if (r.status == 200) return true;
-    if (r.status == 412 || r.status == 409) return false;  // 409: ConditionalRequestConflict
-    throw Failure(r, req.url);
-  }
-
-  bool EraseIfVersion(std::string_view key, const std::string& version) override {
-    ValidateKey(key);
-    HttpRequest req = Request("DELETE", ObjectUrl(key));
-    req.headers.push_back("If-Match: " + version);
-    const HttpResponse r = SendRequest(req);
-    if (r.status == 200 || r.status == 204) return true;
-    if (r.status == 412 || r.status == 409) return false;
-    if (r.status == 404 && !IsBucketMissing(r)) return false;  // gone: changed by another
-    throw Failure(r, req.url);
-  }
-
-  std::shared_ptr<KvStore> Sub(std::string_view prefix) const override {
-    std::string_view p = prefix;
-    if (!p.empty() && p.back() == '/') p.remove_suffix(1);
-    ValidateKey(p);
-    return std::make_shared<S3Store>(
-        s_, prefix_.empty() ? std::string(p) : prefix_ + "/" + std::string(p));
-  }
-
- private:
   std::string ObjectUrl(std::string_view key) const {
     const std::string object =
         prefix_.empty() ? std::string(key) : prefix_ + "/" + std::string(key);

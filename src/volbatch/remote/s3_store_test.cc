@@ -245,9 +245,12 @@ TEST(S3Store, MissingBucketNamesUrlAndCode) {
     const std::string e = ErrorOf(ErrorCode::kNotFound, op);
     EXPECT_NE(e.find(url), std::string::npos) << e;
     EXPECT_NE(e.find("NoSuchBucket"), std::string::npos) << e;
+    // First the object as the command named it, then the request's URL.
+    EXPECT_EQ(e.rfind("s3://no-such-bucket-here/p/k: ", 0), 0u) << e;
   }
   const std::string e = ErrorOf(ErrorCode::kNotFound, [&] { store->List(""); });
   EXPECT_NE(e.find("NoSuchBucket"), std::string::npos) << e;
+  EXPECT_EQ(e.rfind("s3://no-such-bucket-here/p: ", 0), 0u) << e;
 }
 
 // s3rver checks the access key but does not verify V4 signatures (its V4 check is
@@ -279,6 +282,7 @@ TEST(S3Store, RefusedEndpointNamesUrlAndSetting) {
                   .max_delay = std::chrono::milliseconds(20)};
   const auto store = OpenS3Store(std::string("s3://") + kBucket + "/p", c, o);
   const std::string e = ErrorOf(ErrorCode::kIo, [&] { store->Get("k"); });
+  EXPECT_EQ(e.rfind(std::string("s3://") + kBucket + "/p/k: ", 0), 0u) << e;
   EXPECT_NE(e.find(c.endpoint + "/" + kBucket + "/p/k"), std::string::npos) << e;
   EXPECT_NE(e.find("3 attempts"), std::string::npos) << e;
   EXPECT_NE(e.find("AWS_ENDPOINT_URL"), std::string::npos) << e;
