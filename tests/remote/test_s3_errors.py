@@ -45,7 +45,7 @@ def run_fails(volbatch, cwd, env, args, needles, deadline_s=20):
     ("s3://Bad_Bucket/x.zarr/raw", "is not a bucket name"),
     ("s3://ab/x.zarr/raw", "is not a bucket name"),
     ("s3://good-bucket/a/../b", "not a valid key path"),
-    ("gs://bucket/x.zarr/raw", 'unknown scheme "gs"'),
+    ("ftp://bucket/x.zarr/raw", 'unknown scheme "ftp"'),
 ])
 @pytest.mark.parametrize("direction", ["read", "write"])
 def test_malformed_urls(volbatch, s3, src, tmp_path, url, needle, direction):
