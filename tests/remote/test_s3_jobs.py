@@ -125,25 +125,43 @@ def test_killed_run_and_killed_worker_then_identical(volbatch, s3, bucket, data,
     p = subprocess.Popen([volbatch.exe, "run", str(job), "--threads", "1", "--quiet"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     ru.wait_for(lambda: p.poll() is not None or ledger_records(jobdir) >= 5, 60,
-                "5 blocks recorded by the local run")
+                "5 blocks recorded by the local run", every_s=0.002)
     assert p.poll() is None, "the run finished before it could be killed; make it longer"
     p.kill()
     p.wait()
     first = ledger_records(jobdir)
     assert 0 < first < BLOCKS, first
-    # 2. Resumed by 3 workers; one that has recorded a block is SIGKILLed mid-run (the pool
-    # starts it again and it, or the others, take over its runs).
+    # 2. Resumed by 3 workers. Each is frozen (SIGSTOP) as soon as it appears, so that the run
+    # cannot end before the kill however fast the machine; then one is let go until it has
+    # recorded a block, SIGKILLed mid-run (the pool starts it again and it, or the others,
+    # take over its runs), and the others are let go.
     parent = subprocess.Popen([volbatch.exe, "run", str(job), "--executor", "processes",
                                "--workers", "3", "--threads", "1", "--lease", "2", "--quiet"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = ru.wait_for(
-        lambda: parent.poll() is not None or next(
-            (pid for w, pid in worker_pids(parent.pid).items() if ledger_records(jobdir, w) >= 1),
-            None),
-        60, "a worker that recorded a block")
-    assert parent.poll() is None, "the resumed run finished before a worker could be killed"
+    frozen = {}
+
+    def freeze_new_workers():
+        for w, pid in worker_pids(parent.pid).items():
+            if w not in frozen:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except ProcessLookupError:  # gone between the listing and the signal
+                    continue
+                frozen[w] = pid
+        return len(frozen) == 3 or parent.poll() is not None
+
+    ru.wait_for(freeze_new_workers, 60, "3 workers started", every_s=0.002)
+    assert parent.poll() is None, "the resumed run ended before its workers started"
+    w0, victim = min(frozen.items())
+    base = ledger_records(jobdir, w0)
+    os.kill(victim, signal.SIGCONT)
+    ru.wait_for(lambda: ledger_records(jobdir, w0) > base, 60, f"worker {w0} records a block",
+                every_s=0.002)
     before_kill = ledger_records(jobdir)
     os.kill(victim, signal.SIGKILL)
+    for pid in frozen.values():
+        if pid != victim:
+            os.kill(pid, signal.SIGCONT)
     stdout, stderr = parent.communicate(timeout=180)
     assert parent.returncode == 0, stderr
     assert before_kill < BLOCKS, "killed after every block was done: make the job longer"
