@@ -69,6 +69,7 @@
 
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
+#include "volbatch/core/fork_generation.h"
 #include "volbatch/kvstore/kvstore.h"
 
 namespace volbatch {
@@ -549,10 +550,7 @@ class FileStore : public KvStore {
     const size_t slash = key.rfind('/');
     if (slash == std::string_view::npos) return path;  // in the root itself
     const std::string dir = path.substr(0, path.rfind('/'));
-    {
-      std::lock_guard lock(inside_mu_);
-      if (inside_.count(dir)) return path;
-    }
+    if (Known(dir)) return path;
     // Inside, or missing below real directories (Set creates it as a real directory; a read
     // finds nothing): no full resolution needed.
     if (RealDirectoriesBelowKnown(dir) != DirState::kUnknown) return path;
@@ -560,9 +558,8 @@ class FileStore : public KvStore {
     // Only an existing directory: a missing one may yet appear as a link.
     struct stat sb;
     if (::lstat(dir.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-      std::lock_guard lock(inside_mu_);
-      if (inside_.size() >= kMaxRemembered) inside_.clear();
-      inside_.insert(dir);
+      const std::vector<std::string> one = {dir};
+      Remember(one.begin(), one.end());
     }
     return path;
   }
@@ -574,10 +571,7 @@ class FileStore : public KvStore {
   DirState RealDirectoriesBelowKnown(const std::string& dir) const {
     std::vector<std::string> fresh;
     for (std::string d = dir; d != root_;) {
-      {
-        std::lock_guard lock(inside_mu_);
-        if (inside_.count(d)) break;
-      }
+      if (Known(d)) break;
       fresh.push_back(d);
       const size_t slash = d.rfind('/');
       if (slash == std::string::npos || slash < root_.size() ||
@@ -600,11 +594,16 @@ class FileStore : public KvStore {
     return DirState::kInside;
   }
 
+  bool Known(const std::string& dir) const {
+    return inside_.With([&](const auto& set) { return set.count(dir) > 0; });
+  }
+
   void Remember(std::vector<std::string>::const_iterator begin,
                 std::vector<std::string>::const_iterator end) const {
-    std::lock_guard lock(inside_mu_);
-    if (inside_.size() + static_cast<size_t>(end - begin) >= kMaxRemembered) inside_.clear();
-    inside_.insert(begin, end);
+    inside_.With([&](auto& set) {
+      if (set.size() + static_cast<size_t>(end - begin) >= kMaxRemembered) set.clear();
+      set.insert(begin, end);
+    });
   }
 
   // Opens `path` (from ResolveParent) for reading; an invalid handle if it is absent. A last
@@ -808,8 +807,9 @@ class FileStore : public KvStore {
   std::string canonical_;  // symbolic links resolved; keys must stay below it
   std::shared_ptr<SyncState> sync_;
   static constexpr size_t kMaxRemembered = 1 << 16;
-  mutable std::mutex inside_mu_;
-  mutable std::unordered_set<std::string> inside_;  // directories found inside the root
+  // Directories found inside the root; started afresh in a forked child (a DataLoader worker
+  // forked while the parent's loader threads were reading here held its mutex).
+  ForkSafe<std::unordered_set<std::string>> inside_;
 };
 
 }  // namespace
