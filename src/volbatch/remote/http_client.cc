@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -104,6 +105,17 @@ size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
   return len;
 }
 
+// libcurl rewinds an upload to send it again (a kept-alive connection that died before any
+// answer is retried on a fresh one); without this it fails with CURLE_SEND_FAIL_REWIND.
+int OnSeek(void* user, curl_off_t offset, int origin) {
+  auto& t = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > t.upload.size()) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  t.uploaded = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 bool RetryableCurlCode(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -113,6 +125,7 @@ bool RetryableCurlCode(CURLcode code) {
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:  // a resend libcurl could not make; this client can
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SSL_CONNECT_ERROR:
@@ -211,6 +224,8 @@ struct HttpClient::Impl {
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
       curl_easy_setopt(h, CURLOPT_READDATA, &t);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
     } else if (r.method == "POST") {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
