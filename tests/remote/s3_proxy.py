@@ -10,7 +10,9 @@ the response body bytes sent to the client, and per fault kind how many were inj
 holds (method, path, Range header or '', status or 0, body bytes sent, fault or '') per request.
 
 Faults, on a seeded schedule: request number n (in arrival order) is faulty when
-random.Random(f"{seed}:{n}").random() < rate, with a kind drawn from `kinds` by weight:
+random.Random(f"{seed}:{n}").random() < rate; the faulty ones take their kinds in rounds, each
+round a seeded permutation of `kinds` (a kind listed twice comes twice as often), so any
+2 * len(kinds) - 1 consecutive faults include every kind:
   reset       the request is read, not forwarded, and the connection is reset (RST, no answer)
   500, 503    answered here with an S3 XML error (InternalError, ServiceUnavailable), not forwarded
   slowdown    503 with S3's <Code>SlowDown</Code> body, not forwarded
@@ -132,17 +134,17 @@ def _reset(sock):
 
 
 class S3Proxy:
-    def __init__(self, upstream_port, rate=0.0, seed=0, kinds=KINDS, weights=None,
-                 fail_from=None, stall_s=30.0, upstream_host="127.0.0.1"):
+    def __init__(self, upstream_port, rate=0.0, seed=0, kinds=KINDS, fail_from=None,
+                 stall_s=30.0, upstream_host="127.0.0.1"):
         self.upstream = (upstream_host, upstream_port)
         self.rate = rate
         self.seed = seed
         self.kinds = list(kinds)
-        self.weights = list(weights) if weights else [1.0] * len(self.kinds)
         self.fail_from = fail_from
         self.stall_s = stall_s
         self._lock = threading.Lock()
         self._n = 0
+        self._faulty = 0
         self._stop = threading.Event()
         self._threads = []
         self._socks = set()
@@ -160,6 +162,7 @@ class S3Proxy:
 
     def start(self):
         self._listener.listen(256)
+        self._listener.settimeout(0.1)  # accept() wakes up to see stop()
         t = threading.Thread(target=self._accept, name="s3proxy-accept", daemon=True)
         t.start()
         self._threads.append(t)
@@ -188,7 +191,7 @@ class S3Proxy:
     def __exit__(self, *exc):
         self.stop()
 
-    def configure(self, rate=None, seed=None, kinds=None, weights=None, fail_from=None):
+    def configure(self, rate=None, seed=None, kinds=None, fail_from=None):
         """Changes the schedule from the next request on (fail_from=-1: off)."""
         with self._lock:
             if rate is not None:
@@ -197,7 +200,7 @@ class S3Proxy:
                 self.seed = seed
             if kinds is not None:
                 self.kinds = list(kinds)
-                self.weights = list(weights) if weights else [1.0] * len(self.kinds)
+                self._faulty = 0
             if fail_from is not None:
                 self.fail_from = None if fail_from < 0 else fail_from
 
@@ -225,8 +228,11 @@ class S3Proxy:
         while not self._stop.is_set():
             try:
                 conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            conn.settimeout(None)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             with self._lock:
@@ -244,10 +250,13 @@ class S3Proxy:
                 rate = 1.0
             else:
                 rate = self.rate
-            rng = random.Random(f"{self.seed}:{n}")
-            if rate > 0 and rng.random() < rate:
-                return n, rng.choices(self.kinds, weights=self.weights)[0]
-            return n, None
+            if not (rate > 0 and random.Random(f"{self.seed}:{n}").random() < rate):
+                return n, None
+            k = self._faulty
+            self._faulty += 1
+            rnd = list(self.kinds)
+            random.Random(f"{self.seed}:round:{k // len(rnd)}").shuffle(rnd)
+            return n, rnd[k % len(rnd)]
 
     def _record(self, method, path, rng, status, sent_down, sent_up, fault):
         with self._lock:
