@@ -7,7 +7,8 @@ kept-alive upstream connection per client connection. A thread serves each clien
 
 Counters (`counts()`): per method the requests, the request body bytes forwarded upstream and
 the response body bytes sent to the client, and per fault kind how many were injected; `log`
-holds (method, path, Range header or '', status or 0, body bytes sent, fault or '') per request.
+holds (method, path, Range header or '', status or 0, body bytes sent, fault or '', time.monotonic()
+when answered - for a stall, when the stall began) per request.
 
 Faults, on a seeded schedule: request number n (in arrival order) is faulty when
 random.Random(f"{seed}:{n}").random() < rate; the faulty ones take their kinds in rounds, each
@@ -265,7 +266,7 @@ class S3Proxy:
             self.bytes_up[method] += sent_up
             if fault:
                 self.faults[fault] += 1
-            self.log.append((method, path, rng, status, sent_down, fault or ""))
+            self.log.append((method, path, rng, status, sent_down, fault or "", time.monotonic()))
 
     def _serve(self, client):
         reader = _Reader(client)

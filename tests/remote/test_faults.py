@@ -22,6 +22,8 @@ from s3_proxy import KINDS, S3Proxy
 FAULTY_ENV = {"AWS_MAX_ATTEMPTS": "10", "VOLBATCH_IO_TIMEOUT_S": "1",
               "VOLBATCH_IO_BUDGET_S": "60"}
 RATE = 0.3
+# Each kind in turn (s3_proxy's rounds), a stall (1 to 2 s of waiting) half as often as the rest.
+RATE_KINDS = list(KINDS) + [k for k in KINDS if k != "stall"]
 # The fail-every-request tests: 3 attempts, a 1 s stall timeout, a 2 s budget.
 ATTEMPTS, TIMEOUT_S, BUDGET_S = 3, 1, 2
 # No retry starts after the budget; one started just before it can stall for the timeout, which
@@ -84,7 +86,7 @@ def test_copy_to_s3_and_back_through_faults_is_exact(volbatch, s3, bucket, proxy
     # The reference: the same copy straight to s3rver.
     volbatch("copy", src, f"s3://{bucket}/direct/v.zarr/raw", "--format", fmt, *layout)
 
-    proxy.configure(rate=RATE, seed=17)
+    proxy.configure(rate=RATE, seed=17, kinds=RATE_KINDS)
     url = f"s3://{bucket}/faulty/v.zarr/raw"
     p, _ = run(volbatch, s3, proxy, "copy", src, url, "--format", fmt, *layout, **FAULTY_ENV)
     assert p.returncode == 0, p.stderr
@@ -129,7 +131,7 @@ def test_job_on_s3_with_workers_through_faults_writes_the_local_result(volbatch,
              "--executor", "local", "--threads", 2, "--quiet")
     ru.upload_tree(s3.client(), str(tmp_path / "in.zarr"), bucket, "job/in.zarr")
 
-    proxy.configure(rate=RATE, seed=23)
+    proxy.configure(rate=RATE, seed=23, kinds=RATE_KINDS)
     job = eu.write_job(tmp_path / "job.toml", f"s3://{bucket}/job/in.zarr/raw",
                        f"s3://{bucket}/job/out.zarr/o", op, "float32", (32, 32, 32),
                        tiling={"block": [32, 32, 32]}, format="zarr2",
@@ -165,7 +167,7 @@ def assert_gave_up(p, seconds, proxy, url_part, cause):
     # server's idle timeout does), so a reset can cost two requests per attempt.
     limit = 2 * ATTEMPTS if cause == CAUSES["reset"] else ATTEMPTS
     per_request = {}
-    for method, path, rng, _, _, fault in proxy.log:
+    for method, path, rng, _, _, fault, _ in proxy.log:
         if fault:
             per_request[(method, path, rng)] = per_request.get((method, path, rng), 0) + 1
     assert 1 <= max(per_request.values()) <= limit, per_request
@@ -192,15 +194,17 @@ def test_every_request_failing_ends_within_the_budget(volbatch, s3, proxy, store
     assert objects(s3, bucket, "new") == {}
 
 
-@pytest.mark.parametrize("after", [3, 40])
-def test_failing_midway_leaves_only_whole_values(volbatch, s3, proxy, stored, tmp_path, after):
-    """From request `after` on every request is reset: what was written before is exact (whole
-    chunks and metadata identical to a complete copy's), the rest absent, no temporaries."""
+@pytest.mark.parametrize("after,kind", [(3, "reset"), (40, "reset"), (40, "stall")])
+def test_failing_midway_leaves_only_whole_values(volbatch, s3, proxy, stored, tmp_path, after,
+                                                 kind):
+    """From request `after` on every request fails: what was written before is exact (whole
+    chunks and metadata identical to a complete copy's), the rest absent, no temporaries. With
+    stalls, the uploads in flight are abandoned within the timeout (not libcurl's ~6 s)."""
     bucket = stored["bucket"]
-    proxy.configure(kinds=["reset"], fail_from=after)
+    proxy.configure(kinds=[kind], fail_from=after)
     p, took = run(volbatch, s3, proxy, "copy", stored["src"], f"s3://{bucket}/part/v.zarr/raw",
                   "--format", "zarr2", timeout=60, **FAIL_ENV)
-    assert_gave_up(p, took, proxy, f"/{bucket}/", CAUSES["reset"])
+    assert_gave_up(p, took, proxy, f"/{bucket}/", CAUSES[kind])
     partial, complete = objects(s3, bucket, "part/v.zarr"), objects(s3, bucket, "good/v.zarr")
     assert len(partial) < len(complete)
     for key, value in partial.items():
@@ -211,7 +215,7 @@ def test_failing_midway_leaves_only_whole_values(volbatch, s3, proxy, stored, tm
     dst = tmp_path / "part.zarr" / "raw"
     p, took = run(volbatch, s3, proxy, "copy", f"s3://{bucket}/good/v.zarr/raw", dst,
                   "--format", "zarr2", timeout=60, **FAIL_ENV)
-    assert_gave_up(p, took, proxy, f"/{bucket}/good/v.zarr/raw/", CAUSES["reset"])
+    assert_gave_up(p, took, proxy, f"/{bucket}/good/v.zarr/raw/", CAUSES[kind])
     assert not eu.temporaries(tmp_path)
     if os.path.exists(dst.parent):
         ref = eu.dataset_files(stored["ref"].parent)

@@ -136,7 +136,8 @@ TEST(HttpClient, PersistentFailureStatusIsReturnedAfterTheBudget) {
 
 // Serves one kept-alive connection after another; each request (body read whole, by its
 // Content-Length) gets the next scripted reply, and an empty reply closes the connection
-// without answering - what a server does to an idle connection just as a client reuses it.
+// without answering - what a server does to an idle connection just as a client reuses it -
+// and "STALL" says nothing until the client gives up and closes it.
 class KeepAliveServer {
  public:
   explicit KeepAliveServer(std::vector<std::string> replies) : replies_(std::move(replies)) {
@@ -190,6 +191,11 @@ class KeepAliveServer {
         in.erase(0, head_end + 4 + length);
         const std::string& reply = replies_[next++];
         if (reply.empty()) break;
+        if (reply == "STALL") {
+          while (::read(c, buf, sizeof buf) > 0) {
+          }
+          break;
+        }
         (void)!::write(c, reply.data(), reply.size());
       }
       ::close(c);
@@ -223,6 +229,48 @@ TEST(HttpClient, UploadOnADroppedKeptAliveConnectionIsSentAgain) {
   ASSERT_EQ(server.bodies().size(), 3u);
   EXPECT_EQ(server.bodies()[1], second);
   EXPECT_EQ(server.bodies()[2], second);
+}
+
+// libcurl's own low-speed check averages over ~5 s, so a PUT whose body went out and whose
+// answer never comes used to be abandoned after 6-7 s whatever the 1 s limit said.
+TEST(HttpClient, StalledUploadIsAbandonedAfterTheIdleLimit) {
+  const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+  KeepAliveServer server({"STALL", ok});
+  HttpClientOptions options = Fast(2);
+  options.low_speed_time = std::chrono::seconds(1);
+  HttpClient http(options);
+  const std::string value(1 << 20, 'v');
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = server.url();
+  put.body = std::as_bytes(std::span(value.data(), value.size()));
+  const auto start = std::chrono::steady_clock::now();
+  const HttpResponse r = http.Send(put);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.attempts, 2);
+  EXPECT_LT(took, 4.0);  // the limit, libcurl's 1 s progress tick, and slack
+  ASSERT_EQ(server.bodies().size(), 2u);
+  EXPECT_EQ(server.bodies()[1], value);
+}
+
+TEST(HttpClient, StalledUploadNamesTheIdleLimit) {
+  KeepAliveServer server({"STALL"});
+  HttpClientOptions options = Fast(1);
+  options.low_speed_time = std::chrono::seconds(1);
+  HttpClient http(options);
+  const std::string value = "v";
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = server.url();
+  put.body = std::as_bytes(std::span(value.data(), value.size()));
+  try {
+    http.Send(put);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no byte moved for 1 s"), std::string::npos) << e.what();
+  }
 }
 
 TEST(HttpClient, NotFoundIsNotRetried) {
