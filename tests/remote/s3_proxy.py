@@ -6,7 +6,8 @@ a SigV4 signature stays valid - and body), and the answer comes back byte for by
 kept-alive upstream connection per client connection. A thread serves each client connection.
 
 Counters (`counts()`): per method the requests, the request body bytes forwarded upstream and
-the response body bytes sent to the client, and per fault kind how many were injected; `log`
+the response body bytes sent to the client, per fault kind how many were injected, and the
+client connections accepted; `log`
 holds (method, path, Range header or '', status or 0, body bytes sent, fault or '', time.monotonic()
 when answered - for a stall, when the stall began) per request.
 
@@ -212,12 +213,13 @@ class S3Proxy:
             self.bytes_down = defaultdict(int)
             self.faults = defaultdict(int)
             self.log = []
+            self.connections = 0
 
     def counts(self):
         with self._lock:
             return {"requests": dict(self.requests), "bytes_up": dict(self.bytes_up),
                     "bytes_down": dict(self.bytes_down), "faults": dict(self.faults),
-                    "total_requests": self._n}
+                    "connections": self.connections, "total_requests": self._n}
 
     def requests_served(self):
         with self._lock:
@@ -237,6 +239,7 @@ class S3Proxy:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
             with self._lock:
+                self.connections += 1
                 self._socks.add(conn)
                 self._threads = [x for x in self._threads if x.is_alive()]
                 self._threads.append(t)

@@ -7,6 +7,7 @@ every request failing, a command ends within its retry budget with one line nami
 the last cause, and leaves nothing half-written.
 """
 import os
+import subprocess
 import time
 
 import numpy as np
@@ -47,7 +48,6 @@ def proxy(s3):
 
 def run(volbatch, s3, proxy, *args, timeout=120, **env):
     """volbatch through the proxy; (completed process, seconds)."""
-    import subprocess
     t = time.monotonic()
     p = subprocess.run([volbatch.exe, *map(str, args)], capture_output=True, text=True,
                        timeout=timeout, env=s3.env(AWS_ENDPOINT_URL=proxy.endpoint, **env))
@@ -67,6 +67,38 @@ def objects(s3, bucket, prefix):
 def assert_faults(counts, kinds, what):
     missing = [k for k in kinds if counts["faults"].get(k, 0) == 0]
     assert not missing, f"{what}: no {missing} fault happened: {counts}"
+
+
+# ---- the proxy itself -------------------------------------------------------------------------
+
+def test_proxy_passes_requests_through_on_kept_alive_connections(volbatch, s3, bucket, proxy,
+                                                                 tmp_path):
+    """Without faults the proxy changes nothing, counts every body byte, and volbatch reuses its
+    connections through it."""
+    a = eu.em_volume((32, 64, 64), seed=7)
+    src = eu.write_zarr2(a, tmp_path / "src.zarr" / "raw", chunks=(8, 16, 16))  # 64 chunks
+    p, _ = run(volbatch, s3, proxy, "copy", src, f"s3://{bucket}/p/v.zarr/raw", "--format",
+               "zarr2", VOLBATCH_IO_CONCURRENCY="4")
+    assert p.returncode == 0, p.stderr
+    up = proxy.counts()
+    stored = objects(s3, bucket, "p/v.zarr")
+    assert up["requests"]["PUT"] == len(stored)
+    assert up["bytes_up"]["PUT"] == sum(len(v) for v in stored.values())
+    assert up["faults"] == {}
+    assert up["connections"] <= 4 + 1 < up["total_requests"] / 10
+    proxy.reset_counts()
+    back = tmp_path / "back.zarr" / "raw"
+    p, _ = run(volbatch, s3, proxy, "copy", f"s3://{bucket}/p/v.zarr/raw", back, "--format",
+               "zarr2", VOLBATCH_IO_CONCURRENCY="4")
+    assert p.returncode == 0, p.stderr
+    down = proxy.counts()
+    np.testing.assert_array_equal(eu.read_zarr2(back), a)
+    chunks = {k: v for k, v in stored.items() if not k.split("/")[-1].startswith(".")}
+    paths = {f"/{bucket}/p/v.zarr/{k}" for k in chunks}
+    chunk_gets = [e for e in proxy.log if e[0] == "GET" and e[3] == 200 and e[1] in paths]
+    assert len(chunk_gets) == len(chunks)
+    assert sum(e[4] for e in chunk_gets) == sum(len(v) for v in chunks.values())
+    assert down["connections"] <= 4 + 1
 
 
 # ---- at a fault rate, the bytes are exact ---------------------------------------------------
