@@ -9,7 +9,9 @@
 //                 [--slab-mib 64] [--sample-mib 64]
 //
 // Input and output buffers are allocated before the clock starts; the written dataset is
-// removed before each repetition, so every write creates every file anew.
+// removed before each repetition, so every write creates every file anew. --out may be a URL
+// (s3://BUCKET/PREFIX): repetition N then writes a fresh dataset at OUT/repN, and nothing is
+// removed or counted (stored_bytes and files are -1; the caller lists and deletes).
 #include <sys/resource.h>
 #include <tbb/global_control.h>
 
@@ -27,6 +29,7 @@
 #include "volbatch/codec/codec.h"
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
+#include "volbatch/kvstore/location.h"
 #include "volbatch/store/dataset.h"
 
 namespace {
@@ -192,7 +195,9 @@ int Main(int argc, char** argv) {
   std::vector<Array> back;
   for (const auto& s : slabs) back.emplace_back(dtype, s.shape());
 
-  const fs::path out = args["--out"];
+  const std::string out_arg = args["--out"];
+  const bool url = IsUrl(out_arg);
+  const fs::path out = url ? fs::path() : fs::path(out_arg);
   nlohmann::json result;
   for (const char* k : {"volbatch_write_s", "volbatch_sync_s", "volbatch_read_s"}) {
     result[k] = nlohmann::json::array();
@@ -206,10 +211,11 @@ int Main(int argc, char** argv) {
     u["minor_faults"].push_back(b.minor_faults - a.minor_faults);
   };
   for (int rep = 0; rep < reps; ++rep) {
-    fs::remove_all(out);
+    const std::string where = url ? out_arg + "/rep" + std::to_string(rep) : out.string();
+    if (!url) fs::remove_all(out);
     const Usage u0 = GetUsage();
     const auto t0 = Clock::now();
-    Dataset ds = Dataset::Create(out.string(), options, {.sync = SyncMode::kDeferred});
+    Dataset ds = Dataset::Create(where, options, {.sync = SyncMode::kDeferred});
     Index z = 0;
     for (const auto& s : slabs) {
       Box box = Box::FromShape(shape);
@@ -223,7 +229,7 @@ int Main(int argc, char** argv) {
     ds.Sync();
     const auto t2 = Clock::now();
     const Usage u2 = GetUsage();
-    const Dataset in = Dataset::Open(out.string());
+    const Dataset in = Dataset::Open(where);
     z = 0;
     for (auto& b : back) {
       Box box = Box::FromShape(shape);
@@ -244,10 +250,10 @@ int Main(int argc, char** argv) {
     record("sync", u1, u2);
     record("read", u2, u3);
   }
-  int64_t files = 0;
-  result["stored_bytes"] = DirBytes(out, &files);
+  int64_t files = -1;
+  result["stored_bytes"] = url ? int64_t{-1} : DirBytes(out, &files);
   result["files"] = files;
-  fs::remove_all(out);
+  if (!url) fs::remove_all(out);
   const auto [enc, dec] = CodecLimit(slabs, shape, options.chunks, dtype, options.codecs,
                                      std::stoll(args["--sample-mib"]) << 20);
   result["codec_encode_MBps"] = enc;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -55,6 +56,12 @@ struct Transfer {
   std::span<const std::byte> upload;
   size_t uploaded = 0;
   std::string body_error;  // set when the write callback refused the body
+  // The idle check (OnProgress): when a byte last moved either way.
+  CURL* handle = nullptr;
+  std::chrono::seconds idle_limit{0};
+  curl_off_t moved = -1;
+  Clock::time_point last_moved;
+  bool idle = false;  // the attempt was abandoned for moving nothing for idle_limit
 };
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
@@ -104,6 +111,41 @@ size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
   return len;
 }
 
+// libcurl rewinds an upload to send it again (a kept-alive connection that died before any
+// answer is retried on a fresh one); without this it fails with CURLE_SEND_FAIL_REWIND.
+int OnSeek(void* user, curl_off_t offset, int origin) {
+  auto& t = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<size_t>(offset) > t.upload.size()) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  t.uploaded = static_cast<size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
+// libcurl's low-speed check averages over its last ~5 s of progress samples, so an upload that
+// then waits in silence for an answer is abandoned only once the upload leaves that window
+// (a 1 s VOLBATCH_IO_TIMEOUT_S took 6-7 s on a stalled PUT). This counts the time since any
+// byte moved, from when the request is about to be sent (connecting has its own timeout).
+int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+               curl_off_t ulnow) {
+  (void)dltotal;
+  (void)ultotal;
+  auto& t = *static_cast<Transfer*>(user);
+  const auto now = Clock::now();
+  curl_off_t started = 0;
+  curl_easy_getinfo(t.handle, CURLINFO_PRETRANSFER_TIME_T, &started);
+  if (started == 0 || dlnow + ulnow != t.moved) {
+    t.moved = dlnow + ulnow;
+    t.last_moved = now;
+    return 0;
+  }
+  if (t.idle_limit.count() > 0 && now - t.last_moved >= t.idle_limit) {
+    t.idle = true;
+    return 1;  // CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
+}
+
 bool RetryableCurlCode(CURLcode code) {
   switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -113,6 +155,7 @@ bool RetryableCurlCode(CURLcode code) {
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:  // a resend libcurl could not make; this client can
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SSL_CONNECT_ERROR:
@@ -193,6 +236,11 @@ struct HttpClient::Impl {
                      static_cast<long>(options.connect_timeout.count()));
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_bytes));
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
+    t.handle = h;
+    t.idle_limit = options.low_speed_time;
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
@@ -211,6 +259,8 @@ struct HttpClient::Impl {
       curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
       curl_easy_setopt(h, CURLOPT_READDATA, &t);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
       curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
     } else if (r.method == "POST") {
       curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -245,6 +295,10 @@ struct HttpClient::Impl {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &t.response.status);
     error = errbuf[0] ? errbuf : curl_easy_strerror(code);
     if (!t.body_error.empty()) error = t.body_error;
+    if (code == CURLE_ABORTED_BY_CALLBACK && t.idle) {
+      error = "Operation too slow: no byte moved for " +
+              std::to_string(options.low_speed_time.count()) + " s";
+    }
     return code;
   }
 };
@@ -290,7 +344,7 @@ HttpResponse HttpClient::Send(const HttpRequest& request) const {
     bool retry = false;
     if (code != CURLE_OK) {
       last_cause = error;
-      retry = RetryableCurlCode(code);
+      retry = RetryableCurlCode(code) || (code == CURLE_ABORTED_BY_CALLBACK && t.idle);
       if (!retry) {
         throw IoError(request.method + " " + request.url + ": " + last_cause);
       }
