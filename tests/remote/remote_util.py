@@ -65,9 +65,13 @@ class _Server:
                                    f"{deadline_s} s:\n" + open(self.log, errors="replace").read())
             time.sleep(0.02)
 
+    # SIGTERM first (nginx finishes its log lines); s3rver can take 10-20 s to act on it and
+    # has nothing to keep, so it gets SIGKILL at once.
+    stop_signal = signal.SIGTERM
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(self.stop_signal)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -87,6 +91,8 @@ class _Server:
 
 
 class S3Server(_Server):
+    stop_signal = signal.SIGKILL
+
     def __init__(self):
         super().__init__("s3rver")
         self.data = os.path.join(self.dir, "data")
