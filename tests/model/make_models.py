@@ -37,7 +37,19 @@ raises_late.pt      1 -> 1, [B, 1, Z, Y, X]: y = x, but raises RuntimeError("boo
                     model") when any input value is > 100 (after normalisation): the dry run on
                     zeros passes and only the block holding such a value fails.
 wrong_shape.pt      1 -> 1, [B, 1, Z, Y/2, X/2] (floor): an undeclared 2x downscale in y and x
-                    (avg_pool3d (1, 2, 2)), for the geometry error message.
+                    (avg_pool3d (1, 2, 2)), for the geometry error message; with scale
+                    [1, 0.5, 0.5] a flip-equivariant downscaling model.
+mean3.pt            1 -> 1, [B, 1, Z, Y, X]: the 3x3x3 mean (avg_pool3d, stride 1, zero padding
+                    counted): flip-equivariant along every axis (for tta).
+asym.pt             1 -> 1, [B, 1, Z, Y, X]: one 3x3x3 Conv3d, zero ("same") padding, weights
+                    and bias from torch.manual_seed(6): not flip-equivariant along any axis.
+asym_valid.pt       1 -> 1, [B, 1, Z-2, Y-2, X-2]: one 3x3x3 Conv3d without padding ("valid"),
+                    weights from torch.manual_seed(7): not flip-equivariant, but each output
+                    voxel depends only on its 3^3 input neighbourhood, so the mean of its 8
+                    flipped predictions does not depend on where windows fall.
+down.pt             1 -> 1, [B, 1, Z, Y/2, X/2]: a Conv3d with kernel = stride = (1, 2, 2),
+                    weights from torch.manual_seed(8): a downscaling model, scale (1, 1/2, 1/2),
+                    not flip-equivariant along y and x.
 not_torchscript.pt  torch.save of a Conv3d's state_dict: a zip pickle, not TorchScript
                     (torch.jit.load: "PytorchStreamReader failed locating file constants.pkl").
 garbage.pt          4096 seeded random bytes, not a zip archive
@@ -111,6 +123,21 @@ class UpConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.up(F.relu(self.c1(x)))
+
+
+class Mean3(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool3d(x, 3, stride=1, padding=1)
+
+
+class SeededConv(nn.Module):
+    def __init__(self, seed: int, kernel, stride, padding):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv = nn.Conv3d(1, 1, kernel, stride=stride, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
 
 
 class Sum2(nn.Module):
@@ -211,7 +238,9 @@ def main():
         "same.pt": Same(), "valid.pt": Valid(), "superres.pt": SuperRes(),
         "superres_z4.pt": SuperResZ4(), "classes3.pt": Classes3(), "conv3.pt": Conv3(),
         "upconv.pt": UpConv(), "sum2.pt": Sum2(), "raises.pt": Raises(),
-        "raises_late.pt": RaisesLate(), "wrong_shape.pt": WrongShape(),
+        "raises_late.pt": RaisesLate(), "wrong_shape.pt": WrongShape(), "mean3.pt": Mean3(),
+        "asym.pt": SeededConv(6, 3, 1, 1), "asym_valid.pt": SeededConv(7, 3, 1, 0),
+        "down.pt": SeededConv(8, (1, 2, 2), (1, 2, 2), 0),
     }
     for name, m in models.items():
         torch.jit.script(m.eval()).save(os.path.join(out, name))
@@ -276,6 +305,21 @@ def main():
                            torch.zeros(1, 1, 8, 8, 8)):
             _fail("raises_late.pt: not the identity below 100")
         _expect_shape("wrong_shape.pt", load("wrong_shape.pt")(x), [1, 1, 32, 32, 32])
+        y = load("mean3.pt")(x)
+        _expect_shape("mean3.pt", y, [1, 1, 32, 64, 64])
+        if not torch.allclose(y[..., 1:-1, 1:-1, 1:-1],
+                              x.unfold(2, 3, 1).unfold(3, 3, 1).unfold(4, 3, 1).mean((-3, -2, -1)),
+                              atol=1e-6):
+            _fail("mean3.pt: not the 3x3x3 mean")
+        _expect_shape("asym.pt", load("asym.pt")(x), [1, 1, 32, 64, 64])
+        _expect_shape("asym_valid.pt", load("asym_valid.pt")(x), [1, 1, 30, 62, 62])
+        _expect_shape("down.pt", load("down.pt")(x), [1, 1, 32, 32, 32])
+        r = torch.rand(1, 1, 8, 16, 16, generator=torch.Generator().manual_seed(9))
+        for name in ("asym.pt", "asym_valid.pt", "down.pt"):
+            m = load(name)
+            for dims in ([3], [4]) if name == "down.pt" else ([2], [3], [4]):
+                if torch.allclose(m(r.flip(dims)).flip(dims), m(r), atol=1e-3):
+                    _fail(f"{name}: flip-equivariant along {dims}")
         _expect_shape("with_rdf/same.pt", load("with_rdf/same.pt")(x[..., :16, :32, :32]),
                       [1, 1, 16, 32, 32])
     for name in ("not_torchscript.pt", "garbage.pt"):

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -139,45 +140,9 @@ Scale ScaleFrom(OperatorParams& p) {
   return s;
 }
 
-}  // namespace
-
-nlohmann::json ModelSpec::ToJson() const {
-  std::vector<double> scale_values;
-  for (size_t i = 0; i < scale.rank(); ++i) {
-    scale_values.push_back(static_cast<double>(scale.up[i]) / static_cast<double>(scale.down[i]));
-  }
-  nlohmann::json j = {{"type", "torch"},
-                      {"model", model},
-                      {"window", window},
-                      {"output_window", output_window},
-                      {"crop", crop},
-                      {"scale", scale_values},
-                      {"device", device},
-                      {"precision", precision},
-                      {"batch", batch},
-                      {"normalize", normalize},
-                      {"output", output},
-                      {"channels", channels},
-                      {"denormalize", denormalize}};
-  if (!normalize_values.empty()) j["normalize_values"] = normalize_values;
-  if (output_range) j["output_range"] = *output_range;
-  if (!rdf.empty()) j["rdf"] = rdf;
-  return j;
-}
-
-ModelSpec ParseModelSpec(OperatorParams& p) {
+// window, scale, output_window, crop and the effective window and context they give.
+void ParseGeometry(OperatorParams& p, const RdfGeometry& rdf, ModelSpec& m) {
   const size_t r = p.spatial_rank();
-  ModelSpec m;
-  m.model = p.String("model");
-  if (!fs::is_regular_file(m.model)) {
-    throw p.Bad("model", m.model + ": no such file (a TorchScript .pt)");
-  }
-  RdfGeometry rdf;
-  const fs::path rdf_path = fs::path(m.model).parent_path() / "rdf.yaml";
-  if (fs::is_regular_file(rdf_path)) {
-    m.rdf = rdf_path.string();
-    rdf = ReadRdf(m.rdf, r);
-  }
   if (p.Has("window")) {
     m.window = p.Integers("window");
   } else if (rdf.window) {
@@ -220,6 +185,10 @@ ModelSpec ParseModelSpec(OperatorParams& p) {
     }
     m.context[i] = extra / 2;
   }
+}
+
+// device, precision, batch.
+void ParseRuntime(OperatorParams& p, ModelSpec& m) {
   m.device = p.String("device", "cpu");
   if (m.device != "cpu" && m.device != "auto" && m.device != "cuda" &&
       m.device.rfind("cuda:", 0) != 0) {
@@ -233,29 +202,36 @@ ModelSpec ParseModelSpec(OperatorParams& p) {
   // windows ran 13% slower per voxel at 8 than at 4); a GPU wants more to stay busy.
   m.batch = p.Integer("batch", m.device == "cpu" ? 4 : 8);
   if (m.batch < 1 || m.batch > 4096) throw p.Bad("batch", "must be between 1 and 4096");
-  if (const nlohmann::json* n = p.Raw("normalize")) {
-    if (n->is_string() && n->get<std::string>() == "none") {
-      m.normalize = "none";
-    } else if (n->is_object() && n->size() == 1 &&
-               (n->contains("range") || n->contains("percentiles"))) {
-      m.normalize = n->begin().key();
-      const auto& v = n->begin().value();
-      if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() ||
-          !(v[0].get<double>() < v[1].get<double>())) {
-        throw p.Bad("normalize", m.normalize + " must be two increasing numbers [lo, hi]");
-      }
-      m.normalize_values = {v[0].get<double>(), v[1].get<double>()};
-      if (m.normalize == "percentiles" &&
-          (m.normalize_values[0] < 0 || m.normalize_values[1] > 100)) {
-        throw p.Bad("normalize", "percentiles must lie in [0, 100]");
-      }
-    } else {
-      throw p.Bad("normalize",
-                  "must be \"none\", { range = [lo, hi] } or { percentiles = [lo, "
-                  "hi] }, not " +
-                      n->dump());
+}
+
+void ParseNormalize(OperatorParams& p, ModelSpec& m) {
+  const nlohmann::json* n = p.Raw("normalize");
+  if (!n) return;
+  if (n->is_string() && n->get<std::string>() == "none") {
+    m.normalize = "none";
+  } else if (n->is_object() && n->size() == 1 &&
+             (n->contains("range") || n->contains("percentiles"))) {
+    m.normalize = n->begin().key();
+    const auto& v = n->begin().value();
+    if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number() ||
+        !(v[0].get<double>() < v[1].get<double>())) {
+      throw p.Bad("normalize", m.normalize + " must be two increasing numbers [lo, hi]");
     }
+    m.normalize_values = {v[0].get<double>(), v[1].get<double>()};
+    if (m.normalize == "percentiles" &&
+        (m.normalize_values[0] < 0 || m.normalize_values[1] > 100)) {
+      throw p.Bad("normalize", "percentiles must lie in [0, 100]");
+    }
+  } else {
+    throw p.Bad("normalize",
+                "must be \"none\", { range = [lo, hi] } or { percentiles = [lo, "
+                "hi] }, not " +
+                    n->dump());
   }
+}
+
+// output, channels, output_range, denormalize (after normalize).
+void ParseOutput(OperatorParams& p, ModelSpec& m) {
   m.output = p.String("output", "raw");
   if (m.output != "raw" && m.output != "softmax" && m.output != "argmax") {
     throw p.Bad("output", "\"" + m.output + "\" is not one of raw, softmax, argmax");
@@ -285,6 +261,123 @@ ModelSpec ParseModelSpec(OperatorParams& p) {
   if (m.output == "argmax" && (m.denormalize || m.output_range)) {
     throw p.Bad("output", "argmax writes labels; output_range and denormalize do not apply");
   }
+}
+
+// A flip along axis i changes nothing when the window is one voxel there, in and out.
+bool Flippable(const ModelSpec& m, size_t i) { return m.window[i] > 1 || m.output_window[i] > 1; }
+
+// The explicit tta_axes list: known axis names, each once, along which a flip does something.
+std::vector<size_t> TtaAxes(OperatorParams& p, const ModelSpec& m, const nlohmann::json& list) {
+  const std::vector<std::string> names = AxisNames(p.spatial_rank());
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  if (!list.is_array() || list.empty()) {
+    throw p.Bad("tta_axes", "must be a list of axis names (" + known + "), e.g. [\"y\", \"x\"]");
+  }
+  std::vector<size_t> axes;
+  for (const auto& e : list) {
+    const auto it =
+        e.is_string() ? std::find(names.begin(), names.end(), e.get<std::string>()) : names.end();
+    if (it == names.end()) {
+      throw p.Bad("tta_axes", e.dump() + " is not an axis of this volume (" + known + ")");
+    }
+    const size_t a = static_cast<size_t>(it - names.begin());
+    if (std::find(axes.begin(), axes.end(), a) != axes.end()) {
+      throw p.Bad("tta_axes", e.dump() + " is named twice");
+    }
+    if (!Flippable(m, a)) {
+      throw p.Bad("tta_axes", e.dump() + ": the window is 1 voxel along it (input and output), " +
+                                  "so a flip there changes nothing");
+    }
+    axes.push_back(a);
+  }
+  std::sort(axes.begin(), axes.end());
+  return axes;
+}
+
+// tta and tta_axes (after the geometry). Every window ParseGeometry accepts is centred, so a
+// flip maps it and its output window onto themselves; see tta.h.
+void ParseTta(OperatorParams& p, ModelSpec& m) {
+  m.tta = p.String("tta", "none");
+  if (m.tta != "none" && m.tta != "flips") {
+    throw p.Bad("tta", "\"" + m.tta + "\" is not one of none, flips");
+  }
+  const nlohmann::json* list = p.Raw("tta_axes");
+  if (m.tta == "none") {
+    if (list) throw p.Bad("tta_axes", "needs tta = \"flips\"");
+    return;
+  }
+  if (list) {
+    m.tta_axes = TtaAxes(p, m, *list);
+    return;
+  }
+  for (size_t i = 0; i < m.window.size(); ++i) {
+    if (Flippable(m, i)) m.tta_axes.push_back(i);
+  }
+  if (m.tta_axes.empty()) {
+    throw p.Bad("tta", "the window is 1 voxel on every axis: flips change nothing");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> AxisNames(size_t rank) {
+  const std::vector<std::string> zyx = {"z", "y", "x"};
+  if (rank <= 3) return std::vector<std::string>(zyx.end() - static_cast<long>(rank), zyx.end());
+  std::vector<std::string> names;
+  for (size_t i = 0; i < rank; ++i) names.push_back(std::to_string(i));
+  return names;
+}
+
+nlohmann::json ModelSpec::ToJson() const {
+  std::vector<double> scale_values;
+  for (size_t i = 0; i < scale.rank(); ++i) {
+    scale_values.push_back(static_cast<double>(scale.up[i]) / static_cast<double>(scale.down[i]));
+  }
+  nlohmann::json j = {{"type", "torch"},
+                      {"model", model},
+                      {"window", window},
+                      {"output_window", output_window},
+                      {"crop", crop},
+                      {"scale", scale_values},
+                      {"device", device},
+                      {"precision", precision},
+                      {"batch", batch},
+                      {"normalize", normalize},
+                      {"output", output},
+                      {"channels", channels},
+                      {"denormalize", denormalize}};
+  if (!normalize_values.empty()) j["normalize_values"] = normalize_values;
+  if (output_range) j["output_range"] = *output_range;
+  if (!rdf.empty()) j["rdf"] = rdf;
+  // Only when on: jobs without tta keep the fingerprint they had before tta existed.
+  if (tta != "none") {
+    const std::vector<std::string> names = AxisNames(window.size());
+    std::vector<std::string> axes;
+    for (size_t a : tta_axes) axes.push_back(names[a]);
+    j["tta"] = tta;
+    j["tta_axes"] = axes;
+  }
+  return j;
+}
+
+ModelSpec ParseModelSpec(OperatorParams& p) {
+  ModelSpec m;
+  m.model = p.String("model");
+  if (!fs::is_regular_file(m.model)) {
+    throw p.Bad("model", m.model + ": no such file (a TorchScript .pt)");
+  }
+  RdfGeometry rdf;
+  const fs::path rdf_path = fs::path(m.model).parent_path() / "rdf.yaml";
+  if (fs::is_regular_file(rdf_path)) {
+    m.rdf = rdf_path.string();
+    rdf = ReadRdf(m.rdf, p.spatial_rank());
+  }
+  ParseGeometry(p, rdf, m);
+  ParseRuntime(p, m);
+  ParseNormalize(p, m);
+  ParseOutput(p, m);
+  ParseTta(p, m);
   return m;
 }
 

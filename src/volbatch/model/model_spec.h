@@ -35,9 +35,17 @@ struct ModelSpec {
   std::vector<Index> channels;                      // selected output channels (empty: all)
   std::optional<std::vector<double>> output_range;  // y' = lo + y * (hi - lo)
   bool denormalize = false;                         // output_range = the normalisation range
+  // Test-time augmentation: "none", or "flips" (every window predicted for each flip of
+  // tta_axes, flipped back and averaged before anything else; see tta.h).
+  std::string tta = "none";
+  std::vector<size_t> tta_axes;  // spatial axes, ascending (default: those longer than 1)
 
   nlohmann::json ToJson() const;
 };
+
+// The names of the spatial axes of a rank-`rank` volume: the last `rank` of z, y, x ("0", "1",
+// ... beyond rank 3).
+std::vector<std::string> AxisNames(size_t rank);
 
 // Reads every key of a torch [operator] table (and the rdf.yaml, if any). Throws
 // InvalidArgument naming "[operator] key" or the rdf file and field.

@@ -7,6 +7,9 @@
 // same shape and a window's result does not depend on which windows shared its batch — the
 // output stays bit-identical however blocks are cut). Windows come from every block in flight
 // through one queue, so blocks batch together while the pipeline reads and writes others.
+// With `tta = "flips"` a window is queued once per flip of its input (tta.h) and its
+// prediction is the mean of the flipped-back outputs, taken before cropping, channel
+// selection and softmax.
 #include <ATen/Parallel.h>
 #include <malloc.h>
 #include <torch/cuda.h>
@@ -25,6 +28,7 @@
 #include "volbatch/core/error.h"
 #include "volbatch/model/model_spec.h"
 #include "volbatch/model/register.h"
+#include "volbatch/model/tta.h"
 
 namespace volbatch {
 namespace {
@@ -62,7 +66,10 @@ struct Request {
 
 class TorchOperator : public Operator {
  public:
-  TorchOperator(size_t rank, ModelSpec spec) : Operator(rank), spec_(std::move(spec)) {
+  TorchOperator(size_t rank, ModelSpec spec)
+      : Operator(rank),
+        spec_(std::move(spec)),
+        flips_(spec_.tta == "flips" ? Flips(spec_.tta_axes) : std::vector<Flip>{Flip{}}) {
     // oneDNN's activations are tens of MiB; glibc would map and unmap them on every forward
     // pass and fault every page in again, which measured 2-5x slower inference here
     // (models/denoise3d/README.md). Keep freed memory in the heap instead.
@@ -114,7 +121,11 @@ class TorchOperator : public Operator {
   Scale GetScale() const override { return spec_.scale; }
   Shape DefaultWindow() const override { return spec_.effective; }
   bool Exact() const override { return false; }
-  size_t WindowsPerCall() const override { return static_cast<size_t>(spec_.batch) * 2; }
+  // Two batches of forward passes; with tta each window is flips_.size() of them.
+  size_t WindowsPerCall() const override {
+    const size_t passes = static_cast<size_t>(spec_.batch) * 2;
+    return std::max<size_t>(1, (passes + flips_.size() - 1) / flips_.size());
+  }
   void SetThreads(int threads) override { threads_ = std::max(1, threads); }
 
   Index ComputeChannels(Index input_channels) const override {
@@ -151,25 +162,33 @@ class TorchOperator : public Operator {
     return std::move(ComputeBatch({input}, {info})[0]);
   }
 
+  // Each window is queued once per flip (the flipped input), so the flips of a window fill
+  // batches like other windows do; the flipped-back predictions are averaged before Crop.
   std::vector<Array> ComputeBatch(const std::vector<Array>& inputs,
                                   const std::vector<WindowInfo>& infos) const override {
     EnsureWorker();
     const Index c_in = std::max<Index>(1, input_channels_);
     const Index in_vox = NumElements(spec_.window, "window");
     const Index out_vox = NumElements(spec_.output_window, "output window");
-    std::vector<std::vector<float>> xs(inputs.size()), ys(inputs.size());
-    std::vector<Request> requests(inputs.size());
+    const size_t nf = flips_.size();
+    std::vector<std::vector<float>> xs(inputs.size() * nf), ys(inputs.size() * nf);
+    std::vector<Request> requests(xs.size());
     std::vector<std::future<void>> futures;
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (inputs[i].num_elements() != c_in * in_vox) {
         throw Internal("torch: window input " + ShapeToString(inputs[i].shape()) +
                        " does not match the model window " + ShapeToString(spec_.window));
       }
-      xs[i] = Normalized(inputs[i]);
-      ys[i].resize(static_cast<size_t>(model_channels_ * out_vox));
-      requests[i].input = xs[i].data();
-      requests[i].output = ys[i].data();
-      futures.push_back(requests[i].done.get_future());
+      const std::vector<float> x = Normalized(inputs[i]);
+      for (size_t f = 0; f < nf; ++f) {
+        const size_t k = i * nf + f;
+        xs[k] = x;
+        FlipInPlace(xs[k].data(), c_in, spec_.window, flips_[f]);
+        ys[k].resize(static_cast<size_t>(model_channels_ * out_vox));
+        requests[k].input = xs[k].data();
+        requests[k].output = ys[k].data();
+        futures.push_back(requests[k].done.get_future());
+      }
     }
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -178,8 +197,9 @@ class TorchOperator : public Operator {
     cv_.notify_one();
     for (auto& f : futures) f.wait();
     for (auto& f : futures) f.get();  // rethrows a failed forward pass
+    xs.clear();
     std::vector<Array> out;
-    for (size_t i = 0; i < inputs.size(); ++i) out.push_back(Crop(ys[i], infos[i]));
+    for (size_t i = 0; i < inputs.size(); ++i) out.push_back(Crop(Unflipped(ys, i), infos[i]));
     return out;
   }
 
@@ -326,6 +346,20 @@ class TorchOperator : public Operator {
     return x;
   }
 
+  // Window i's prediction from its flips' outputs ys[i * nf + f]: each flipped back, then
+  // their mean (the output as it is without tta).
+  std::vector<float> Unflipped(std::vector<std::vector<float>>& ys, size_t i) const {
+    const size_t nf = flips_.size();
+    if (nf == 1) return std::move(ys[i]);
+    std::vector<const std::vector<float>*> parts;
+    for (size_t f = 0; f < nf; ++f) {
+      std::vector<float>& y = ys[i * nf + f];
+      FlipInPlace(y.data(), model_channels_, spec_.output_window, flips_[f]);
+      parts.push_back(&y);
+    }
+    return MeanOf(parts);
+  }
+
   // The model's output of one window, cropped, channel-selected and (softmax) normalised.
   Array Crop(const std::vector<float>& y, const WindowInfo& info) const {
     const size_t r = spec_.output_window.size();
@@ -455,6 +489,7 @@ class TorchOperator : public Operator {
   }
 
   ModelSpec spec_;
+  std::vector<Flip> flips_;  // {{}} without tta
   mutable torch::jit::Module module_;
   torch::Device device_ = torch::kCPU;
   torch::Dtype dtype_ = torch::kFloat32;
