@@ -200,7 +200,8 @@ void Dataset::CheckRegion(const Box& region, const char* op) const {
   }
 }
 
-void Dataset::ForEachUnit(size_t n, const std::function<void(size_t)>& f) const {
+template <typename F>
+void Dataset::ForEachUnit(size_t n, const F& f) const {
   const int width = kv_->Concurrency();
   if (width > 1) {
     ConcurrentFor(n, width, f);

@@ -90,8 +90,10 @@ class Dataset {
                                              : std::make_shared<PartialWriterClaim>(kv_, path_)) {}
   void CheckRegion(const Box& region, const char* op) const;
   // f(u) for every unit u in [0, n): on libtbb's threads for a local store, on the store's
-  // Concurrency() threads for one whose calls wait on the network.
-  void ForEachUnit(size_t n, const std::function<void(size_t)>& f) const;
+  // Concurrency() threads for one whose calls wait on the network. (A template: libtbb's
+  // tasks then run the caller's lambda itself, which core/parallel.h's TSan edges describe.)
+  template <typename F>
+  void ForEachUnit(size_t n, const F& f) const;
   // The driver's ReadUnitInto, read again (KvStore::ReadAttempts) when the bytes fail to decode.
   bool ReadUnitInto(const Shape& idx, const Box& local, Array& out, const Shape& dst) const;
   // Sets `key` to `encoded`, or erases it when the unit is all fill value (nullopt).
