@@ -40,7 +40,7 @@ volume with `volbatch run`, and compare it with histogram matching.
    both are printed). Written to DIR/metrics.json as a list of {"metric", "model",
    "baseline", "higher_is_better"}; times to DIR/timings.json.
 
---quick: small volumes and 80 steps (under a minute on 2 idle cores), what the test suite
+--quick: small volumes and 80 steps (50-80 s on 2 shared cores), what the test suite
 runs. --model PT runs an existing TorchScript model instead of training one.
 """
 import argparse
