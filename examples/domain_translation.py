@@ -277,6 +277,18 @@ def volbatch(exe, *args):
     return r.stdout
 
 
+def prepare_one_channel(exe, job, out, model, rank, threads, why):
+    """`volbatch run --prepare` (its dry pass on zeros fixes the output layout), then refuses a
+    model that returns more than one channel, which volbatch itself accepts (it writes
+    [C, z, y, x]), before any block runs."""
+    volbatch(exe, "run", job, "--prepare", "--force", "--quiet", "--threads", str(threads))
+    shape = json.loads(volbatch(exe, "info", out, "--json"))["shape"]
+    if len(shape) != rank:
+        fail(f"[operator] model: {model} returns {shape[0]} output channels (volbatch prepared "
+             f"{out} as {shape}); {why}: export a 1-channel model or select one with "
+             f"[operator] channels = [k]")
+
+
 def train(a, work, train_a, train_b, target_mean):
     import torch
     import torch.nn.functional as F
@@ -375,13 +387,8 @@ def main():
     with open(job, "w") as f:
         f.write(JOB.format(input=eval_a, output=out, model=pt, w=RUN_WINDOW, halo=HALO))
     t0 = time.time()
-    # The output layout first (volbatch's dry pass): the translation writes one channel.
-    volbatch(exe, "run", job, "--prepare", "--force", "--quiet", "--threads", str(a.threads))
-    shape = json.loads(volbatch(exe, "info", out, "--json"))["shape"]
-    if len(shape) != len(eval_shape):
-        fail(f"[operator] model: {pt} returns {shape[0]} output channels (volbatch prepared "
-             f"{out} as {shape}); translating A to B needs 1 (B's grey levels): export a "
-             f"1-channel model or select one with [operator] channels = [k]")
+    prepare_one_channel(exe, job, out, pt, len(eval_shape), a.threads,
+                        "translating A to B needs 1 (B's grey levels)")
     volbatch(exe, "run", job, "--quiet", "--threads", str(a.threads))
     times["inference_s"] = time.time() - t0
     import zarr

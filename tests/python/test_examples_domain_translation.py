@@ -21,15 +21,16 @@ pytest.importorskip("scipy")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-EXAMPLE = os.path.join(ROOT, "examples", "domain_translation.py")
 
 
-def run_example(pytestconfig, *args):
+def run_example(pytestconfig, *args, example="domain_translation.py"):
+    """Runs examples/EXAMPLE with this suite's volbatch binary and Python package."""
     exe = os.path.abspath(pytestconfig.getoption("--volbatch"))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [p for p in sys.path if p.endswith(os.path.join("build", "python"))] +
         [os.path.join(os.path.dirname(exe), "python")]))
-    return subprocess.run([sys.executable, EXAMPLE, "--volbatch", exe, *map(str, args)],
+    script = os.path.join(ROOT, "examples", example)
+    return subprocess.run([sys.executable, script, "--volbatch", exe, *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=600)
 
 

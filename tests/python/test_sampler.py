@@ -7,8 +7,6 @@ acceptance and the class balance match their definitions; windows are a function
 a torch DataLoader with 2 workers yields each window once, in the single process's order.
 """
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -287,17 +285,3 @@ def test_errors_name_the_field(data):
                                balance="labels", classes=[0, 7])
     with pytest.raises(FileNotFoundError):
         volbatch.WindowSampler([data["raw"] + "-missing"], (8, 16, 16))
-
-
-def test_example_trains_and_runs_the_denoiser(tmp_path, pytestconfig):
-    exe = os.path.abspath(pytestconfig.getoption("--volbatch"))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [p for p in sys.path if p.endswith(os.path.join("build", "python"))] +
-        [os.path.join(os.path.dirname(exe), "python")]))
-    out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "train_denoiser.py"), "--quick",
-         "--dir", str(tmp_path), "--volbatch", exe],
-        capture_output=True, text=True, env=env, timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "PSNR" in out.stdout
-    assert os.path.exists(tmp_path / "denoiser.pt")
