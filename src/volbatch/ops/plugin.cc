@@ -1,6 +1,7 @@
 #include "volbatch/ops/plugin.h"
 
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -19,6 +20,17 @@ bool ValidType(const std::string& type) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
   }
   return true;
+}
+
+// An operator plugin may bring an OpenMP runtime (LibTorch's libgomp), which reads its
+// settings once, when it is loaded. By default its idle threads spin for a while after every
+// parallel region; between a model's operations, and while the batch is being gathered and
+// blended, they would take the cores volbatch's own read, blend and write threads need (the
+// instant-model window path ran at 0.5x with spinning threads here). A user's own setting wins.
+void PreferSleepingOpenMpThreads() {
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+  }
 }
 
 }  // namespace
@@ -41,6 +53,7 @@ std::vector<std::string> AvailableOperatorPlugins() {
 
 bool LoadOperatorPlugin(const std::string& type) {
   if (!ValidType(type)) return false;
+  PreferSleepingOpenMpThreads();
   return LoadPlugin(kPrefix + type + kSuffix, "volbatch_register_operators",
                     "[operator] type \"" + type + "\"");
 }
