@@ -53,8 +53,8 @@ runs. --model PT runs an existing TorchScript model instead of training one.
 """
 import argparse
 import hashlib
+import itertools
 import json
-import math
 import os
 import sys
 import time
@@ -283,12 +283,13 @@ def train(a, work, restored, labels, names):
                         {"path": labels, "name": "y", "kind": "label"}],
                        TRAIN_WINDOW, seed=a.seed, batch_size=4, length=4 * a.steps,
                        flip=True, rotate=True, balance="y", classes=list(range(k)), threads=2)
-    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0)
-    batches = [(b["x"].clone(), b["y"].clone()) for b in loader]
+    loader = iter(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=0))
     h = HALO
     inner = (slice(None), slice(h, -h), slice(h, -h), slice(h, -h))
-    weight = torch.tensor(class_weights([y[inner] for _, y in batches[:20]], k),
-                          dtype=torch.float32)
+    # The class weights from the first 20 batches, which then train like the others.
+    first = [(b["x"].clone(), b["y"].clone()) for b in itertools.islice(loader, 20)]
+    weight = torch.tensor(class_weights([y[inner] for _, y in first], k), dtype=torch.float32)
+    batches = itertools.chain(first, ((b["x"], b["y"]) for b in loader))
     model = make_model(a.channels, k)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.steps,

@@ -9,44 +9,28 @@ ends byte-identical to the quick run's outputs. Bad inputs end in one line namin
 """
 import json
 import math
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
+import example_util
+from example_util import stderr_line
+
 zarr = pytest.importorskip("zarr")
 torch = pytest.importorskip("torch")
 pytest.importorskip("scipy")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-EXAMPLE = os.path.join(ROOT, "examples", "classify.py")
-sys.path.insert(0, os.path.join(ROOT, "tests", "engine"))
-
-import engine_util as eu  # noqa: E402
+import engine_util as eu  # noqa: E402 -- on sys.path by conftest.py
 
 METRICS = [f"{m}_{c}" for c in ("background", "membrane", "organelle") for m in ("dice", "iou")]
 OUTPUTS = ["restored", "labels", "labels_s1", "labels_s2", "probabilities"]
 
 
 def run_example(pytestconfig, *args):
-    exe = os.path.abspath(pytestconfig.getoption("--volbatch"))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [p for p in sys.path if p.endswith(os.path.join("build", "python"))] +
-        [os.path.join(os.path.dirname(exe), "python")]))
-    return subprocess.run([sys.executable, EXAMPLE, "--volbatch", exe, *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=900)
-
-
-def stderr_line(r):
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    return lines[0]
+    return example_util.run_example(pytestconfig, "classify.py", *args)
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +89,6 @@ def test_quick_run_writes_model_labels_pyramid_and_probabilities(quick):
     assert (np.argmax(p, 0) == labels[...]).mean() > 0.999  # the same model, the same flips
 
 
-def chunk_stats(root):
-    out = {}
-    for d, _, names in os.walk(str(root)):
-        for n in names:
-            st = os.stat(os.path.join(d, n))
-            out[os.path.join(d, n)] = (st.st_ino, st.st_mtime_ns)
-    return out
-
-
 def test_workflow_killed_in_classify_resumes_without_redoing_restore(quick, tmp_path, cli):
     # The workflow's output paths are relative to its file: a copy runs into tmp_path.
     wf = tmp_path / "workflow.toml"
@@ -136,11 +111,11 @@ def test_workflow_killed_in_classify_resumes_without_redoing_restore(quick, tmp_
     s1, s2 = st["steps"][0]["status"], st["steps"][1]["status"]
     assert s1["blocks_done"] == s1["blocks_total"], s1
     assert 0 < s2["blocks_done"] < s2["blocks_total"], s2
-    restored = chunk_stats(tmp_path / "workflow.zarr" / "restored")
+    restored = eu.file_stats(tmp_path / "workflow.zarr" / "restored")
 
     p = cli("run", wf, "--threads", 2)
     assert "step 3/3 probabilities" in p.stdout, p.stdout
-    assert chunk_stats(tmp_path / "workflow.zarr" / "restored") == restored
+    assert eu.file_stats(tmp_path / "workflow.zarr" / "restored") == restored
     for name in OUTPUTS:
         eu.assert_same_files(eu.dataset_files(tmp_path / "workflow.zarr" / name),
                              eu.dataset_files(quick / "workflow.zarr" / name), name)
