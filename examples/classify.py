@@ -435,12 +435,11 @@ def check_model(exe, work, raw, pt, k, threads):
 
 def run_workflow(exe, work, raw, pt, threads):
     """Writes DIR/workflow.toml and runs it; the steps' output paths."""
+    def op(kind):
+        return CLASSIFY_OP.format(model=pt, w=RUN_WINDOW, halo=HALO, kind=kind)
     wf = write(os.path.join(work, "workflow.toml"),
-               WORKFLOW.format(
-                   raw=raw, denoiser=DENOISER, b=BLOCK, pyramid=PYRAMID,
-                   classify_op=CLASSIFY_OP.format(model=pt, w=RUN_WINDOW, halo=HALO, kind="argmax"),
-                   softmax_op=CLASSIFY_OP.format(model=pt, w=RUN_WINDOW, halo=HALO,
-                                                 kind="softmax")))
+               WORKFLOW.format(raw=raw, denoiser=DENOISER, b=BLOCK, pyramid=PYRAMID,
+                               classify_op=op("argmax"), softmax_op=op("softmax")))
     volbatch(exe, "run", wf, "--quiet", "--threads", str(threads))
     out = os.path.join(work, "workflow.zarr")
     return wf, {n: os.path.join(out, n) for n in ("restored", "labels", "probabilities")}
@@ -487,7 +486,7 @@ def check_outputs(outs, shape, k):
     return levels, dev
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="working directory: data, model, workflow, "
                     "metrics.json, tta.json, timings.json")
@@ -515,11 +514,75 @@ def main():
         fail(f"--model: {a.model}: no such file")
     if not os.path.isfile(DENOISER):
         fail(f"{DENOISER}: the demo's denoiser is missing (models/train_denoiser.py)")
+    return a
+
+
+def training_labels(a, path, shape):
+    """The training labels (--labels or the generator's) and the class names: one line naming
+    the option when they do not fit."""
+    if a.labels:
+        path = os.path.abspath(a.labels)
+    labels = read_labels(path, "--labels")
+    if labels.shape != shape:
+        fail(f"--labels: {path}: shape {labels.shape}, the training raw's is {shape}")
+    names = parse_classes(a.classes, labels, path)
+    if len(names) != len(CLASSES):
+        fail(f"--labels: {path} has {len(names)} classes (0..{len(names) - 1}); the held-out "
+             f"labels and the threshold baseline have {len(CLASSES)} ({', '.join(CLASSES)})")
+    return path, labels, names
+
+
+def timed(times, key, f, *args):
+    t0 = time.time()
+    r = f(*args)
+    times[key] = time.time() - t0
+    return r
+
+
+def evaluate(outs, notta, eval_lab, train_restored, tr_labels, names, times):
+    """metrics.json's list, the scores without tta, and the baseline's parameters."""
+    import zarr
+
+    def read(path):
+        return zarr.open_array(path, mode="r")[...]
+    t0 = time.time()
+    sigma, t1, t2, fit = fit_thresholds(read(train_restored), tr_labels)
+    base = threshold_labels(read(outs["restored"]), sigma, t1, t2)
+    times["baseline_s"] = time.time() - t0
+    print(f"baseline: gaussian sigma {sigma:g}, membrane < {t1:g} <= organelle < {t2:g} <= "
+          f"background (training mean Dice {fit:.4f})")
+    truth = read(eval_lab)
+    model_s, base_s = scores(read(outs["labels"]), truth, names), scores(base, truth, names)
+    metrics = [{"metric": m, "model": model_s[m], "baseline": base_s[m],
+                "higher_is_better": True} for m in model_s]
+    return metrics, scores(read(notta), truth, names)
+
+
+def report(work, metrics, plain, times):
+    tta = {"tta": "flips along z, y, x: 8 forward passes per window, logits averaged",
+           "with_tta": {m["metric"]: m["model"] for m in metrics}, "without_tta": plain,
+           "classify_wall_s": {"with_tta": times["steps_wall_s"]["classify"],
+                               "without_tta": times["classify_notta_wall_s"]}}
+    for name, obj in (("metrics.json", metrics), ("tta.json", tta), ("timings.json", times)):
+        with open(os.path.join(work, name), "w") as f:
+            json.dump(obj, f, indent=1)
+    print(f"{'metric':18s} {'model':>7s} {'baseline':>8s} {'no tta':>7s}")
+    for m in metrics:
+        print(f"{m['metric']:18s} {m['model']:7.4f} {m['baseline']:8.4f} "
+              f"{plain[m['metric']]:7.4f}")
+    walls = ", ".join(f"{n} {w:.1f} s" for n, w in times["steps_wall_s"].items())
+    print(f"times: data {times['data_s']:.1f} s, restoring the training volume "
+          f"{times['restore_train_s']:.1f} s, training {times['train_s']:.1f} s, workflow "
+          f"{times['workflow_s']:.1f} s ({walls}), classify without tta "
+          f"{times['classify_notta_wall_s']:.1f} s, baseline {times['baseline_s']:.1f} s; total "
+          f"{times['total_s']:.1f} s; wrote {os.path.join(work, 'metrics.json')}")
+
+
+def main():
+    a = parse_args()
     train_shape = (32, 128, 128) if a.quick else (64, 256, 256)
     eval_shape = (32, 128, 128) if a.quick else (64, 192, 192)
-
     import torch
-    import zarr
     from train_denoiser import fast_allocations
     fast_allocations()
     torch.manual_seed(a.seed)
@@ -535,83 +598,33 @@ def main():
     times["data_s"] = time.time() - t_start
     print(f"data: train {train_shape} (seed 2), held-out {eval_shape} (seed 1), noise sigma "
           f"{NOISE_SIGMA:g}, in {times['data_s']:.1f} s", flush=True)
-    if a.labels:
-        train_lab = os.path.abspath(a.labels)
-    tr_labels = read_labels(train_lab, "--labels")
-    if tr_labels.shape != train_shape:
-        fail(f"--labels: {train_lab}: shape {tr_labels.shape}, the training raw's is "
-             f"{train_shape}")
-    names = parse_classes(a.classes, tr_labels, train_lab)
-    k = len(names)
+    train_lab, tr_labels, names = training_labels(a, train_lab, train_shape)
 
-    t0 = time.time()
-    train_restored = restore(exe, work, train_raw, os.path.join(work, "train.zarr", "restored"),
-                             a.threads)
-    times["restore_train_s"] = time.time() - t0
+    train_restored = timed(times, "restore_train_s", restore, exe, work, train_raw,
+                           os.path.join(work, "train.zarr", "restored"), a.threads)
     print(f"restored the training volume with {os.path.relpath(DENOISER, ROOT)} in "
           f"{times['restore_train_s']:.1f} s", flush=True)
-
-    t0 = time.time()
     if a.model:
-        pt = os.path.abspath(a.model)
-        times["train_s"] = 0.0
+        pt, times["train_s"] = os.path.abspath(a.model), 0.0
     else:
-        pt = train(a, work, train_restored, train_lab, names)
-        times["train_s"] = time.time() - t0
+        pt = timed(times, "train_s", train, a, work, train_restored, train_lab, names)
         print(f"trained {a.steps} steps of 4 x {list(TRAIN_WINDOW)} in {times['train_s']:.1f} s;"
               f" exported {pt} and rdf.yaml", flush=True)
-    check_model(exe, work, eval_raw, pt, k, a.threads)
+    check_model(exe, work, eval_raw, pt, len(names), a.threads)
 
-    t0 = time.time()
-    wf, outs = run_workflow(exe, work, eval_raw, pt, a.threads)
-    times["workflow_s"] = time.time() - t0
+    wf, outs = timed(times, "workflow_s", run_workflow, exe, work, eval_raw, pt, a.threads)
     print(f"volbatch run {wf} (restore, classify with tta + pyramid {PYRAMID}, probabilities) "
           f"over {eval_shape} in {times['workflow_s']:.1f} s", flush=True)
-    t0 = time.time()
     notta, times["classify_notta_wall_s"] = run_without_tta(exe, work, outs["restored"], pt,
                                                             a.threads)
-    times["classify_notta_s"] = time.time() - t0
     times["steps_wall_s"] = step_walls(exe, wf)
-    levels, dev = check_outputs(outs, eval_shape, k)
+    levels, dev = check_outputs(outs, eval_shape, len(names))
     print(f"label pyramid (mode): {levels}; probabilities sum to 1 within {dev:.1e}")
 
-    t0 = time.time()
-    sigma, t1, t2, fit = fit_thresholds(zarr.open_array(train_restored, mode="r")[...],
-                                        tr_labels)
-    restored = zarr.open_array(outs["restored"], mode="r")[...]
-    base = threshold_labels(restored, sigma, t1, t2)
-    times["baseline_s"] = time.time() - t0
-    print(f"baseline: gaussian sigma {sigma:g}, membrane < {t1:g} <= organelle < {t2:g} <= "
-          f"background (training mean Dice {fit:.4f})")
-
-    truth = zarr.open_array(eval_lab, mode="r")[...]
-    pred = zarr.open_array(outs["labels"], mode="r")[...]
-    model_s, base_s = scores(pred, truth, names), scores(base, truth, names)
-    metrics = [{"metric": m, "model": model_s[m], "baseline": base_s[m],
-                "higher_is_better": True} for m in model_s]
-    plain = scores(zarr.open_array(notta, mode="r")[...], truth, names)
-    tta = {"tta": "flips along z, y, x: 8 forward passes per window, logits averaged",
-           "with_tta": model_s, "without_tta": plain,
-           "classify_wall_s": {"with_tta": times["steps_wall_s"]["classify"],
-                               "without_tta": times["classify_notta_wall_s"]}}
+    metrics, plain = evaluate(outs, notta, eval_lab, train_restored, tr_labels, names, times)
     times["total_s"] = time.time() - t_start
     times["steps"] = 0 if a.model else a.steps
-    for name, obj in (("metrics.json", metrics), ("tta.json", tta), ("timings.json", times)):
-        with open(os.path.join(work, name), "w") as f:
-            json.dump(obj, f, indent=1)
-
-    print(f"{'metric':18s} {'model':>7s} {'baseline':>8s} {'no tta':>7s}")
-    for m in metrics:
-        print(f"{m['metric']:18s} {m['model']:7.4f} {m['baseline']:8.4f} "
-              f"{plain[m['metric']]:7.4f}")
-    print(f"times: data {times['data_s']:.1f} s, restoring the training volume "
-          f"{times['restore_train_s']:.1f} s, training {times['train_s']:.1f} s, workflow "
-          f"{times['workflow_s']:.1f} s, classify without tta {times['classify_notta_s']:.1f} s, "
-          f"baseline {times['baseline_s']:.1f} s; total {times['total_s']:.1f} s; wrote "
-          f"{os.path.join(work, 'metrics.json')}")
-    walls = ", ".join(f"{n} {w:.1f} s" for n, w in times["steps_wall_s"].items())
-    print(f"workflow steps (volbatch's wall times): {walls}; classify without tta "
-          f"{times['classify_notta_wall_s']:.1f} s")
+    report(work, metrics, plain, times)
 
 
 if __name__ == "__main__":
