@@ -63,6 +63,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+# The domain translation example's helpers; importing it also puts models/ on sys.path
+# (synthetic_em, train_denoiser).
 from domain_translation import ROOT, fail, find_volbatch, volbatch  # noqa: E402
 
 DENOISER = os.path.join(ROOT, "models", "denoise3d", "denoise3d.pt")
