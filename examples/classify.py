@@ -20,18 +20,19 @@ augmentation) -> a label pyramid, compared with tuned intensity thresholds.
    normalized to [0, 1]) and the labels (kind label), class-balanced windows (balance over
    classes [0, 1, 2]: each window is centred on a voxel of a class drawn uniformly, so the
    1-2% of organelle voxels are seen as often as the rest), random flips and y-x rotations;
-   batches of 4 windows [20, 48, 48]. A small 3-D CNN: five 3x3x3 convolutions
-   1-16-16-16-16-3 with ReLU (receptive field 11^3, halo 5) giving 3 logits; cross-entropy
-   inside the halo the engine crops, each class weighted by the inverse square root of its
-   share of the training windows' voxels.
-4. Export: torch.jit.script -> DIR/classify.pt with DIR/rdf.yaml (window, halo 5, 3 output
-   channels in outputs[0].shape).
+   batches of 4 windows [20, 48, 48]. A small 3-D CNN: the input centred ((x - 0.6) * 5),
+   then five 3x3x3 convolutions 1-8-8-8-8-3 with ReLU (receptive field 11^3, halo 5) giving
+   3 logits; cross-entropy inside the halo the engine crops, each class weighted by the
+   inverse square root of its share of the first 20 batches' voxels; Adam, one-cycle lr.
+4. Export: torch.jit.script -> DIR/classify.pt with DIR/rdf.yaml (window [42, 74, 74], halo
+   5, 3 output channels in outputs[0].shape). The jobs name window and crop too, so that a
+   --model without an rdf.yaml runs the same way.
 5. The workflow DIR/workflow.toml, run by `volbatch run DIR/workflow.toml`, one [[step]] per
    output, each resumable in its own job directory:
    - "restore": noisy held-out raw -> workflow.zarr/restored (uint8), the denoiser;
    - "classify": restored -> workflow.zarr/labels (uint8, output = "argmax") with tta =
      "flips" (the mean of the logits over the 8 flips of each window), cut into blocks of
-     [16, 64, 64], and [output] pyramid = 2, pyramid_method = "mode": labels_s1, labels_s2;
+     [32, 64, 64], and [output] pyramid = 2, pyramid_method = "mode": labels_s1, labels_s2;
    - "probabilities": restored -> workflow.zarr/probabilities (float32 [3, z, y, x], output =
      "softmax", the same flips).
    Output paths are relative to the workflow file (copy it elsewhere to run it again there);
@@ -48,8 +49,9 @@ augmentation) -> a label pyramid, compared with tuned intensity thresholds.
    DIR/metrics.json as a list of {"metric", "model", "baseline", "higher_is_better"}; times
    to DIR/timings.json. The label pyramid's levels and the probabilities' sum to 1 are checked.
 
---quick: small volumes and 200 steps (~120 s on 2 cores shared with other jobs), what the test suite
-runs. --model PT runs an existing TorchScript model instead of training one.
+--quick: small volumes and 200 steps (~25 s on 2 idle cores, ~2 min when shared with other
+jobs), what the test suite runs; the default (full): 500 steps, ~2 min idle. --model PT runs
+an existing TorchScript model instead of training one.
 """
 import argparse
 import hashlib
