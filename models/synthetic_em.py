@@ -6,14 +6,18 @@ cells of a 3-D Voronoi tessellation (one seed point jittered inside each cube of
 equally far, a darker organelle blob around the seed in half of the cells, and noise (the sum
 of four uniforms, rescaled to unit variance, times `noise_sigma` grey levels), rounded half
 away from zero and clamped to [0, 255]. `noise_sigma = 0` gives the clean volume.
+Ground-truth labels of the same geometry (synthetic_em_labels): 0 background (cytoplasm),
+1 membrane (membrane weight > 0.5), 2 organelle (blob weight > 0.5, not membrane).
 
 The hashes (SplitMix64's finaliser) run in numpy uint64 arithmetic (wrapping, like C++), the
 geometry in float64 in the same order of operations as the C++ code, so the voxels are the
 same as the C++ generator's bit for bit (checked against `volbatch demo`, see `--check`).
 
-    from synthetic_em import synthetic_em, synthetic_em_pair
+    from synthetic_em import synthetic_em, synthetic_em_pair, synthetic_em_labels
     raw = synthetic_em((0, 0, 0), (64, 64, 64), seed=1, noise_sigma=6)   # uint8 (z, y, x)
     noisy, clean = synthetic_em_pair((0, 0, 0), (64, 64, 64), seed=1, noise_sigma=20)
+    labels = synthetic_em_labels((0, 0, 0), (64, 64, 64), seed=1)  # 0 / 1 membrane / 2 organelle
+    noisy, labels = synthetic_em_labeled((0, 0, 0), (64, 64, 64), seed=1, noise_sigma=20)
 
 Check against the C++ binary (runs a small `volbatch demo --noise 20` in a temporary
 directory and compares its generated volume, DIR/demo.n5/raw, voxel for voxel):
@@ -69,8 +73,10 @@ def _to_uint8(v):
     return np.clip(_round_half_away(v), 0, 255).astype(np.uint8)
 
 
-def _clean_and_noise(begin, shape, seed, cell_size):
-    """The clean grey value (float64, before rounding) and the unit noise g of every voxel."""
+def _geometry(begin, shape, seed, cell_size):
+    """The generator's geometry of every voxel, shared by the grey levels and the labels:
+    (nearest seed's hash, membrane weight exp(-gap^2 / 2), blob weight, has_blob), where gap
+    is half the difference of the distances to the two nearest seeds."""
     seed = int(seed) & 0xFFFFFFFFFFFFFFFF
     s = float(cell_size)
     coords = [np.arange(b, b + n, dtype=np.int64) for b, n in zip(begin, shape)]
@@ -111,14 +117,23 @@ def _clean_and_noise(begin, shape, seed, cell_size):
                 d1 = np.where(closer, d, d1)
                 nearest = np.where(closer, h[iz, iy, ix], nearest)
     gap = (np.sqrt(d2) - np.sqrt(d1)) * 0.5
-    v = 150 + 40 * _unit(_mix(nearest ^ _U(7)))
     membrane = np.exp(-gap * gap / 2.0)
-    v = v * (1 - membrane) + 35 * membrane
     has_blob = _unit(_mix(nearest ^ _U(11))) < 0.5
     r = s * (0.12 + 0.12 * _unit(_mix(nearest ^ _U(13))))
     t = np.sqrt(d1) - r
     with np.errstate(over="ignore"):
         blob = 1.0 / (1.0 + np.exp(t))
+    return nearest, membrane, blob, has_blob
+
+
+def _clean_and_noise(begin, shape, seed, cell_size, geometry=None):
+    """The clean grey value (float64, before rounding) and the unit noise g of every voxel.
+    `geometry`: _geometry's result for this region, when the caller has it."""
+    nearest, membrane, blob, has_blob = geometry or _geometry(begin, shape, seed, cell_size)
+    seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+    zi, yi, xi = [np.arange(b, b + n, dtype=np.int64) for b, n in zip(begin, shape)]
+    v = 150 + 40 * _unit(_mix(nearest ^ _U(7)))
+    v = v * (1 - membrane) + 35 * membrane
     v = np.where(has_blob, v * (1 - blob) + 75 * blob, v)
     # Noise: n = Mix(seed * 31 + CellHash(seed ^ 0xabcdef, z, y, x)).
     with np.errstate(over="ignore"):
@@ -127,6 +142,21 @@ def _clean_and_noise(begin, shape, seed, cell_size):
     g = (_unit(n) + _unit(_mix(n ^ _U(1))) + _unit(_mix(n ^ _U(2))) + _unit(_mix(n ^ _U(3)))
          - 2.0) * 1.7320508
     return v, g
+
+
+# Labels of synthetic_em_labels.
+BACKGROUND, MEMBRANE, ORGANELLE = 0, 1, 2
+LABEL_NAMES = ("background", "membrane", "organelle")
+
+
+def _labels_of(membrane, blob, has_blob):
+    """Membrane where its weight is > 0.5 (where the membrane's dark grey level outweighs the
+    cell's: |gap| < sqrt(2 ln 2) = 1.18, sheets about 2.4 voxels thick); organelle where a
+    cell's blob weight is > 0.5 (inside its radius) and the voxel is not membrane."""
+    labels = np.zeros(membrane.shape, dtype=np.uint8)
+    labels[has_blob & (blob > 0.5)] = ORGANELLE
+    labels[membrane > 0.5] = MEMBRANE
+    return labels
 
 
 def synthetic_em(begin, shape, seed=1, cell_size=48.0, noise_sigma=6.0, slab=16):
@@ -159,6 +189,33 @@ def synthetic_em_pair(begin, shape, seed=1, cell_size=48.0, noise_sigma=20.0, sl
         noisy[z0:z0 + nz] = _to_uint8(v + noise_sigma * g) if noise_sigma > 0 \
             else clean[z0:z0 + nz]
     return noisy, clean
+
+
+def synthetic_em_labels(begin, shape, seed=1, cell_size=48.0, slab=16):
+    """uint8 (z, y, x) ground-truth labels of the region, the same geometry as synthetic_em's:
+    0 background (cytoplasm), 1 membrane, 2 organelle (see _labels_of)."""
+    out = np.empty(tuple(shape), dtype=np.uint8)
+    for z0 in range(0, shape[0], slab):
+        nz = min(slab, shape[0] - z0)
+        _, membrane, blob, has_blob = _geometry((begin[0] + z0, begin[1], begin[2]),
+                                                (nz, shape[1], shape[2]), seed, cell_size)
+        out[z0:z0 + nz] = _labels_of(membrane, blob, has_blob)
+    return out
+
+
+def synthetic_em_labeled(begin, shape, seed=1, cell_size=48.0, noise_sigma=20.0, slab=16):
+    """(raw, labels) uint8 arrays of one region: synthetic_em with `noise_sigma` and
+    synthetic_em_labels, from one computation of the geometry."""
+    raw = np.empty(tuple(shape), dtype=np.uint8)
+    labels = np.empty(tuple(shape), dtype=np.uint8)
+    for z0 in range(0, shape[0], slab):
+        nz = min(slab, shape[0] - z0)
+        b, sh = (begin[0] + z0, begin[1], begin[2]), (nz, shape[1], shape[2])
+        geometry = _geometry(b, sh, seed, cell_size)
+        v, g = _clean_and_noise(b, sh, seed, cell_size, geometry)
+        raw[z0:z0 + nz] = _to_uint8(v + noise_sigma * g if noise_sigma > 0 else v)
+        labels[z0:z0 + nz] = _labels_of(*geometry[1:])
+    return raw, labels
 
 
 def _check(volbatch, shape=(64, 96, 80), noise_sigma=20.0):

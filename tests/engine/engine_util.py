@@ -152,6 +152,17 @@ def dataset_files(root):
     return files
 
 
+def file_stats(root):
+    """{path: (inode, mtime_ns)} of every file under root: equal before and after a run when
+    the run rewrote none of them (a rewrite renames a new file into place)."""
+    out = {}
+    for d, _, names in os.walk(str(root)):
+        for n in names:
+            st = os.stat(os.path.join(d, n))
+            out[os.path.join(d, n)] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
 def claims_in_hand(jobdir):
     """What workers still hold (claims.h): holder files and temporaries under JOBDIR/claims.
     The run chain (claims/runs), the generation and runs given back by a stopped worker

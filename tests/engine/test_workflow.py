@@ -2,7 +2,6 @@
 result equals running the steps one by one; a workflow killed in step 2 resumes without redoing
 step 1 (its chunks are not rewritten); `volbatch status WORKFLOW` shows every step; a step that
 names no earlier step fails in one line naming it."""
-import os
 import signal
 import time
 
@@ -52,15 +51,6 @@ def test_two_steps_equal_the_steps_one_by_one(volbatch, tmp_path):
     assert [x["name"] for x in st["steps"]] == ["smooth", "mask"]
 
 
-def chunk_stats(root):
-    out = {}
-    for d, _, names in os.walk(str(root)):
-        for n in names:
-            st = os.stat(os.path.join(d, n))
-            out[os.path.join(d, n)] = (st.st_ino, st.st_mtime_ns)
-    return out
-
-
 def test_killed_in_step_two_resumes_without_redoing_step_one(volbatch, tmp_path):
     raw = eu.write_zarr2(eu.em_volume((96, 160, 160), seed=4), tmp_path / "in.zarr/raw")
     wf = tmp_path / "wf.toml"
@@ -81,14 +71,14 @@ def test_killed_in_step_two_resumes_without_redoing_step_one(volbatch, tmp_path)
         time.sleep(0.02)
     proc.wait()
     assert killed, "step 2 finished before it could be killed; make it bigger"
-    step1 = chunk_stats(tmp_path / "w.zarr/smooth")
+    step1 = eu.file_stats(tmp_path / "w.zarr/smooth")
     st = eu.json.loads(volbatch("status", wf, "--json").stdout)
     s1, s2 = st["steps"][0]["status"], st["steps"][1]["status"]
     assert s1["blocks_done"] == s1["blocks_total"], s1
     assert 0 < s2["blocks_done"] < s2["blocks_total"], s2
 
     p = volbatch("run", wf, "--threads", 2)
-    assert chunk_stats(tmp_path / "w.zarr/smooth") == step1  # not one chunk of step 1 rewritten
+    assert eu.file_stats(tmp_path / "w.zarr/smooth") == step1  # not one chunk of step 1 rewritten
     # The reference: the same workflow, uninterrupted.
     ref = tmp_path / "ref"
     ref.mkdir()

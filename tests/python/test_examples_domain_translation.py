@@ -9,35 +9,18 @@ not fit the window is refused by volbatch, whose line the example passes on.
 """
 import json
 import math
-import os
-import subprocess
-import sys
 
 import pytest
+
+import example_util
+from example_util import stderr_line
 
 zarr = pytest.importorskip("zarr")
 torch = pytest.importorskip("torch")
 pytest.importorskip("scipy")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def run_example(pytestconfig, *args, example="domain_translation.py"):
-    """Runs examples/EXAMPLE with this suite's volbatch binary and Python package."""
-    exe = os.path.abspath(pytestconfig.getoption("--volbatch"))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [p for p in sys.path if p.endswith(os.path.join("build", "python"))] +
-        [os.path.join(os.path.dirname(exe), "python")]))
-    script = os.path.join(ROOT, "examples", example)
-    return subprocess.run([sys.executable, script, "--volbatch", exe, *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=600)
-
-
-def stderr_line(r):
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    return lines[0]
+def run_example(pytestconfig, *args):
+    return example_util.run_example(pytestconfig, "domain_translation.py", *args, timeout=600)
 
 
 def test_quick_run_beats_histogram_matching(tmp_path, pytestconfig):

@@ -15,9 +15,12 @@ zarr = pytest.importorskip("zarr")
 torch = pytest.importorskip("torch")
 pytest.importorskip("scipy")
 
-from test_examples_domain_translation import ROOT, run_example, stderr_line  # noqa: E402
+import example_util
+from example_util import ROOT, stderr_line
 
-EXAMPLE = "restoration.py"
+
+def run_example(pytestconfig, *args):
+    return example_util.run_example(pytestconfig, "restoration.py", *args, timeout=600)
 
 
 def check_metrics(out_dir):
@@ -32,7 +35,7 @@ def check_metrics(out_dir):
 
 
 def test_quick_run_beats_the_best_gaussian(tmp_path, pytestconfig):
-    r = run_example(pytestconfig, "--quick", "--out", tmp_path, example=EXAMPLE)
+    r = run_example(pytestconfig, "--quick", "--out", tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     m = check_metrics(tmp_path)
     assert 28 < m["psnr"]["baseline"] < m["psnr"]["model"] < 40, m  # noisy: 22.1 dB
@@ -48,7 +51,7 @@ def test_quick_run_beats_the_best_gaussian(tmp_path, pytestconfig):
 
 def test_the_demo_model_unchanged(tmp_path, pytestconfig):
     pt = f"{ROOT}/models/denoise3d/denoise3d.pt"
-    r = run_example(pytestconfig, "--quick", "--out", tmp_path, "--model", pt, example=EXAMPLE)
+    r = run_example(pytestconfig, "--quick", "--out", tmp_path, "--model", pt)
     assert r.returncode == 0, r.stdout + r.stderr
     m = check_metrics(tmp_path)
     assert m["psnr"]["model"] > m["psnr"]["baseline"] + 3, m
@@ -58,8 +61,7 @@ def test_the_demo_model_unchanged(tmp_path, pytestconfig):
 def test_two_channel_model_is_refused(tmp_path, pytestconfig):
     pt = tmp_path / "two.pt"
     torch.jit.script(torch.nn.Conv3d(1, 2, 1)).save(str(pt))
-    r = run_example(pytestconfig, "--quick", "--out", tmp_path / "w", "--model", pt,
-                    example=EXAMPLE)
+    r = run_example(pytestconfig, "--quick", "--out", tmp_path / "w", "--model", pt)
     assert r.returncode == 1, r.stdout + r.stderr
     line = stderr_line(r)
     assert line.startswith("[operator] model: ") and "2 output channels" in line, line
@@ -72,6 +74,6 @@ def test_two_channel_model_is_refused(tmp_path, pytestconfig):
     (["--model", "/nonexistent/model.pt"], "--model: "),
 ])
 def test_bad_arguments_name_the_field(tmp_path, pytestconfig, args, field):
-    r = run_example(pytestconfig, "--quick", "--out", tmp_path, *args, example=EXAMPLE)
+    r = run_example(pytestconfig, "--quick", "--out", tmp_path, *args)
     assert r.returncode == 1
     assert stderr_line(r).startswith(field)
