@@ -430,11 +430,12 @@ def main():
     times = {}
     t_start = time.time()
 
-    train_lr, train_hr, _, _ = write_pair(work, "train", train_shape, seed=2)
+    if not a.model:  # the training pair only when training
+        train_lr, train_hr, _, _ = write_pair(work, "train", train_shape, seed=2)
     eval_lr, _, ev_lr, ev_hr = write_pair(work, "heldout", eval_shape, seed=1)
     times["data_s"] = time.time() - t_start
-    print(f"data: HR train {train_shape} (seed 2), held-out {eval_shape} (seed 1), LR z / "
-          f"{FACTOR}, in {times['data_s']:.1f} s", flush=True)
+    print(f"data: HR {'' if a.model else f'train {train_shape} (seed 2), '}held-out "
+          f"{eval_shape} (seed 1), LR z / {FACTOR}, in {times['data_s']:.1f} s", flush=True)
 
     t0 = time.time()
     if a.model:
