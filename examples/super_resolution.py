@@ -393,7 +393,7 @@ def parse_args():
     ap.add_argument("--steps", type=int, help="training steps (default 400; --quick 60)")
     ap.add_argument("--channels", type=int, default=12, help="the generator's LR channels "
                     "(even: half of them per HR plane after the shuffle)")
-    ap.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    ap.add_argument("--lr", type=float, default=6e-3, help="peak learning rate")
     ap.add_argument("--model", help="run this TorchScript model instead of training one")
     ap.add_argument("--threads", type=int, default=2, help="torch and volbatch threads")
     ap.add_argument("--volbatch", help="the volbatch binary (default: build*/volbatch)")
