@@ -29,7 +29,7 @@ and compare it with volbatch's own linear upsampling.
    windows at z positions that are multiples of 4, so each LR window [12, 48, 48] is exactly
    the decimation of its HR window. Checked once before training: the LR window differs from
    the decimation of the z-blurred HR window by the noise only (about 2 grey levels RMS), and
-   by ~10x more one LR plane off. Flips (of every axis, z flipping both windows together) and
+   by more than 10x that one LR plane off. Flips (of every axis, z flipping both windows together) and
    90-degree y-x rotations are shared by both sources.
 3. Models (a generator and a discriminator, trained in turn at every step):
    - generator, y = linear(x) + f(x): linear(x) is the linear z-interpolation (align_corners
@@ -58,7 +58,7 @@ and compare it with volbatch's own linear upsampling.
    DIR/metrics.json as a list of {"metric", "model", "baseline", "higher_is_better"}; times
    to DIR/timings.json.
 
---quick: small volumes and 60 steps (~60 s on 2 shared cores), what the test suite runs.
+--quick: small volumes and 60 steps (30-80 s on 2 shared cores), what the test suite runs.
 --model PT runs an existing TorchScript model instead of training one.
 """
 import argparse
