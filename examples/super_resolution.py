@@ -29,8 +29,8 @@ and compare it with volbatch's own linear upsampling.
    windows at z positions that are multiples of 4, so each LR window [12, 48, 48] is exactly
    the decimation of its HR window. Checked once before training: the LR window differs from
    the decimation of the z-blurred HR window by the noise only (about 2 grey levels RMS), and
-   by more than 10x that one LR plane off. Flips (of every axis, z flipping both windows together) and
-   90-degree y-x rotations are shared by both sources.
+   by more than 10x that one LR plane off. Flips (of every axis, z flipping both windows
+   together) and 90-degree y-x rotations are shared by both sources.
 3. Models (a generator and a discriminator, trained in turn at every step):
    - generator, y = linear(x) + f(x): linear(x) is the linear z-interpolation (align_corners
      False, volbatch's convention), f three 3x3x3 convolutions on the LR grid 1-12-12-24
