@@ -59,7 +59,7 @@ and compare it with volbatch's own linear upsampling.
    DIR/metrics.json as a list of {"metric", "model", "baseline", "higher_is_better"}; times
    to DIR/timings.json.
 
---quick: small volumes and 60 steps (30-80 s on 2 shared cores), what the test suite runs.
+--quick: small volumes and 60 steps (9-80 s on 2 shared cores), what the test suite runs.
 --model PT runs an existing TorchScript model instead of training one.
 """
 import argparse
