@@ -100,3 +100,12 @@ def test_a_step_naming_no_earlier_step_fails_in_one_line(volbatch, tmp_path):
     eu.one_line_error(volbatch("run", wf, check=False), "[extra]", "unknown table")
     wf.write_text(workflow_text(raw, tmp_path).replace('type = "threshold"', 'type = "nope"'))
     eu.one_line_error(volbatch("run", wf, check=False), "[[step]] 2 (mask)", "nope")
+
+
+def test_prepare_refuses_a_workflow_in_one_line(volbatch, tmp_path):
+    raw = eu.write_zarr2(eu.em_volume((32, 32, 32), seed=5), tmp_path / "in.zarr/raw")
+    wf = tmp_path / "wf.toml"
+    wf.write_text(workflow_text(raw, tmp_path))
+    eu.one_line_error(volbatch("run", wf, "--prepare", check=False), "--prepare",
+                      "is a workflow")
+    assert not (tmp_path / "w.zarr").exists()

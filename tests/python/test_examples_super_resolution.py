@@ -83,6 +83,7 @@ def test_model_that_does_not_upscale_z_is_refused_by_volbatch(tmp_path, pytestco
     line = stderr_line(r)
     assert line.startswith("volbatch: ") and "[operator] model: " in line, line
     assert "returned [4,1,16,64,64]" in line and "expects [4,1,64,64,64]" in line, line
+    assert "it does not rescale by [4, 1, 1]" in line, line
     assert not (tmp_path / "w" / "metrics.json").exists()
 
 

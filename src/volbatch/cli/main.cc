@@ -319,6 +319,11 @@ int Main(int argc, char** argv) {
         return kWorkBlocksFailed;
       }
     } else if (*run && prepare_only) {
+      if (IsWorkflowFile(path)) {
+        // A later step's input does not exist before the earlier steps ran.
+        throw InvalidArgument("--prepare: " + path +
+                              " is a workflow ([[step]]); prepare takes one job file");
+      }
       run_options.threads = threads;
       const PreparedJob p = PrepareJob(ParseJobFile(path), run_options);
       std::cout << p.job.jobdir << "\n";

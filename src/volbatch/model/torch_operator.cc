@@ -326,6 +326,11 @@ class TorchOperator : public Operator {
     if (scale_ok) {
       bool identity = true;
       for (size_t i = 0; i < r; ++i) identity = identity && got[i + 2] == spec_.window[i];
+      if (identity && !spec_.scale.IsIdentity()) {
+        // A "same" model under a job that expects it to rescale: the scale is what is wrong.
+        return ": the model returns its input's shape, it does not rescale by " +
+               spec_.scale.ToString() + "; a model that does is needed, or no scale?";
+      }
       if (!identity) {
         return ": set scale = [" + scale + "]" +
                (valid_ok ? " or output_window = [" + window + "]" : "") + "?";
