@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <span>
 #include <functional>
 #include <future>
 #include <mutex>
@@ -172,7 +173,8 @@ class TorchOperator : public Operator {
     const Index in_vox = NumElements(spec_.window, "window");
     const Index out_vox = NumElements(spec_.output_window, "output window");
     const size_t nf = flips_.size();
-    std::vector<std::vector<float>> xs(inputs.size() * nf), ys(inputs.size() * nf);
+    std::vector<std::vector<float>> xs(inputs.size() * nf);
+    std::vector<Bytes> ys(inputs.size() * nf);  // float32 outputs (see Crop)
     std::vector<Request> requests(xs.size());
     std::vector<std::future<void>> futures;
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -185,9 +187,9 @@ class TorchOperator : public Operator {
       for (size_t f = 0; f < nf; ++f) {
         const size_t k = i * nf + f;
         FlipInPlace(xs[k].data(), c_in, spec_.window, flips_[f]);
-        ys[k].resize(static_cast<size_t>(model_channels_ * out_vox));
+        ys[k].resize(sizeof(float) * static_cast<size_t>(model_channels_ * out_vox));
         requests[k].input = xs[k].data();
-        requests[k].output = ys[k].data();
+        requests[k].output = Floats(ys[k]);
         futures.push_back(requests[k].done.get_future());
       }
     }
@@ -371,46 +373,56 @@ class TorchOperator : public Operator {
     return x;
   }
 
+  static float* Floats(Bytes& b) { return reinterpret_cast<float*>(b.data()); }
+
   // Window i's prediction from its flips' outputs ys[i * nf + f]: each flipped back, then
   // their mean (the output as it is without tta).
-  std::vector<float> Unflipped(std::vector<std::vector<float>>& ys, size_t i) const {
+  Bytes Unflipped(std::vector<Bytes>& ys, size_t i) const {
     const size_t nf = flips_.size();
     if (nf == 1) return std::move(ys[i]);
-    std::vector<const std::vector<float>*> parts;
+    std::vector<std::span<const float>> parts;
     for (size_t f = 0; f < nf; ++f) {
-      std::vector<float>& y = ys[i * nf + f];
-      FlipInPlace(y.data(), model_channels_, spec_.output_window, flips_[f]);
-      parts.push_back(&y);
+      Bytes& y = ys[i * nf + f];
+      FlipInPlace(Floats(y), model_channels_, spec_.output_window, flips_[f]);
+      parts.emplace_back(Floats(y), y.size() / sizeof(float));
     }
-    return MeanOf(parts);
+    const std::vector<float> mean = MeanOf(parts);
+    Bytes out(mean.size() * sizeof(float));
+    std::memcpy(out.data(), mean.data(), out.size());
+    return out;
   }
 
-  // The model's output of one window, cropped, channel-selected and (softmax) normalised.
-  Array Crop(const std::vector<float>& y, const WindowInfo& info) const {
+  // Softmax over the channels of every voxel, in place.
+  void Softmax(float* y, Index out_vox) const {
+    for (Index v = 0; v < out_vox; ++v) {
+      float m = -INFINITY;
+      for (Index c = 0; c < model_channels_; ++c) m = std::max(m, y[c * out_vox + v]);
+      float sum = 0;
+      for (Index c = 0; c < model_channels_; ++c) {
+        sum += y[c * out_vox + v] = std::exp(y[c * out_vox + v] - m);
+      }
+      for (Index c = 0; c < model_channels_; ++c) y[c * out_vox + v] /= sum;
+    }
+  }
+
+  // The model's output of one window (float32 in `y`), cropped, channel-selected and
+  // (softmax) normalised. Uncropped with every channel, `y` becomes the result as it is: the
+  // window's output is not copied again on its way to the blend.
+  Array Crop(Bytes y, const WindowInfo& info) const {
     const size_t r = spec_.output_window.size();
     const Index out_vox = NumElements(spec_.output_window, "output window");
     const Index c_keep =
         spec_.channels.empty() ? model_channels_ : static_cast<Index>(spec_.channels.size());
-    std::vector<float> probs;
-    const float* src = y.data();
-    if (spec_.output == "softmax") {
-      probs.resize(y.size());
-      for (Index v = 0; v < out_vox; ++v) {
-        float m = -INFINITY;
-        for (Index c = 0; c < model_channels_; ++c) m = std::max(m, y[c * out_vox + v]);
-        float sum = 0;
-        for (Index c = 0; c < model_channels_; ++c) {
-          sum += probs[c * out_vox + v] = std::exp(y[c * out_vox + v] - m);
-        }
-        for (Index c = 0; c < model_channels_; ++c) probs[c * out_vox + v] /= sum;
-      }
-      src = probs.data();
-    }
+    float* src = Floats(y);
+    if (spec_.output == "softmax") Softmax(src, out_vox);
     const Index c_out = ComputeChannels(input_channels_);
     Shape out_shape;
     if (c_out) out_shape.push_back(c_out);
     out_shape.insert(out_shape.end(), info.output.shape.begin(), info.output.shape.end());
-    Array out(DataType::kFloat32, out_shape);
+    if (spec_.channels.empty() && info.output.shape == spec_.output_window) {
+      return Array::FromBytes(DataType::kFloat32, std::move(out_shape), std::move(y));
+    }
+    Array out = Array::Uninitialized(DataType::kFloat32, out_shape);
     // Copy the cropped centre of each kept channel.
     Shape src_shape = spec_.output_window;
     Shape origin = spec_.crop;

@@ -46,13 +46,13 @@ void FlipInPlace(float* data, Index channels, const Shape& spatial, const Flip& 
   }
 }
 
-std::vector<float> MeanOf(const std::vector<const std::vector<float>*>& ys) {
+std::vector<float> MeanOf(const std::vector<std::span<const float>>& ys) {
   if (ys.empty()) throw Internal("tta: the mean of no predictions");
-  const size_t n = ys[0]->size();
+  const size_t n = ys[0].size();
   std::vector<double> sum(n, 0.0);
-  for (const std::vector<float>* y : ys) {
-    if (y->size() != n) throw Internal("tta: predictions of different sizes");
-    for (size_t v = 0; v < n; ++v) sum[v] += (*y)[v];
+  for (const std::span<const float> y : ys) {
+    if (y.size() != n) throw Internal("tta: predictions of different sizes");
+    for (size_t v = 0; v < n; ++v) sum[v] += y[v];
   }
   std::vector<float> mean(n);
   const double count = static_cast<double>(ys.size());

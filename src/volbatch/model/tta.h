@@ -9,6 +9,7 @@
 // it does not depend on which windows shared a batch.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "volbatch/core/array.h"
@@ -27,6 +28,6 @@ std::vector<Flip> Flips(const std::vector<size_t>& axes);
 void FlipInPlace(float* data, Index channels, const Shape& spatial, const Flip& flip);
 
 // The element-wise mean of equally long buffers, summed in double in the order given.
-std::vector<float> MeanOf(const std::vector<const std::vector<float>*>& ys);
+std::vector<float> MeanOf(const std::vector<std::span<const float>>& ys);
 
 }  // namespace volbatch

@@ -76,11 +76,11 @@ TEST(Tta, FlipInPlaceOnATwoDimensionalWindow) {
 TEST(Tta, MeanSumsInDoubleInOrder) {
   // In float, 1e8 + 1 - 1e8 is 0; in double it is 1, and the mean is float(1 / 3).
   const std::vector<float> a = {1e8f, 2.f}, b = {1.f, 4.f}, c = {-1e8f, 6.f};
-  const std::vector<float> m = MeanOf({&a, &b, &c});
+  const std::vector<float> m = MeanOf({a, b, c});
   EXPECT_EQ(m, (std::vector<float>{static_cast<float>(1.0 / 3.0), 4.f}));
-  EXPECT_EQ(MeanOf({&b}), b);
+  EXPECT_EQ(MeanOf({b}), b);
   const std::vector<float> short_one = {1.f};
-  EXPECT_THROW(MeanOf({&a, &short_one}), Error);
+  EXPECT_THROW(MeanOf({a, short_one}), Error);
 }
 
 }  // namespace
