@@ -258,3 +258,22 @@ def test_reduced_precision_on_cpu_runs_close_or_says_why(volbatch, models, tmp_p
         e = one_line_error(p)
         assert "[operator] model" in e and precision in e, e
         assert not (tmp_path / "low.zarr/y").exists()
+
+
+@pytest.mark.parametrize("tiling, block", [
+    # Overlapping windows straddle blocks and run once per block they touch: 128^3 blocks of
+    # this volume run 1176 windows for the lattice's 605 (1.94x), 256 x 128 x 128 ones 980
+    # (1.62x), so the block grows past 2^21 voxels (to 16 blocks; one more doubling would
+    # leave too few to fill the pipeline).
+    ('overlap = [16, 16, 16]\nblend = "gaussian"', [256, 128, 128]),
+    # Windows that tile the volume: nothing runs twice, the block stays at 2^21 voxels.
+    ("", [128, 128, 128]),
+])
+def test_default_block_grows_while_fewer_windows_run(volbatch, models, tmp_path, tiling,
+                                                     block):
+    np.save(tmp_path / "in.npy", np.zeros((256, 512, 512), np.uint8))
+    volbatch("import", tmp_path / "in.npy", tmp_path / "in.zarr/raw", "--chunks", "64,64,64")
+    run_job(volbatch, tmp_path, f'model = "{models}/same.pt"\nwindow = [64, 64, 64]',
+            tiling=tiling, args=("--prepare",))
+    job = json.loads((tmp_path / "out.zarr/y.volbatch/job.json").read_text())
+    assert job["identity"]["tiling"]["block"] == block

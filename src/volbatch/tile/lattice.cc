@@ -112,4 +112,20 @@ Box Lattice::Hull(const Box& region) const {
   return h;
 }
 
+Index Lattice::WindowsComputed(const Shape& block) const {
+  // The windows touching a block are a product of per-axis ranges, so the total is the product
+  // over axes of the per-axis sums.
+  Index total = 1;
+  for (size_t i = 0; i < volume_.size(); ++i) {
+    if (block[i] < 1) throw InvalidArgument("block " + ShapeToString(block) + " must be positive");
+    Index sum = 0;
+    for (Index lo = 0; lo < volume_[i]; lo += block[i]) {
+      auto [a, b] = Range(i, lo, std::min(volume_[i], lo + block[i]));
+      sum += std::max<Index>(0, b - a + 1);
+    }
+    total *= sum;
+  }
+  return total;
+}
+
 }  // namespace volbatch

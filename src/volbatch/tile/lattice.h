@@ -34,6 +34,12 @@ class Lattice {
   std::vector<Shape> WindowsTouching(const Box& region) const;
   // The union box of those windows.
   Box Hull(const Box& region) const;
+  // Windows run when the volume is cut into blocks of `block` (the grid from the origin, the
+  // last block clipped): each block runs every window touching it, so a window that straddles
+  // blocks runs once per block it touches. num_windows() when blocks follow the lattice; up
+  // to (1 + window / block)^rank times that with overlapping windows. Exact, O(blocks per
+  // axis).
+  Index WindowsComputed(const Shape& block) const;
 
  private:
   // [first, last] window indices along `axis` touching [lo, hi).

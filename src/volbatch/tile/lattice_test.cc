@@ -91,3 +91,36 @@ TEST(Lattice, RejectsUnalignedWindow) { EXPECT_THROW(Lattice({100}, {33}, {0}, {
 
 }  // namespace
 }  // namespace volbatch
+
+namespace volbatch {
+namespace {
+
+// The count by brute force: every block's WindowsTouching.
+Index WindowsComputedByBlocks(const Lattice& l, const Shape& block) {
+  Index n = 0;
+  const Shape& v = l.volume();
+  for (Index z = 0; z < v[0]; z += block[0]) {
+    for (Index y = 0; y < v[1]; y += block[1]) {
+      Box b({z, y}, {std::min(block[0], v[0] - z), std::min(block[1], v[1] - y)});
+      n += static_cast<Index>(l.WindowsTouching(b).size());
+    }
+  }
+  return n;
+}
+
+TEST(Lattice, WindowsComputedCountsStraddlingWindowsOncePerBlock) {
+  const Lattice l({256, 200}, {64, 64}, {16, 16});
+  for (const Shape& block : {Shape{64, 64}, Shape{128, 128}, Shape{256, 64}, Shape{48, 100}}) {
+    EXPECT_EQ(l.WindowsComputed(block), WindowsComputedByBlocks(l, block))
+        << ShapeToString(block);
+  }
+  // One block holding the volume runs each window once.
+  EXPECT_EQ(l.WindowsComputed({256, 200}), l.num_windows());
+  // Blocks on the lattice's windows (no overlap) run each window once too.
+  const Lattice tiles({256, 256}, {64, 64}, {0, 0});
+  EXPECT_EQ(tiles.WindowsComputed({128, 128}), tiles.num_windows());
+  EXPECT_THROW(l.WindowsComputed({0, 64}), Error);
+}
+
+}  // namespace
+}  // namespace volbatch
