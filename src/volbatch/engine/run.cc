@@ -25,6 +25,7 @@
 #include "volbatch/engine/progress.h"
 #include "volbatch/engine/statistics.h"
 #include "volbatch/store/dataset.h"
+#include "volbatch/tile/lattice.h"
 
 namespace volbatch {
 namespace fs = std::filesystem;
@@ -336,6 +337,11 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   summary.threads = job.threads;
   summary.blocks_in_flight = job.blocks_in_flight;
   summary.block = job.block;
+  if (!job.block_windows) {
+    const Lattice lattice(job.output_spatial, job.window, job.overlap, job.scale.up);
+    summary.windows_lattice = lattice.num_windows();
+    summary.windows_run = lattice.WindowsComputed(job.block);
+  }
 
   tbb::task_arena arena(job.threads);
   // Statistics: once per job, kept in the job directory (a resume reuses them; concurrent
@@ -445,6 +451,8 @@ nlohmann::json RunSummary::ToJson() const {
                       {"threads", threads},
                       {"blocks_in_flight", blocks_in_flight},
                       {"block", block},
+                      {"windows_lattice", windows_lattice},
+                      {"windows_run", windows_run},
                       {"peak_rss_bytes", peak_rss_bytes}};
   j["failures"] = nlohmann::json::array();
   for (const auto& f : failures) {
@@ -472,6 +480,14 @@ std::string RunSummary::ToText() const {
       statistics_s > 0 ? (", statistics " + std::to_string(statistics_s) + " s").c_str() : "",
       static_cast<double>(peak_rss_bytes) / 1048576.0, threads, blocks_in_flight, jobdir.c_str());
   std::string s = buf;
+  if (windows_lattice > 0) {
+    std::snprintf(buf, sizeof(buf),
+                  "windows: %lld run for the lattice's %lld (%.2fx: a window straddling blocks "
+                  "runs in each; larger blocks run fewer)\n",
+                  static_cast<long long>(windows_run), static_cast<long long>(windows_lattice),
+                  static_cast<double>(windows_run) / static_cast<double>(windows_lattice));
+    s += buf;
+  }
   for (size_t i = 0; i < failures.size() && i < 10; ++i) s += "failed: " + failures[i].error + "\n";
   if (failures.size() > 10) {
     s += "... and " + std::to_string(failures.size() - 10) + " more (see summary.json)\n";

@@ -51,6 +51,9 @@ struct RunSummary {
   double wall_s = 0, read_s = 0, compute_s = 0, write_s = 0, statistics_s = 0;
   int threads = 0, blocks_in_flight = 0;
   Shape block;
+  // Window operators, over the whole job: windows in the lattice, and the model windows the
+  // blocks run (a window straddling blocks runs in each). 0 when blocks are the windows.
+  Index windows_lattice = 0, windows_run = 0;
   int64_t peak_rss_bytes = 0;
   bool interrupted = false;  // stopped by RequestStop (SIGTERM): the blocks in hand finished
   std::vector<BlockFailure> failures;
