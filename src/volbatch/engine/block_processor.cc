@@ -1,6 +1,7 @@
 #include "volbatch/engine/block_processor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "volbatch/core/error.h"
@@ -26,6 +27,27 @@ namespace {
 Box WindowInput(const ResolvedJob& job, const Box& window) {
   return job.scale.InputBox(window).Grow(job.context);
 }
+
+// Adds the time from construction to Stop (or destruction) to a counter.
+class Stopwatch {
+ public:
+  explicit Stopwatch(std::atomic<int64_t>& ns) : ns_(ns), t0_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() { Stop(); }
+  Stopwatch(const Stopwatch&) = delete;
+  Stopwatch& operator=(const Stopwatch&) = delete;
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    ns_ +=
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0_)
+            .count();
+  }
+
+ private:
+  std::atomic<int64_t>& ns_;
+  std::chrono::steady_clock::time_point t0_;
+  bool stopped_ = false;
+};
 
 }  // namespace
 
@@ -136,13 +158,18 @@ Array BlockProcessor::Compute(BlockInput in) const {
     const size_t g1 = std::min(windows.size(), g0 + group);
     std::vector<Array> inputs(g1 - g0);
     std::vector<WindowInfo> infos(g1 - g0);
+    Stopwatch gather(gather_ns_);
     ParallelFor(g0, g1, [&](size_t k) {
       const Box wbox = lattice_.WindowBox(windows[k]);
       infos[k - g0] = WindowInfo{wbox, WindowInput(job_, wbox), job_.input_spatial};
       const Box local = infos[k - g0].input.Relative(in.input_box.begin);
       inputs[k - g0] = in.data.Slice(FullBox(local, job_.input_channels));
     });
+    gather.Stop();
+    Stopwatch op(operator_ns_);
     std::vector<Array> outs = job_.op->ComputeBatch(inputs, infos);
+    op.Stop();
+    Stopwatch blend(blend_ns_);
     inputs.clear();
     if (outs.size() != infos.size()) {
       throw Internal(job_.op->name() + " returned " + std::to_string(outs.size()) +
@@ -178,6 +205,7 @@ Array BlockProcessor::Compute(BlockInput in) const {
       });
     }
   }
+  Stopwatch finish(blend_ns_);
   if (job_.blend) {
     Array blended = Array::Uninitialized(DataType::kFloat32, FullBox(in.region, c_win).shape);
     float* o = blended.data_as<float>();
@@ -201,6 +229,12 @@ void BlockProcessor::Write(const Box& region, const Array& data,
                            const std::vector<Array>& levels) const {
   output_->Write(FullBox(region, job_.output_channels), data);
   if (!levels.empty()) levels_.Write(region, levels);
+}
+
+ComputeSplit BlockProcessor::Split() const {
+  return {static_cast<double>(gather_ns_.load()) / 1e9,
+          static_cast<double>(operator_ns_.load()) / 1e9,
+          static_cast<double>(blend_ns_.load()) / 1e9};
 }
 
 void BlockProcessor::Sync() const {

@@ -10,6 +10,7 @@
 // or order.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "volbatch/engine/block_levels.h"
@@ -26,6 +27,13 @@ struct BlockInput {
   Box input_box;           // input space, spatial: what `data` covers
   Array data;              // [c?, input_box]
   int64_t bytes_read = 0;  // decoded bytes read from the input (before padding)
+};
+
+// Where a window operator's compute time goes (thread-seconds, summed over blocks): gathering
+// the windows' inputs from the block, the operator (a model: normalize, forward, crop), and
+// blending the results (sum w*y / sum w, the division, the operator's finish, the cast).
+struct ComputeSplit {
+  double gather_s = 0, operator_s = 0, blend_s = 0;
 };
 
 class BlockProcessor {
@@ -49,6 +57,8 @@ class BlockProcessor {
   void Write(const Box& region, const Array& data, const std::vector<Array>& levels = {}) const;
   // Makes every chunk written so far durable (output and levels).
   void Sync() const;
+  // The split of every Compute so far (zero for blocks computed as one window).
+  ComputeSplit Split() const;
 
  private:
   const ResolvedJob& job_;
@@ -58,6 +68,7 @@ class BlockProcessor {
   Lattice lattice_;
   BlockLevels levels_;
   std::vector<float> weights_;  // blend weights over one window (empty: no blending)
+  mutable std::atomic<int64_t> gather_ns_{0}, operator_ns_{0}, blend_ns_{0};
 };
 
 }  // namespace volbatch

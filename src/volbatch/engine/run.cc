@@ -398,6 +398,7 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   summary.read_s = static_cast<double>(c.read_ns) / 1e9;
   summary.compute_s = static_cast<double>(c.compute_ns) / 1e9;
   summary.write_s = static_cast<double>(c.write_ns) / 1e9;
+  summary.compute_split = proc.Split();
   summary.wall_s = Seconds(Clock::now() - t0);
   summary.peak_rss_bytes = PeakRss();
   dir.WriteJson(summary_name, summary.ToJson());
@@ -453,6 +454,9 @@ nlohmann::json RunSummary::ToJson() const {
                       {"block", block},
                       {"windows_lattice", windows_lattice},
                       {"windows_run", windows_run},
+                      {"gather_s", compute_split.gather_s},
+                      {"operator_s", compute_split.operator_s},
+                      {"blend_s", compute_split.blend_s},
                       {"peak_rss_bytes", peak_rss_bytes}};
   j["failures"] = nlohmann::json::array();
   for (const auto& f : failures) {
@@ -483,9 +487,11 @@ std::string RunSummary::ToText() const {
   if (windows_lattice > 0) {
     std::snprintf(buf, sizeof(buf),
                   "windows: %lld run for the lattice's %lld (%.2fx: a window straddling blocks "
-                  "runs in each; larger blocks run fewer)\n",
+                  "runs in each; larger blocks run fewer)\n"
+                  "compute: thread-seconds gather %.2f, operator %.2f, blend %.2f\n",
                   static_cast<long long>(windows_run), static_cast<long long>(windows_lattice),
-                  static_cast<double>(windows_run) / static_cast<double>(windows_lattice));
+                  static_cast<double>(windows_run) / static_cast<double>(windows_lattice),
+                  compute_split.gather_s, compute_split.operator_s, compute_split.blend_s);
     s += buf;
   }
   for (size_t i = 0; i < failures.size() && i < 10; ++i) s += "failed: " + failures[i].error + "\n";

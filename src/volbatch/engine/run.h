@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "volbatch/engine/block_processor.h"
 #include "volbatch/engine/job.h"
 #include "volbatch/engine/ledger.h"
 #include "volbatch/store/dataset.h"
@@ -54,6 +55,7 @@ struct RunSummary {
   // Window operators, over the whole job: windows in the lattice, and the model windows the
   // blocks run (a window straddling blocks runs in each). 0 when blocks are the windows.
   Index windows_lattice = 0, windows_run = 0;
+  ComputeSplit compute_split;  // of compute_s, window operators only
   int64_t peak_rss_bytes = 0;
   bool interrupted = false;  // stopped by RequestStop (SIGTERM): the blocks in hand finished
   std::vector<BlockFailure> failures;

@@ -21,10 +21,10 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <span>
 #include <functional>
 #include <future>
 #include <mutex>
+#include <span>
 #include <thread>
 
 #include "volbatch/core/error.h"

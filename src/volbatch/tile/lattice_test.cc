@@ -111,8 +111,7 @@ Index WindowsComputedByBlocks(const Lattice& l, const Shape& block) {
 TEST(Lattice, WindowsComputedCountsStraddlingWindowsOncePerBlock) {
   const Lattice l({256, 200}, {64, 64}, {16, 16});
   for (const Shape& block : {Shape{64, 64}, Shape{128, 128}, Shape{256, 64}, Shape{48, 100}}) {
-    EXPECT_EQ(l.WindowsComputed(block), WindowsComputedByBlocks(l, block))
-        << ShapeToString(block);
+    EXPECT_EQ(l.WindowsComputed(block), WindowsComputedByBlocks(l, block)) << ShapeToString(block);
   }
   // One block holding the volume runs each window once.
   EXPECT_EQ(l.WindowsComputed({256, 200}), l.num_windows());
