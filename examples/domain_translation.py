@@ -330,7 +330,7 @@ def train(a, work, train_a, train_b, target_mean):
     return pt
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="working directory: data, model, job, "
                     "metrics.json, timings.json")
@@ -352,6 +352,11 @@ def main():
         fail(f"--lr: must be > 0, not {a.lr}")
     if a.model and not os.path.isfile(a.model):
         fail(f"--model: {a.model}: no such file")
+    return a
+
+
+def main():
+    a = parse_args()
     train_shape = (32, 128, 128) if a.quick else (64, 256, 256)
     eval_shape = (32, 96, 96) if a.quick else (64, 192, 192)
 
@@ -416,6 +421,10 @@ def main():
     with open(os.path.join(work, "timings.json"), "w") as f:
         json.dump(times, f, indent=1)
 
+    report(metrics, times, work, luts, decreasing, ev_a, ev_b, ev_b_clean)
+
+
+def report(metrics, times, work, luts, decreasing, ev_a, ev_b, ev_b_clean):
     inc, dec = (psnr(luts[d][ev_a], ev_b) for d in (False, True))
     print(f"histogram matching A -> training B: increasing {inc:.2f} dB, decreasing {dec:.2f} "
           f"dB on the held-out B (training fit picks {'de' if decreasing else 'in'}creasing)")
