@@ -307,8 +307,8 @@ class S3Proxy:
                               f"Content-Length: {len(body)}\r\n"
                               f"Connection: {'close' if close else 'keep-alive'}\r\n\r\n").encode()
                     sent = len(body) if method != "HEAD" else 0
-                    client.sendall(answer + (body if method != "HEAD" else b""))
                     self._record(method, path, rng, status, sent, 0, fault)
+                    client.sendall(answer + (body if method != "HEAD" else b""))
                     if close:
                         client.close()
                         return
@@ -324,8 +324,8 @@ class S3Proxy:
                     client.sendall(interim)
                     if status != "100":  # a final answer instead: relay its body, then close
                         rest = self._response_body(ureader, method, interim)
-                        client.sendall(rest[0])
                         self._record(method, path, rng, int(status), rest[1], 0, None)
+                        client.sendall(rest[0])
                         client.close()
                         return
                     raw_body, body_len = self._read_body(reader, headers)
@@ -361,12 +361,14 @@ class S3Proxy:
                     usock.close()
                     up = None
 
+                # Every request is recorded before its answer leaves: a client that has its
+                # answer (and a test that then reads the counts) finds it counted.
                 if fault in ("truncate", "reset_body"):
                     cut = "content-length" in rheaders and body_len_down >= 2
                     if cut:
                         half = body_len_down // 2
-                        client.sendall(rhead + raw[:half])
                         self._record(method, path, rng, int(status), half, body_len, fault)
+                        client.sendall(rhead + raw[:half])
                         if fault == "truncate":
                             client.shutdown(socket.SHUT_RDWR)
                             client.close()
@@ -376,8 +378,8 @@ class S3Proxy:
                         self._record(method, path, rng, int(status), 0, body_len, "lost_answer")
                         _reset(client)
                     return
-                client.sendall(rhead + raw)
                 self._record(method, path, rng, int(status), body_len_down, body_len, None)
+                client.sendall(rhead + raw)
                 if close_after or upstream_closes:
                     client.close()
                     return
