@@ -63,11 +63,10 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-# The domain translation example's helpers; importing it also puts models/ on sys.path
-# (synthetic_em, train_denoiser).
-from domain_translation import ROOT, fail, find_volbatch, volbatch  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The examples' shared helpers; importing them also puts models/ on sys.path (synthetic_em,
+# train_denoiser).
+from recipe import ROOT, check_args, fail, start, volbatch, write_results  # noqa: E402
 
 DENOISER = os.path.join(ROOT, "models", "denoise3d", "denoise3d.pt")
 NOISE_SIGMA = 20.0            # what the denoiser was trained for
@@ -509,13 +508,7 @@ def parse_args():
     a = ap.parse_args()
     if a.steps is None:
         a.steps = 200 if a.quick else 500
-    for field, v in (("--steps", a.steps), ("--channels", a.channels), ("--threads", a.threads)):
-        if v < 1:
-            fail(f"{field}: must be >= 1, not {v}")
-    if not a.lr > 0:
-        fail(f"--lr: must be > 0, not {a.lr}")
-    if a.model and not os.path.isfile(a.model):
-        fail(f"--model: {a.model}: no such file")
+    check_args(a, ("steps", "channels", "threads"))
     if not os.path.isfile(DENOISER):
         fail(f"{DENOISER}: the demo's denoiser is missing (models/train_denoiser.py)")
     return a
@@ -567,9 +560,7 @@ def report(work, metrics, plain, times):
            "with_tta": {m["metric"]: m["model"] for m in metrics}, "without_tta": plain,
            "classify_wall_s": {"with_tta": times["steps_wall_s"]["classify"],
                                "without_tta": times["classify_notta_wall_s"]}}
-    for name, obj in (("metrics.json", metrics), ("tta.json", tta), ("timings.json", times)):
-        with open(os.path.join(work, name), "w") as f:
-            json.dump(obj, f, indent=1)
+    write_results(work, metrics=metrics, tta=tta, timings=times)
     print(f"{'metric':18s} {'model':>7s} {'baseline':>8s} {'no tta':>7s}")
     for m in metrics:
         print(f"{m['metric']:18s} {m['model']:7.4f} {m['baseline']:8.4f} "
@@ -586,14 +577,7 @@ def main():
     a = parse_args()
     train_shape = (32, 128, 128) if a.quick else (64, 256, 256)
     eval_shape = (32, 128, 128) if a.quick else (64, 192, 192)
-    import torch
-    from train_denoiser import fast_allocations
-    fast_allocations()
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(a.threads)
-    exe = find_volbatch(a.volbatch)
-    work = os.path.abspath(a.out)
-    os.makedirs(work, exist_ok=True)
+    exe, work = start(a)
     times = {}
     t_start = time.time()
 

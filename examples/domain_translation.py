@@ -44,20 +44,17 @@ volume with `volbatch run`, and compare it with histogram matching.
 runs. --model PT runs an existing TorchScript model instead of training one.
 """
 import argparse
-import glob
 import hashlib
-import json
 import math
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "models"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from recipe import (check_args, image_metrics, prepare_one_channel, psnr, ssim,  # noqa: E402
+                    start, to_u8, volbatch, write_results)
 
 HALO = 4                # four 3x3x3 convolutions
 MARGIN = 8              # blurs are computed on the region grown by this much
@@ -69,32 +66,11 @@ TRAIN_WINDOW = (16, 48, 48)
 RUN_WINDOW = (32, 64, 64)
 
 
-def fail(msg):
-    """One line on stderr, exit status 1."""
-    sys.exit(" ".join(str(msg).split()))
-
-
-def find_volbatch(path):
-    if path:
-        if not os.path.isfile(path):
-            fail(f"--volbatch: {path}: no such file")
-        return os.path.abspath(path)
-    cands = sorted(glob.glob(os.path.join(ROOT, "build*", "volbatch")), key=os.path.getmtime,
-                   reverse=True)
-    if not cands:
-        fail("--volbatch: volbatch not found: build it (ninja -C build) or pass --volbatch")
-    return cands[0]
-
-
 # ---- the two instruments ---------------------------------------------------------------------
 
 def tone_b(v):
     """B's tone curve on A-like grey levels in [0, 255]: inverted, non-linear."""
     return 20.0 + 220.0 * (1.0 - np.clip(v, 0, 255) / 255.0) ** 1.7
-
-
-def to_u8(v):
-    return np.clip(np.floor(v + 0.5), 0, 255).astype(np.uint8)
 
 
 def instruments(begin, shape, seed):
@@ -134,26 +110,6 @@ def write_pair(dir_, name, shape, seed):
 
 
 # ---- metrics and the baseline ----------------------------------------------------------------
-
-def psnr(x, ref):
-    mse = float(np.mean((np.asarray(x, np.float64) - np.asarray(ref, np.float64)) ** 2))
-    return 10 * math.log10(255.0 ** 2 / mse) if mse > 0 else float("inf")
-
-
-def ssim(x, ref, sigma=1.5):
-    """Mean SSIM (Wang et al. 2004) with a 3-D gaussian window, data range 255."""
-    from scipy.ndimage import gaussian_filter
-    x = np.asarray(x, np.float64)
-    y = np.asarray(ref, np.float64)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def f(v):
-        return gaussian_filter(v, sigma, mode="reflect", truncate=3.5)
-    mx, my = f(x), f(y)
-    vx, vy, cxy = f(x * x) - mx * mx, f(y * y) - my * my, f(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return float(s.mean())
-
 
 def histogram_match(train_a, train_b, decreasing):
     """A lookup table (256 grey levels of A -> B's grey levels): each level goes to the
@@ -269,26 +225,6 @@ blend = "gaussian"
 """
 
 
-def volbatch(exe, *args):
-    r = subprocess.run([exe, *args], capture_output=True, text=True)
-    if r.returncode != 0:
-        lines = [ln for ln in (r.stderr + r.stdout).splitlines() if ln.strip()]
-        fail(lines[-1] if lines else f"volbatch {args[0]}: exit status {r.returncode}")
-    return r.stdout
-
-
-def prepare_one_channel(exe, job, out, model, rank, threads, why):
-    """`volbatch run --prepare` (its dry pass on zeros fixes the output layout), then refuses a
-    model that returns more than one channel, which volbatch itself accepts (it writes
-    [C, z, y, x]), before any block runs."""
-    volbatch(exe, "run", job, "--prepare", "--force", "--quiet", "--threads", str(threads))
-    shape = json.loads(volbatch(exe, "info", out, "--json"))["shape"]
-    if len(shape) != rank:
-        fail(f"[operator] model: {model} returns {shape[0]} output channels (volbatch prepared "
-             f"{out} as {shape}); {why}: export a 1-channel model or select one with "
-             f"[operator] channels = [k]")
-
-
 def train(a, work, train_a, train_b, target_mean):
     import torch
     import torch.nn.functional as F
@@ -345,13 +281,7 @@ def parse_args():
     a = ap.parse_args()
     if a.steps is None:
         a.steps = 80 if a.quick else 500
-    for field, v in (("--steps", a.steps), ("--channels", a.channels), ("--threads", a.threads)):
-        if v < 1:
-            fail(f"{field}: must be >= 1, not {v}")
-    if not a.lr > 0:
-        fail(f"--lr: must be > 0, not {a.lr}")
-    if a.model and not os.path.isfile(a.model):
-        fail(f"--model: {a.model}: no such file")
+    check_args(a, ("steps", "channels", "threads"))
     return a
 
 
@@ -360,14 +290,7 @@ def main():
     train_shape = (32, 128, 128) if a.quick else (64, 256, 256)
     eval_shape = (32, 96, 96) if a.quick else (64, 192, 192)
 
-    import torch
-    from train_denoiser import fast_allocations
-    fast_allocations()
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(a.threads)
-    exe = find_volbatch(a.volbatch)
-    work = os.path.abspath(a.out)
-    os.makedirs(work, exist_ok=True)
+    exe, work = start(a)
     times = {}
     t_start = time.time()
 
@@ -408,18 +331,10 @@ def main():
     base = luts[decreasing][ev_a]
     times["baseline_s"] = time.time() - t0
 
-    metrics = [
-        {"metric": "psnr", "model": psnr(pred, ev_b), "baseline": psnr(base, ev_b),
-         "higher_is_better": True},
-        {"metric": "ssim", "model": ssim(pred, ev_b), "baseline": ssim(base, ev_b),
-         "higher_is_better": True},
-    ]
+    metrics = image_metrics(pred, base, ev_b)
     times["total_s"] = time.time() - t_start
     times["steps"] = 0 if a.model else a.steps
-    with open(os.path.join(work, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=1)
-    with open(os.path.join(work, "timings.json"), "w") as f:
-        json.dump(times, f, indent=1)
+    write_results(work, metrics=metrics, timings=times)
 
     report(metrics, times, work, luts, decreasing, ev_a, ev_b, ev_b_clean)
 

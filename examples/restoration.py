@@ -29,7 +29,6 @@ models/train_denoiser.py for 600 steps) instead of training one. --quick: small 
 steps (~25 s on 2 cores), what the test suite runs.
 """
 import argparse
-import json
 import math
 import os
 import shutil
@@ -38,12 +37,9 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "models"))
-sys.path.insert(0, HERE)
-from domain_translation import (fail, find_volbatch, prepare_one_channel, psnr, ssim,  # noqa: E402
-                                volbatch)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from recipe import (check_args, fail, image_metrics, prepare_one_channel, psnr,  # noqa: E402
+                    ssim, start, volbatch, write_results)
 
 SIGMAS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)  # the baseline's candidates (voxels)
 
@@ -175,13 +171,9 @@ def parse_args():
     a = ap.parse_args()
     if a.steps is None:
         a.steps = 300 if a.quick else 600
-    for field, v in (("--steps", a.steps), ("--threads", a.threads)):
-        if v < 1:
-            fail(f"{field}: must be >= 1, not {v}")
     if a.workers < 0:
         fail(f"--workers: must be >= 0, not {a.workers}")
-    if a.model and not os.path.isfile(a.model):
-        fail(f"--model: {a.model}: no such file")
+    check_args(a, ("steps", "threads"))
     return a
 
 
@@ -189,14 +181,8 @@ def main():
     a = parse_args()
     shape = (32, 128, 128) if a.quick else (64, 192, 192)
 
-    import torch
-    from train_denoiser import HALO, fast_allocations
-    fast_allocations()
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(a.threads)
-    exe = find_volbatch(a.volbatch)
-    work = os.path.abspath(a.out)
-    os.makedirs(work, exist_ok=True)
+    from train_denoiser import HALO
+    exe, work = start(a)
     times = {}
     t_start = time.time()
 
@@ -232,18 +218,10 @@ def main():
     print("gaussian sigma on the training pair: " +
           ", ".join(f"{s}: {v:.2f} dB" for s, v in scores.items()) + f" -> {sigma}")
 
-    metrics = [
-        {"metric": "psnr", "model": psnr(den, ev_clean), "baseline": psnr(base, ev_clean),
-         "higher_is_better": True},
-        {"metric": "ssim", "model": ssim(den, ev_clean), "baseline": ssim(base, ev_clean),
-         "higher_is_better": True},
-    ]
+    metrics = image_metrics(den, base, ev_clean)
     times["total_s"] = time.time() - t_start
     times["steps"] = 0 if a.model else a.steps
-    with open(os.path.join(work, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=1)
-    with open(os.path.join(work, "timings.json"), "w") as f:
-        json.dump(times, f, indent=1)
+    write_results(work, metrics=metrics, timings=times)
     print(f"PSNR against the clean volume: {psnr(ev_noisy, ev_clean):.2f} dB noisy, "
           f"{metrics[0]['baseline']:.2f} dB gaussian (sigma {sigma}), "
           f"{metrics[0]['model']:.2f} dB denoised")

@@ -64,19 +64,15 @@ and compare it with volbatch's own linear upsampling.
 """
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "models"))
-sys.path.insert(0, HERE)
-
-from domain_translation import fail, find_volbatch, psnr, ssim, to_u8, volbatch  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from recipe import (check_args, fail, image_metrics, prepare_one_channel, start,  # noqa: E402
+                    to_u8, volbatch, write_results)
 
 FACTOR = 4              # LR z voxels are FACTOR HR voxels deep
 MARGIN = 8              # blurs are computed on the region grown by this much (HR voxels)
@@ -376,12 +372,8 @@ def run_job(a, exe, work, name, lr_path, operator):
     out = os.path.join(work, "out.zarr", name)
     with open(job, "w") as f:
         f.write(JOB_OUTPUT.format(input=lr_path, output=out) + operator)
-    volbatch(exe, "run", job, "--prepare", "--force", "--quiet", "--threads", str(a.threads))
-    shape = json.loads(volbatch(exe, "info", out, "--json"))["shape"]
-    if len(shape) != 3:
-        fail(f"[operator] model: {a.model or 'the model'} returns {shape[0]} output channels "
-             f"(volbatch prepared {out} as {shape}); super-resolution needs 1 (HR grey levels): "
-             f"export a 1-channel model or select one with [operator] channels = [k]")
+    prepare_one_channel(exe, job, out, a.model or "the model", 3, a.threads,
+                        "super-resolution needs 1 (HR grey levels)")
     volbatch(exe, "run", job, "--quiet", "--threads", str(a.threads))
     return out
 
@@ -404,15 +396,9 @@ def parse_args():
         a.steps = 60 if a.quick else 400
     if a.lr is None:  # 60 steps need the higher peak to leave the linear start in time
         a.lr = 6e-3 if a.quick else 3e-3
-    for field, v in (("--steps", a.steps), ("--channels", a.channels), ("--threads", a.threads)):
-        if v < 1:
-            fail(f"{field}: must be >= 1, not {v}")
+    check_args(a, ("steps", "channels", "threads"))
     if a.channels % 2:
         fail(f"--channels: must be even, not {a.channels}")
-    if not a.lr > 0:
-        fail(f"--lr: must be > 0, not {a.lr}")
-    if a.model and not os.path.isfile(a.model):
-        fail(f"--model: {a.model}: no such file")
     return a
 
 
@@ -422,14 +408,7 @@ def main():
     train_shape = (64, 128, 128) if a.quick else (128, 256, 256)
     eval_shape = (64, 96, 96) if a.quick else (128, 192, 192)
 
-    import torch
-    from train_denoiser import fast_allocations
-    fast_allocations()
-    torch.manual_seed(a.seed)
-    torch.set_num_threads(a.threads)
-    exe = find_volbatch(a.volbatch)
-    work = os.path.abspath(a.out)
-    os.makedirs(work, exist_ok=True)
+    exe, work = start(a)
     times = {}
     t_start = time.time()
 
@@ -468,18 +447,10 @@ def main():
     print(f"volbatch run over LR {ev_lr.shape} -> {pred.shape} (held out): model "
           f"{times['inference_s']:.1f} s, linear {times['baseline_s']:.1f} s", flush=True)
 
-    metrics = [
-        {"metric": "psnr", "model": psnr(pred, ev_hr), "baseline": psnr(base, ev_hr),
-         "higher_is_better": True},
-        {"metric": "ssim", "model": ssim(pred, ev_hr), "baseline": ssim(base, ev_hr),
-         "higher_is_better": True},
-    ]
+    metrics = image_metrics(pred, base, ev_hr)
     times["total_s"] = time.time() - t_start
     times["steps"] = 0 if a.model else a.steps
-    with open(os.path.join(work, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=1)
-    with open(os.path.join(work, "timings.json"), "w") as f:
-        json.dump(times, f, indent=1)
+    write_results(work, metrics=metrics, timings=times)
 
     for m in metrics:
         print(f"{m['metric'].upper():5s} against the held-out HR: model {m['model']:.4f}, "

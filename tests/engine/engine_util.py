@@ -3,8 +3,10 @@ for what a run leaves on disk (chunk files, ledgers, job.json)."""
 import itertools
 import json
 import os
+import signal
 import struct
 import subprocess
+import time
 
 import numpy as np
 
@@ -206,6 +208,22 @@ def crc32c(data):
 
 
 LEDGER_MAGIC = b"VBL1"
+
+
+def kill_when_blocks_done(proc, jobdir, blocks, timeout_s):
+    """SIGKILLs `proc` once JOBDIR's ledgers record `blocks` done blocks (polled, for at most
+    timeout_s); waits for it. Returns whether it was killed before it ended by itself."""
+    deadline = time.monotonic() + timeout_s
+    killed = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        done, _, _ = read_ledgers(jobdir)
+        if len(done) >= blocks:
+            proc.send_signal(signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.02)
+    proc.wait()
+    return killed
 
 
 def read_ledgers(jobdir):

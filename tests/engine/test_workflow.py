@@ -2,8 +2,6 @@
 result equals running the steps one by one; a workflow killed in step 2 resumes without redoing
 step 1 (its chunks are not rewritten); `volbatch status WORKFLOW` shows every step; a step that
 names no earlier step fails in one line naming it."""
-import signal
-import time
 
 import numpy as np
 
@@ -60,16 +58,7 @@ def test_killed_in_step_two_resumes_without_redoing_step_one(volbatch, tmp_path)
                                 second_dtype="float32"))
     mask_jobdir = eu.jobdir_of(tmp_path / "w.zarr/mask")
     proc = volbatch.popen("run", wf, "--threads", 1, "--quiet")
-    deadline = time.monotonic() + 120
-    killed = False
-    while time.monotonic() < deadline and proc.poll() is None:
-        done, _, _ = eu.read_ledgers(mask_jobdir)
-        if len(done) >= 3:
-            proc.send_signal(signal.SIGKILL)
-            killed = True
-            break
-        time.sleep(0.02)
-    proc.wait()
+    killed = eu.kill_when_blocks_done(proc, mask_jobdir, 3, timeout_s=120)
     assert killed, "step 2 finished before it could be killed; make it bigger"
     step1 = eu.file_stats(tmp_path / "w.zarr/smooth")
     st = eu.json.loads(volbatch("status", wf, "--json").stdout)

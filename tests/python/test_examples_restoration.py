@@ -7,7 +7,6 @@ model (--model) must beat it by more. Bad models and arguments end in one line n
 field.
 """
 import json
-import math
 
 import pytest
 
@@ -24,14 +23,7 @@ def run_example(pytestconfig, *args):
 
 
 def check_metrics(out_dir):
-    metrics = json.loads((out_dir / "metrics.json").read_text())
-    assert [m["metric"] for m in metrics] == ["psnr", "ssim"]
-    for m in metrics:
-        assert set(m) == {"metric", "model", "baseline", "higher_is_better"}
-        assert m["higher_is_better"] is True
-        assert math.isfinite(m["model"]) and math.isfinite(m["baseline"])
-        assert m["model"] > m["baseline"], m
-    return {m["metric"]: m for m in metrics}
+    return example_util.metrics_beating_baseline(out_dir, ["psnr", "ssim"])
 
 
 def test_quick_run_beats_the_best_gaussian(tmp_path, pytestconfig):
