@@ -1,7 +1,6 @@
 #include "volbatch/engine/block_processor.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "volbatch/core/error.h"
@@ -27,27 +26,6 @@ namespace {
 Box WindowInput(const ResolvedJob& job, const Box& window) {
   return job.scale.InputBox(window).Grow(job.context);
 }
-
-// Adds the time from construction to Stop (or destruction) to a counter.
-class Stopwatch {
- public:
-  explicit Stopwatch(std::atomic<int64_t>& ns) : ns_(ns), t0_(std::chrono::steady_clock::now()) {}
-  ~Stopwatch() { Stop(); }
-  Stopwatch(const Stopwatch&) = delete;
-  Stopwatch& operator=(const Stopwatch&) = delete;
-  void Stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    ns_ +=
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0_)
-            .count();
-  }
-
- private:
-  std::atomic<int64_t>& ns_;
-  std::chrono::steady_clock::time_point t0_;
-  bool stopped_ = false;
-};
 
 }  // namespace
 
@@ -158,18 +136,16 @@ Array BlockProcessor::Compute(BlockInput in) const {
     const size_t g1 = std::min(windows.size(), g0 + group);
     std::vector<Array> inputs(g1 - g0);
     std::vector<WindowInfo> infos(g1 - g0);
-    Stopwatch gather(gather_ns_);
+    auto t = std::chrono::steady_clock::now();
     ParallelFor(g0, g1, [&](size_t k) {
       const Box wbox = lattice_.WindowBox(windows[k]);
       infos[k - g0] = WindowInfo{wbox, WindowInput(job_, wbox), job_.input_spatial};
       const Box local = infos[k - g0].input.Relative(in.input_box.begin);
       inputs[k - g0] = in.data.Slice(FullBox(local, job_.input_channels));
     });
-    gather.Stop();
-    Stopwatch op(operator_ns_);
+    t = AddNs(gather_ns_, t);
     std::vector<Array> outs = job_.op->ComputeBatch(inputs, infos);
-    op.Stop();
-    Stopwatch blend(blend_ns_);
+    t = AddNs(operator_ns_, t);
     inputs.clear();
     if (outs.size() != infos.size()) {
       throw Internal(job_.op->name() + " returned " + std::to_string(outs.size()) +
@@ -204,8 +180,9 @@ Array BlockProcessor::Compute(BlockInput in) const {
         }
       });
     }
+    AddNs(blend_ns_, t);
   }
-  Stopwatch finish(blend_ns_);
+  const auto finish = std::chrono::steady_clock::now();
   if (job_.blend) {
     Array blended = Array::Uninitialized(DataType::kFloat32, FullBox(in.region, c_win).shape);
     float* o = blended.data_as<float>();
@@ -222,7 +199,9 @@ Array BlockProcessor::Compute(BlockInput in) const {
                      " for region " + in.region.ToString());
     }
   }
-  return CastArray(std::move(result), job_.output_dtype);
+  Array out = CastArray(std::move(result), job_.output_dtype);
+  AddNs(blend_ns_, finish);
+  return out;
 }
 
 void BlockProcessor::Write(const Box& region, const Array& data,

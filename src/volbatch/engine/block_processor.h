@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "volbatch/engine/block_levels.h"
@@ -35,6 +36,15 @@ struct BlockInput {
 struct ComputeSplit {
   double gather_s = 0, operator_s = 0, blend_s = 0;
 };
+
+// Adds the time since `since` to a nanosecond tally (the engine's thread-seconds); returns now,
+// the start of whatever is timed next.
+inline std::chrono::steady_clock::time_point AddNs(std::atomic<int64_t>& tally,
+                                                   std::chrono::steady_clock::time_point since) {
+  const auto now = std::chrono::steady_clock::now();
+  tally += std::chrono::duration_cast<std::chrono::nanoseconds>(now - since).count();
+  return now;
+}
 
 class BlockProcessor {
  public:

@@ -25,7 +25,6 @@
 #include "volbatch/engine/progress.h"
 #include "volbatch/engine/statistics.h"
 #include "volbatch/store/dataset.h"
-#include "volbatch/tile/lattice.h"
 
 namespace volbatch {
 namespace fs = std::filesystem;
@@ -87,10 +86,6 @@ struct Counters {
   std::atomic<int64_t> read_ns{0}, compute_ns{0}, write_ns{0}, bytes_read{0}, bytes_written{0},
       voxels{0}, blocks_done{0};
 };
-
-void AddNs(std::atomic<int64_t>& a, Clock::time_point since) {
-  a += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
-}
 
 // One run of a pipeline stage, with the hand-offs libtbb makes stated for TSan (see
 // core/parallel.h): what the previous stage did to the token and the previous run of this
@@ -337,11 +332,6 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   summary.threads = job.threads;
   summary.blocks_in_flight = job.blocks_in_flight;
   summary.block = job.block;
-  if (!job.block_windows) {
-    const Lattice lattice(job.output_spatial, job.window, job.overlap, job.scale.up);
-    summary.windows_lattice = lattice.num_windows();
-    summary.windows_run = lattice.WindowsComputed(job.block);
-  }
 
   tbb::task_arena arena(job.threads);
   // Statistics: once per job, kept in the job directory (a resume reuses them; concurrent
@@ -362,6 +352,10 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
 
   BlockProcessor proc(job, p.input, p.output, p.levels);
   summary.blocks_total = proc.grid().num_blocks();
+  if (!job.block_windows) {
+    summary.windows_lattice = proc.lattice().num_windows();
+    summary.windows_run = proc.lattice().WindowsComputed(job.block);
+  }
   LedgerWriter ledger(job.jobdir, options.worker);
   std::unique_ptr<BlockSource> source = make(proc.grid().num_blocks());
   Progress progress(summary.blocks_total, source->done_before(),
