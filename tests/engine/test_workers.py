@@ -134,6 +134,43 @@ def test_processes_executor_writes_what_a_local_run_writes(volbatch, reference, 
     assert st["blocks_done"] == 128 and st["ledgers"] == 3
 
 
+def libraries_opened_by_workers(volbatch, job, tmp_path, env=None):
+    """{worker pid: shared libraries it opened} of a 3-worker run under `strace -f`; a worker is
+    the process that opened its ledger for appending (the pool only reads them)."""
+    trace = tmp_path / "openat.txt"
+    subprocess.run(["strace", "-f", "-qq", "-o", trace, "-e", "trace=openat", volbatch.exe, "run",
+                    job, "--executor", "processes", "--workers", "3", "--threads", "1", "--quiet"],
+                   check=True, capture_output=True, env={**os.environ, **(env or {})})
+    opened = {}
+    for line in open(trace):
+        pid, _, call = line.partition(" ")
+        m = re.search(r'openat\(AT_FDCWD, "([^"]+)", ([A-Z_|]+)', call)
+        if m:
+            opened.setdefault(int(pid), []).append((m.group(1), m.group(2)))
+    workers = {pid: [f for f, _ in files if ".so" in os.path.basename(f)]
+               for pid, files in opened.items()
+               if any(re.search(r"ledger/worker-\d{4}\.log$", f) and "O_APPEND" in flags
+                      for f, flags in files)}
+    assert len(workers) == 3, sorted(opened)
+    return workers
+
+
+def test_processes_workers_start_without_the_dynamic_loader(volbatch, reference, tmp_path):
+    # Started by the spawn server (spawn_server.h): no worker opens a shared library, and the
+    # output is what a local run writes.
+    job, out, jobdir = job_for(tmp_path, reference, "forked")
+    workers = libraries_opened_by_workers(volbatch, job, tmp_path)
+    assert all(libs == [] for libs in workers.values()), workers
+    eu.assert_same_files(eu.dataset_files(out), reference["files"], "forked workers")
+    assert_clean(jobdir, out)
+    # VOLBATCH_SPAWN_SERVER=0: each worker exec's, and its loader opens the libraries again.
+    job, out, jobdir = job_for(tmp_path, reference, "execd")
+    workers = libraries_opened_by_workers(volbatch, job, tmp_path,
+                                          env={"VOLBATCH_SPAWN_SERVER": "0"})
+    assert all(any("libvolbatch_core.so" in f for f in libs) for libs in workers.values()), workers
+    eu.assert_same_files(eu.dataset_files(out), reference["files"], "exec'd workers")
+
+
 def test_workers_killed_many_times_still_finish_bit_identical(volbatch, reference, tmp_path):
     # A heavier kernel over a larger volume, so that the run lasts long enough for 20+ kills
     # (a killed worker's runs are taken over at once by its restart: no lease to wait).

@@ -24,6 +24,7 @@
 #include "volbatch/engine/workflow.h"
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/mpi.h"
+#include "volbatch/exec/spawn_server.h"
 #include "volbatch/exec/worker_index.h"
 #include "volbatch/kvstore/location.h"
 #include "volbatch/report/report.h"
@@ -444,4 +445,8 @@ int Main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return Main(argc, argv); }
+int main(int argc, char** argv) {
+  if (volbatch::IsSpawnServerCommand(argc, argv)) return volbatch::ServeSpawns(argc, argv, Main);
+  volbatch::DeclareSpawnServer(Main);
+  return Main(argc, argv);
+}

@@ -20,6 +20,7 @@
 #include "volbatch/exec/executor.h"
 #include "volbatch/exec/ledger_progress.h"
 #include "volbatch/exec/restart_policy.h"
+#include "volbatch/exec/spawn_server.h"
 #include "volbatch/exec/worker_output.h"
 
 namespace volbatch {
@@ -177,13 +178,32 @@ class Pool {
     // Before the worker runs: a record it appends must count as its own.
     w.records_at_start = o_.jobdir.empty() ? 0 : LedgerRecords(o_.jobdir, w.index);
     Pipe out = MakePipe(), err = MakePipe();
-    w.pid = Spawn(command_(w.index), out.write.get(), err.write.get());
+    std::vector<std::string> args = command_(w.index);
+    std::optional<pid_t> pid = StartThroughServer(args, out.write.get(), err.write.get());
+    w.pid = pid ? *pid : Spawn(std::move(args), out.write.get(), err.write.get());
     // Our copies of the write ends close here: a pipe ends when the worker's copies do.
     const size_t i = static_cast<size_t>(w.index);
     w.out = std::make_unique<LineRelay>(
         out.read.Release(), [this, i](const std::string& line) { Relay(i, line, false); });
     w.err = std::make_unique<LineRelay>(
         err.read.Release(), [this, i](const std::string& line) { Relay(i, line, true); });
+  }
+
+  // The worker started by the spawn server (spawn_server.h), the first time started with it;
+  // nullopt when there is none or it failed (then exec).
+  std::optional<pid_t> StartThroughServer(const std::vector<std::string>& args, int out, int err) {
+    if (!server_tried_) {
+      server_tried_ = true;
+      // Room for the longest command line: the last worker's index has the most digits.
+      const std::vector<std::string> last = command_(static_cast<int>(workers_.size()) - 1);
+      size_t room = 0;
+      for (const auto& a : last) room += a.size() + 1;
+      if (!args.empty()) server_ = SpawnServer::Start(args[0], room);
+    }
+    if (!server_) return std::nullopt;
+    std::optional<pid_t> pid = server_->Spawn(args, out, err);
+    if (!pid) server_.reset();
+    return pid;
   }
 
   // Relays what the workers printed; waits at most a tick, or until a restart is due.
@@ -312,6 +332,8 @@ class Pool {
   WorkerPoolResult result_;
   std::vector<std::string> reasons_;  // why workers were not started again, in order
   bool forwarded_ = false;
+  bool server_tried_ = false;
+  std::unique_ptr<SpawnServer> server_;
 };
 
 }  // namespace
