@@ -87,6 +87,12 @@ def test_a_killed_rank_ends_the_job_and_a_resume_completes(volbatch, data, tmp_p
         at_kill = xu.blocks_done(jobdir)
         assert at_kill < 100, f"{at_kill} blocks were done before the kill; make the job longer"
         os.kill(victim, signal.SIGKILL)
+        # The other ranks stay frozen until mpirun has ended the job: on a busy machine a rank
+        # let go at once could finish every block before mpirun noticed (and mpirun then ends
+        # with 0).
+        until = time.monotonic() + 60
+        while run.poll() is None and time.monotonic() < until:
+            time.sleep(0.01)
     killed = time.monotonic()
     stdout, stderr = run.communicate(timeout=120)
     print(f"volbatch run exited {run.returncode}; {at_kill} blocks were done at the kill, "
