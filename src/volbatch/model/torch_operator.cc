@@ -3,11 +3,11 @@
 // 0.8 GB to compile).
 //
 // The model is loaded once per process. One inference thread owns it and runs batches of
-// exactly `batch` windows (short batches are padded with zeros, so every forward pass has the
-// same shape and a window's result does not depend on which windows shared its batch — the
-// output stays bit-identical however blocks are cut). Windows come from every block in flight
-// through one queue, so blocks batch together while the pipeline reads and writes others.
-// With `tta = "flips"` a window is queued once per flip of its input (tta.h) and its
+// exactly `batch` windows, two in flight (device_batches.h) (short batches are padded with zeros,
+// so every forward pass has the same shape and a window's result does not depend on which windows
+// shared its batch — the output stays bit-identical however blocks are cut). Windows come from
+// every block in flight through one queue, so blocks batch together while the pipeline reads and
+// writes others. With `tta = "flips"` a window is queued once per flip of its input (tta.h) and its
 // prediction is the mean of the flipped-back outputs, taken before cropping, channel
 // selection and softmax.
 #include <ATen/Parallel.h>
@@ -24,10 +24,12 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 
 #include "volbatch/core/error.h"
+#include "volbatch/model/device_batches.h"
 #include "volbatch/model/model_spec.h"
 #include "volbatch/model/register.h"
 #include "volbatch/model/tta.h"
@@ -298,6 +300,8 @@ class TorchOperator : public Operator {
                             SizesText(want) + Suggestion(got));
     }
     model_channels_ = got[1];
+    batches_.emplace(module_, device_, dtype_, spec_.batch, std::max<Index>(1, input_channels),
+                     spec_.window, model_channels_, spec_.output_window);
     for (Index c : spec_.channels) {
       if (c >= model_channels_) {
         throw InvalidArgument("[operator] channels: channel " + std::to_string(c) +
@@ -452,81 +456,93 @@ class TorchOperator : public Operator {
     return started;
   }
 
+  // Two batches in flight (device_batches.h): the next batch is launched before the one in
+  // flight lands, so on a GPU its upload and forward pass overlap the other's download.
   void Loop() const {
+    std::vector<Request*> flying;  // launched, not landed
     while (true) {
-      std::vector<Request*> batch;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (stop_ && queue_.empty()) return;
-        // Give other blocks a moment to add windows to a short batch.
-        if (static_cast<Index>(queue_.size()) < spec_.batch) {
-          cv_.wait_for(lock, std::chrono::milliseconds(2),
-                       [&] { return stop_ || static_cast<Index>(queue_.size()) >= spec_.batch; });
-        }
-        while (!queue_.empty() && static_cast<Index>(batch.size()) < spec_.batch) {
-          batch.push_back(queue_.front());
-          queue_.pop_front();
-        }
+      std::vector<Request*> next = Take(/*wait=*/flying.empty());
+      if (next.empty() && flying.empty()) return;  // stopped, and nothing left
+      bool launched = !next.empty() && TryLaunch(next);
+      if (!flying.empty() && !LandOrFail(flying) && launched) {
+        // A device error poisons what is in flight with it (see device_batches.h).
+        Fail(next, InvalidArgument("the device failed with the batch before this one"));
+        next.clear();
+        launched = false;
       }
-      try {
-        Forward(batch);
-        for (Request* r : batch) r->done.set_value();
-      } catch (const std::exception&) {
-        // One bad window must not fail the windows of other blocks that shared its batch:
-        // run each alone (still padded to the batch shape) and fail only those that fail.
-        for (Request* r : batch) {
-          try {
-            Forward({r});
-            r->done.set_value();
-          } catch (const c10::Error& e) {
-            Fail({r}, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
-          } catch (const Error& e) {
-            Fail({r}, e);
-          } catch (const std::exception& e) {
-            Fail({r}, InvalidArgument("the model failed: " + ShortMessage(e.what())));
-          }
-        }
-      }
+      if (!next.empty() && !launched) OneByOne(next);
+      flying = launched ? std::move(next) : std::vector<Request*>();
     }
   }
 
-  // One forward pass over `batch` windows, padded with zeros to exactly spec_.batch.
-  void Forward(const std::vector<Request*>& batch) const {
-    const Index c_in = std::max<Index>(1, input_channels_);
-    const Index in_vox = NumElements(spec_.window, "window");
-    const Index out_vox = NumElements(spec_.output_window, "output window");
-    std::vector<int64_t> sizes = {spec_.batch, c_in};
-    for (Index w : spec_.window) sizes.push_back(w);
-    c10::InferenceMode guard;
-    torch::Tensor x = torch::empty(sizes, torch::kFloat32);
-    float* xp = x.data_ptr<float>();
-    const size_t per_in = static_cast<size_t>(c_in * in_vox);
-    // The copies in and out run on the intra-op threads: on this one inference thread they
-    // would hold up every block's windows (a batch of 128^3 windows is 64 MiB each way).
-    at::parallel_for(0, static_cast<int64_t>(batch.size()), 1, [&](int64_t b, int64_t e) {
-      for (auto i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
-        std::memcpy(xp + i * per_in, batch[i]->input, sizeof(float) * per_in);
-      }
-    });
-    // Only a short batch's padding is zeroed.
-    std::fill(xp + batch.size() * per_in, xp + static_cast<size_t>(spec_.batch) * per_in, 0.f);
-    torch::Tensor y = module_.forward({x.to(device_, dtype_)})
-                          .toTensor()
-                          .to(torch::kCPU, torch::kFloat32)
-                          .contiguous();
-    if (y.dim() < 2 || y.size(0) != spec_.batch || y.size(1) != model_channels_ ||
-        y.numel() != spec_.batch * model_channels_ * out_vox) {
-      throw InvalidArgument("the model returned " + SizesText(y.sizes().vec()) +
-                            ", unlike its dry run");
+  // The next batch's windows; empty when stopped with an empty queue, or (not `wait`ing, a
+  // batch in flight) when there are fewer than a batch: the one in flight lands first.
+  std::vector<Request*> Take(bool wait) const {
+    std::vector<Request*> batch;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!wait && static_cast<Index>(queue_.size()) < spec_.batch) return batch;
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_ && queue_.empty()) return batch;
+    // Give other blocks a moment to add windows to a short batch.
+    if (static_cast<Index>(queue_.size()) < spec_.batch) {
+      cv_.wait_for(lock, std::chrono::milliseconds(2),
+                   [&] { return stop_ || static_cast<Index>(queue_.size()) >= spec_.batch; });
     }
-    const float* yp = y.data_ptr<float>();
-    const size_t per = static_cast<size_t>(model_channels_ * out_vox);
-    at::parallel_for(0, static_cast<int64_t>(batch.size()), 1, [&](int64_t b, int64_t e) {
-      for (auto i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
-        std::memcpy(batch[i]->output, yp + i * per, sizeof(float) * per);
+    while (!queue_.empty() && static_cast<Index>(batch.size()) < spec_.batch) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    return batch;
+  }
+
+  bool TryLaunch(const std::vector<Request*>& batch) const {
+    std::vector<const float*> inputs;
+    for (Request* r : batch) inputs.push_back(r->input);
+    try {
+      c10::InferenceMode guard;
+      batches_->Launch(inputs);
+      return true;
+    } catch (const std::exception&) {
+      return false;  // each window again alone, for its own error
+    }
+  }
+
+  // Lands the oldest batch in flight and completes its windows; false (and its windows
+  // failed) when the device failed.
+  bool LandOrFail(const std::vector<Request*>& batch) const {
+    std::vector<float*> outputs;
+    for (Request* r : batch) outputs.push_back(r->output);
+    try {
+      c10::InferenceMode guard;
+      batches_->Land(outputs);
+    } catch (const c10::Error& e) {
+      Fail(batch, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
+      return false;
+    } catch (const std::exception& e) {
+      Fail(batch, InvalidArgument("the model failed: " + ShortMessage(e.what())));
+      return false;
+    }
+    for (Request* r : batch) r->done.set_value();
+    return true;
+  }
+
+  // One bad window must not fail the windows of other blocks that shared its batch: each runs
+  // alone (still padded to the batch shape), and only those that fail fail.
+  void OneByOne(const std::vector<Request*>& batch) const {
+    for (Request* r : batch) {
+      try {
+        c10::InferenceMode guard;
+        batches_->Launch({r->input});
+        batches_->Land({r->output});
+        r->done.set_value();
+      } catch (const c10::Error& e) {
+        Fail({r}, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
+      } catch (const Error& e) {
+        Fail({r}, e);
+      } catch (const std::exception& e) {
+        Fail({r}, InvalidArgument("the model failed: " + ShortMessage(e.what())));
       }
-    });
+    }
   }
 
   static void Fail(const std::vector<Request*>& batch, const Error& e) {
@@ -547,6 +563,7 @@ class TorchOperator : public Operator {
   mutable std::deque<Request*> queue_;
   mutable bool stop_ = false;
   mutable std::thread worker_;
+  mutable std::optional<DeviceBatches> batches_;  // after the dry run; the inference thread's
 };
 
 }  // namespace
