@@ -85,6 +85,9 @@ std::string FormatDescription(const nlohmann::json& j) {
                      HumanBytes(j["uncompressed_bytes"].get<double>()),
                      j["compression_ratio"].get<double>());
   }
+  if (j.contains("notes")) {
+    for (const auto& n : j["notes"]) s += fmt::format("note:        {}\n", n.get<std::string>());
+  }
   if (j.contains("attributes") && j["attributes"].is_object() && !j["attributes"].empty()) {
     s += fmt::format("attributes:  {}\n", j["attributes"].dump());
   }

@@ -7,8 +7,10 @@
 // bitshuffle transpose the bytes/bits of each block's elements before compression.
 // Cost: 16 bytes of header (+4 per block); lz4 with shuffle runs at ~1 GB/s per core. Decoding
 // validates the header (sizes, block size, compressed length, the most the compressor can
-// expand) before allocating exactly nbytes. Blosc 1 handles at most 2 GiB per chunk. A range
-// of the decoded bytes costs only the blocks that hold it (DecodeRange, blosc_getitem).
+// expand) before allocating exactly nbytes. The frame's own cbytes decides its end: bytes after
+// it are ignored, as numcodecs ignores them (z5py wrote chunk files with a few more bytes). Blosc 1
+// handles at most 2 GiB per chunk. A range of the decoded bytes costs only the blocks that hold it
+// (DecodeRange, blosc_getitem).
 #include <blosc.h>
 
 #include <cstdint>
@@ -53,8 +55,8 @@ uint32_t LoadLE32(const std::byte* p) {
 
 // Everything a decode relies on, checked before anything is allocated: the sizes agree with
 // the buffer and with `max_decoded`, and the block count and the compressor's most expansion
-// can account for nbytes.
-Header CheckHeader(ByteView encoded, size_t max_decoded) {
+// can account for nbytes. `encoded` is cut to the frame (cbytes); a shorter buffer is DataLoss.
+Header CheckHeader(ByteView& encoded, size_t max_decoded) {
   if (encoded.size() < BLOSC_MIN_HEADER_LENGTH) {
     throw DataLoss("blosc: stream of " + std::to_string(encoded.size()) +
                    " bytes is shorter than the 16-byte blosc header");
@@ -68,10 +70,11 @@ Header CheckHeader(ByteView encoded, size_t max_decoded) {
   Header h;
   blosc_cbuffer_sizes(encoded.data(), &h.nbytes, &h.cbytes, &h.blocksize);
   blosc_cbuffer_metainfo(encoded.data(), &h.typesize, &h.flags);
-  if (h.cbytes != encoded.size()) {
+  if (h.cbytes > encoded.size() || h.cbytes < BLOSC_MIN_HEADER_LENGTH) {
     throw DataLoss("blosc: header says " + std::to_string(h.cbytes) + " compressed bytes, got " +
                    std::to_string(encoded.size()));
   }
+  encoded = encoded.first(h.cbytes);
   if (h.nbytes > max_decoded) {
     throw DataLoss("blosc: header declares " + std::to_string(h.nbytes) +
                    " decoded bytes, more than the " + std::to_string(max_decoded) +
@@ -144,7 +147,7 @@ class BloscCodec : public BytesCodec {
   }
 
   Bytes Decode(ByteView encoded, size_t max_decoded, const ChunkSpec&) const override {
-    const Header h = CheckHeader(encoded, max_decoded);
+    const Header h = CheckHeader(encoded, max_decoded);  // cuts `encoded` to the frame
     Bytes out(h.nbytes);
     if (h.nbytes == 0) return out;
     const int n = blosc_decompress_ctx(encoded.data(), out.data(), out.size(), 1);
@@ -163,7 +166,7 @@ class BloscCodec : public BytesCodec {
   // as in a whole decode.
   std::optional<Bytes> DecodeRange(ByteView encoded, size_t offset, size_t length,
                                    size_t max_decoded, const ChunkSpec&) const override {
-    const Header h = CheckHeader(encoded, max_decoded);
+    const Header h = CheckHeader(encoded, max_decoded);  // cuts `encoded` to the frame
     if (offset > h.nbytes || length > h.nbytes - offset) {
       throw DataLoss("blosc: bytes [" + std::to_string(offset) + ", " +
                      std::to_string(offset + length) + ") asked of a stream that decodes to " +
@@ -180,8 +183,7 @@ class BloscCodec : public BytesCodec {
       const size_t start = LoadLE32(encoded.data() + BLOSC_MIN_HEADER_LENGTH + 4 * j);
       if (start < first_data || start >= encoded.size()) {
         throw DataLoss("blosc: corrupt stream (block " + std::to_string(j) + " starts at " +
-                       std::to_string(start) + " of " + std::to_string(encoded.size()) +
-                       " bytes)");
+                       std::to_string(start) + " of " + std::to_string(encoded.size()) + " bytes)");
       }
     }
     Bytes out(length);

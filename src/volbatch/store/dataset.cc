@@ -417,6 +417,8 @@ nlohmann::json Dataset::Info() const {
   j["codecs"] = driver_->CodecSummary();
   j["metadata"] = driver_->Metadata();
   j["attributes"] = driver_->Attributes();
+  const std::vector<std::string> notes = driver_->Notes(*kv_);
+  if (!notes.empty()) j["notes"] = notes;
   return j;
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "volbatch/codec/codec.h"
 #include "volbatch/core/array.h"
@@ -87,6 +88,12 @@ class FormatDriver {
   // One line describing the codecs, e.g. "bytes(little) | zstd(level=3)".
   virtual std::string CodecSummary() const = 0;
   virtual nlohmann::json Attributes() const = 0;
+  // One-line remarks for `volbatch info` about how this array's data is read (e.g. a quirk of
+  // the writer found in its first chunk); may read a chunk from `kv`.
+  virtual std::vector<std::string> Notes(const KvStore& kv) const {
+    (void)kv;
+    return {};
+  }
 };
 
 // A format, as the registry knows it. Adding a format is one file and one registration line.

@@ -22,6 +22,7 @@
 #include "volbatch/store/zarr2_dtype.h"
 #include "volbatch/store/zarr2_filters.h"
 #include "volbatch/store/zarr2_group.h"
+#include "volbatch/store/zarr2_gzip.h"
 
 namespace volbatch {
 namespace {
@@ -329,6 +330,15 @@ class Zarr2Driver : public FormatDriver {
   }
 
   json Attributes() const override { return attributes_; }
+
+  // A "gzip" compressor whose first chunk is a zlib stream (z5py): said once, from one chunk.
+  std::vector<std::string> Notes(const KvStore& kv) const override {
+    const json& c = m_.document.value("compressor", json());
+    if (!c.is_object() || c.value("id", "") != "gzip" || m_.codecs.size() != 1) return {};
+    const auto first = kv.Get(UnitKey(Shape(m_.layout.chunks.size(), 0)));
+    if (!first || !IsZlibFramed(*first)) return {};
+    return {kZlibFramedGzipNote};
+  }
 
  private:
   Shape Origin(const Shape& idx) const {

@@ -2,6 +2,7 @@
 
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
+#include "volbatch/store/zarr2_gzip.h"
 
 namespace volbatch {
 namespace {
@@ -185,7 +186,10 @@ std::shared_ptr<const BytesCodec> MakeNumcodecsCodec(const json& config, size_t 
                                                      const std::string& what) {
   const json v3 = NumcodecsToV3(config, typesize, what);
   try {
-    return MakeBytesCodec(v3["name"].get<std::string>(), v3["configuration"]);
+    auto codec = MakeBytesCodec(v3["name"].get<std::string>(), v3["configuration"]);
+    // z5py wrote zlib streams as "gzip"; the numcodecs readers take both.
+    if (v3["name"] == "gzip") return MakeZarr2GzipCodec(std::move(codec));
+    return codec;
   } catch (const Error& e) {
     throw WithContext(e, what);
   }

@@ -568,5 +568,29 @@ TEST_F(Zarr2Test, CorruptCompressedChunkIsDataLoss) {
   ExpectOpenError(dir, ErrorCode::kDataLoss, {dir + "/0"});
 }
 
+// z5py wrote zlib streams under the compressor id "gzip"; they read, detected per chunk, and
+// info says so once; gzip chunks beside them read as before.
+TEST_F(Zarr2Test, GzipChunkHoldingAZlibStream) {
+  json z = BaseZarray();
+  z["compressor"] = {{"id", "gzip"}, {"level", 5}};
+  const std::string dir = Path("z5gzip.zarr");
+  WriteZarray(dir, z);
+  const ChunkSpec spec{DataType::kInt32, {4}, {}};
+  const Bytes c0 = ToBytes<int32_t>({1, 2, 3, 4}), c1 = ToBytes<int32_t>({5, 6, 7, 0});
+  WriteFile(dir + "/0", MakeBytesCodec("zlib", {{"level", 6}})->Encode(c0, spec));
+  WriteFile(dir + "/1", MakeBytesCodec("gzip", {{"level", 6}})->Encode(c1, spec));
+  const Dataset ds = Dataset::Open(dir);
+  EXPECT_EQ(ds.Read(Box::FromShape({7})),
+            MakeArray<int32_t>(DataType::kInt32, {7}, {1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(ds.Info()["notes"],
+            json::array({"gzip chunks hold zlib streams (as z5py wrote them); read as zlib"}));
+  // A gzip first chunk: no note.
+  WriteFile(dir + "/0", MakeBytesCodec("gzip", {{"level", 6}})->Encode(c0, spec));
+  EXPECT_FALSE(Dataset::Open(dir).Info().contains("notes"));
+  // Neither gzip nor zlib: the gzip error, naming the chunk.
+  WriteFile(dir + "/0", std::string("\x12\x34 not a stream at all"));
+  ExpectOpenError(dir, ErrorCode::kDataLoss, {dir + "/0", "gzip"});
+}
+
 }  // namespace
 }  // namespace volbatch
