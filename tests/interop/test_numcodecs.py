@@ -5,7 +5,9 @@ python3-numcodecs 0.11 and zarr-python 2.13.
   stream, read exactly (zarr-python reads the first; volbatch info says so once for the
   second).
 """
+import json
 import os
+import struct
 import zlib
 
 import numcodecs as nc
@@ -70,3 +72,140 @@ def test_gzip_chunk_holding_a_zlib_stream(volbatch, tmp_path):
     notes = [line for line in text.splitlines() if line.startswith("note:")]
     assert notes == ["note:        gzip chunks hold zlib streams (as z5py wrote them); "
                      "read as zlib"], text
+
+
+# --- numcodecs.* bytes codecs in Zarr v3, both ways ----------------------------------------
+
+def fletcher32(data):
+    """numcodecs' Fletcher32 (>= 0.12; not in 0.11): HDF5's checksum, appended."""
+    if len(data) % 2:
+        data += b"\0"
+    s1 = s2 = 0
+    for (w,) in struct.iter_unpack("<H", data):
+        s1 = (s1 + w) % 0xFFFF
+        s2 = (s2 + s1) % 0xFFFF
+    return s2 << 16 | s1
+
+
+class Fletcher32Ref:
+    def encode(self, b):
+        return bytes(b) + struct.pack("<I", fletcher32(bytes(b)))
+
+    def decode(self, b):
+        b = bytes(b)
+        assert struct.unpack("<I", b[-4:])[0] == fletcher32(b[:-4]), "fletcher32 mismatch"
+        return b[:-4]
+
+
+class Crc32EndRef:
+    """numcodecs >= 0.14 CRC32(location="end"), absent from 0.11."""
+
+    def encode(self, b):
+        return bytes(b) + struct.pack("<I", zlib.crc32(bytes(b)))
+
+    def decode(self, b):
+        b = bytes(b)
+        assert struct.unpack("<I", b[-4:])[0] == zlib.crc32(b[:-4]), "crc32 mismatch"
+        return b[:-4]
+
+
+# name: (configuration in zarr.json, the numcodecs codec (or reference) that makes the bytes,
+#        whether numcodecs' encoding is deterministic, dtype)
+BYTES_CODECS = {
+    "zlib1": ("zlib", {"level": 1}, lambda: nc.Zlib(level=1), True, "uint16"),
+    "zlib9": ("zlib", {"level": 9}, lambda: nc.Zlib(level=9), True, "float32"),
+    "gzip1": ("gzip", {"level": 1}, lambda: nc.GZip(level=1), "mtime", "uint16"),
+    "gzip6": ("gzip", {"level": 6}, lambda: nc.GZip(level=6), "mtime", "int32"),
+    "bz2_1": ("bz2", {"level": 1}, lambda: nc.BZ2(level=1), True, "uint8"),
+    "bz2_9": ("bz2", {"level": 9}, lambda: nc.BZ2(level=9), True, "float64"),
+    "lzma": ("lzma", {"format": 1, "check": -1, "preset": None, "filters": None},
+             lambda: nc.LZMA(), True, "uint16"),
+    "lzma1": ("lzma", {"preset": 1}, lambda: nc.LZMA(preset=1), True, "int64"),
+    "zstd1": ("zstd", {"level": 1}, lambda: nc.Zstd(level=1), True, "uint16"),
+    "zstd7": ("zstd", {"level": 7}, lambda: nc.Zstd(level=7), True, "float32"),
+    "lz4": ("lz4", {"acceleration": 1}, lambda: nc.LZ4(acceleration=1), True, "uint16"),
+    "lz4a9": ("lz4", {"acceleration": 9}, lambda: nc.LZ4(acceleration=9), True, "int8"),
+    "blosc": ("blosc", {"cname": "lz4", "clevel": 5, "shuffle": 1, "blocksize": 0},
+              lambda: nc.Blosc(cname="lz4", clevel=5, shuffle=1), True, "uint16"),
+    "blosc_zstd_auto": ("blosc", {"cname": "zstd", "clevel": 3, "shuffle": -1},
+                        lambda: nc.Blosc(cname="zstd", clevel=3, shuffle=-1), True, "float32"),
+    "blosc_blosclz_bit": ("blosc", {"cname": "blosclz", "clevel": 9, "shuffle": 2,
+                                    "blocksize": 256},
+                          lambda: nc.Blosc(cname="blosclz", clevel=9, shuffle=2, blocksize=256),
+                          True, "int16"),
+    "crc32": ("crc32", {}, lambda: nc.CRC32(), True, "uint16"),
+    "crc32_end": ("crc32", {"location": "end"}, Crc32EndRef, True, "uint16"),
+    "adler32": ("adler32", {}, lambda: nc.Adler32(), True, "float64"),
+    "fletcher32": ("fletcher32", {}, Fletcher32Ref, True, "int32"),
+    "shuffle2": ("shuffle", {"elementsize": 2}, lambda: nc.Shuffle(elementsize=2), True,
+                 "uint16"),
+    "shuffle8": ("shuffle", {"elementsize": 8}, lambda: nc.Shuffle(elementsize=8), True,
+                 "float64"),
+}
+
+SHAPE, CHUNKS = (12, 20), (6, 10)  # whole chunks only: each chunk's raw bytes are known
+
+
+def v3_metadata(shape, chunks, dtype, codecs, fill=0):
+    return {"zarr_format": 3, "node_type": "array", "shape": list(shape), "data_type": dtype,
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+            "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
+            "fill_value": fill,
+            "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, *codecs],
+            "attributes": {}}
+
+
+def chunk_grid(data, chunks):
+    """(key, raw little-endian C-order bytes) of every chunk of `data` (whole chunks only)."""
+    for idx in np.ndindex(*(n // c for n, c in zip(data.shape, chunks))):
+        sl = tuple(slice(i * c, (i + 1) * c) for i, c in zip(idx, chunks))
+        raw = np.ascontiguousarray(data[sl]).astype(data.dtype.newbyteorder("<")).tobytes()
+        yield "c/" + "/".join(map(str, idx)), raw
+
+
+def write_v3(path, data, chunks, codecs, encode):
+    os.makedirs(path)
+    with open(os.path.join(path, "zarr.json"), "w") as f:
+        json.dump(v3_metadata(data.shape, chunks, data.dtype.name, codecs), f)
+    for key, raw in chunk_grid(data, chunks):
+        os.makedirs(os.path.dirname(os.path.join(path, key)), exist_ok=True)
+        with open(os.path.join(path, key), "wb") as f:
+            f.write(bytes(encode(raw)))
+
+
+def codec_data(dtype, name):
+    data = iu.make_data(dtype, SHAPE, iu.seed_of(name))
+    if dtype.startswith("float"):  # compressible too: runs of equal values
+        data[:, ::3] = data[:, :1]
+    return data
+
+
+@pytest.mark.parametrize("name", list(BYTES_CODECS))
+def test_numcodecs_encodes_volbatch_decodes(volbatch, tmp_path, name):
+    cid, config, make, _, dtype = BYTES_CODECS[name]
+    data = codec_data(dtype, name)
+    path = str(tmp_path / "a.zarr")
+    write_v3(path, data, CHUNKS, [{"name": f"numcodecs.{cid}", "configuration": config}],
+             make().encode)
+    iu.assert_same(volbatch.read(path, str(tmp_path / "o.npy")), data, f"numcodecs.{cid}")
+    assert f"numcodecs.{cid}" in volbatch.info(path)["codecs"]
+
+
+@pytest.mark.parametrize("name", list(BYTES_CODECS))
+def test_volbatch_encodes_numcodecs_decodes(volbatch, tmp_path, name):
+    cid, config, make, deterministic, dtype = BYTES_CODECS[name]
+    data = codec_data(dtype, name)
+    np.save(tmp_path / "in.npy", data)
+    path = str(tmp_path / "a.zarr")
+    spec = json.dumps({"name": f"numcodecs.{cid}", "configuration": config})
+    volbatch.write(str(tmp_path / "in.npy"), path, CHUNKS, codec=spec, fmt="zarr3")
+    codec = make()
+    for key, raw in chunk_grid(data, CHUNKS):
+        with open(os.path.join(path, key), "rb") as f:
+            stored = f.read()
+        assert bytes(codec.decode(stored)) == raw, f"{name} {key}: numcodecs decodes otherwise"
+        want = bytes(codec.encode(raw))
+        if deterministic == "mtime":  # gzip's header holds the time of writing
+            stored, want = stored[:4] + stored[8:], want[:4] + want[8:]
+        assert stored == want, f"{name} {key}: bytes differ from numcodecs' ({len(stored)} " \
+                               f"vs {len(want)})"

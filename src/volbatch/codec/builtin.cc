@@ -14,6 +14,9 @@ void RegisterXzCodec();
 void RegisterLz4Codec();
 void RegisterN5Lz4Codec();
 void RegisterShardingCodec();
+void RegisterNumcodecsCompressors();
+void RegisterNumcodecsChecksums();
+void RegisterNumcodecsShuffleCodec();
 
 void RegisterBuiltinCodecs() {
   RegisterBytesEndianCodec();
@@ -28,6 +31,9 @@ void RegisterBuiltinCodecs() {
   RegisterLz4Codec();
   RegisterN5Lz4Codec();
   RegisterShardingCodec();
+  RegisterNumcodecsCompressors();
+  RegisterNumcodecsChecksums();
+  RegisterNumcodecsShuffleCodec();
 }
 
 }  // namespace volbatch

@@ -53,6 +53,23 @@ const std::vector<Config>& Configs() {
       {"lz4", {{"acceleration", 20}}, false},
       {"n5_lz4", {{"blockSize", 64}}, true},
       {"n5_lz4", json::object(), true},
+      {"numcodecs.zlib", {{"level", 1}}, true},
+      {"numcodecs.zlib", {{"level", -1}}, true},
+      {"numcodecs.gzip", {{"level", 9}}, true},
+      {"numcodecs.gzip", {{"level", 0}}, true},
+      {"numcodecs.bz2", {{"level", 1}}, true},
+      {"numcodecs.lzma", {{"preset", 1}}, true},
+      {"numcodecs.lzma", {{"preset", nullptr}, {"check", 0}}, false},
+      {"numcodecs.zstd", {{"level", 1}}, false},
+      {"numcodecs.zstd", {{"level", 3}, {"checksum", true}}, true},
+      {"numcodecs.lz4", {{"acceleration", 1}}, false},
+      {"numcodecs.blosc", {{"cname", "zstd"}, {"clevel", 3}, {"shuffle", -1}}, false},
+      {"numcodecs.blosc", {{"cname", "lz4"}, {"shuffle", 1}, {"typesize", 4}}, false},
+      {"numcodecs.crc32", json::object(), true},
+      {"numcodecs.crc32", {{"location", "end"}}, true},
+      // Adler-32 misses some multi-byte changes (+1 and -1 at suitable distances).
+      {"numcodecs.adler32", json::object(), false},
+      {"numcodecs.fletcher32", json::object(), true},
   };
   return configs;
 }
@@ -113,7 +130,9 @@ TEST(BytesCodecs, CompressibleDataShrinks) {
   for (const Config& c : Configs()) {
     SCOPED_TRACE(Label(c));
     const Bytes enc = Make(c)->Encode(raw, ByteSpec(raw.size()));
-    const bool stores = c.name == "crc32c" || c.configuration.value("level", 1) == 0 ||
+    const bool checksum_only = c.name == "crc32c" || c.name == "numcodecs.crc32" ||
+                               c.name == "numcodecs.adler32" || c.name == "numcodecs.fletcher32";
+    const bool stores = checksum_only || c.configuration.value("level", 1) == 0 ||
                         c.configuration.value("clevel", 1) == 0 ||
                         c.configuration.value("blockSize", 65536) < 1024;  // 21 B per block
     if (!stores) {

@@ -34,11 +34,31 @@ int64_t ParseInt(const std::string& text, const std::string& what) {
 
 const char* const kKnown =
     "raw, gzip[:level], zlib[:level], zstd[:level], lz4[:acceleration], "
-    "bz2[:level], xz[:level], blosc[:cname[:clevel[:shuffle]]], crc32c";
+    "bz2[:level], xz[:level], blosc[:cname[:clevel[:shuffle]]], crc32c, or any registered "
+    "bytes codec as Zarr v3 JSON ({\"name\": \"numcodecs.zlib\", \"configuration\": {...}})";
+
+// A part written as Zarr v3 JSON: any registered bytes->bytes codec, e.g. numcodecs.zlib.
+nlohmann::json ParseJsonPart(const std::string& part) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(part);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument("\"" + part + "\" is not valid JSON (" + e.what() + ")");
+  }
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) {
+    throw InvalidArgument("\"" + part + "\" must be an object with a string \"name\"");
+  }
+  const std::string name = j["name"].get<std::string>();
+  if (KindOfCodec(name) != CodecKind::kBytesToBytes) {
+    throw InvalidArgument("\"" + name + "\" is not a bytes->bytes codec (known: " + kKnown + ")");
+  }
+  return MakeBytesCodec(name, j.value("configuration", nlohmann::json::object()))->ToJson();
+}
 
 // One "+"-separated part, e.g. "blosc:zstd:5:bitshuffle", as {name, configuration}.
 nlohmann::json ParsePart(const std::string& part) {
   if (part.empty()) throw InvalidArgument("empty codec (a stray \"+\"?)");
+  if (part[0] == '{') return ParseJsonPart(part);
   const std::vector<std::string> f = Split(part, ':');
   const std::string& name = f[0];
   const size_t nargs = f.size() - 1;

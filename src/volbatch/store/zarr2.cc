@@ -66,6 +66,12 @@ Shape ParseShape(const json& j, const char* name, const std::string& file, Index
   return s;
 }
 
+// The element size numcodecs sees entering the next byte codec: the array's until a byte codec
+// has run, whose output (bytes, or shuffle's uint8 array) has one-byte elements.
+size_t BytesCodecTypesize(const Zarr2Metadata& m, Zarr2DType current) {
+  return m.codecs.empty() ? ByteSize(current.dtype) : 1;
+}
+
 Zarr2Metadata ParseZarray(const json& j, const std::string& file) {
   if (!j.is_object()) throw InvalidArgument(file + ": metadata must be a JSON object");
   Zarr2Metadata m;
@@ -142,7 +148,7 @@ Zarr2Metadata ParseZarray(const json& j, const std::string& file) {
         widest = std::max(widest, ByteSize(current.dtype));
         m.filters.push_back(std::move(filter));
       } else if (IsNumcodecsBytesCodec(id)) {
-        m.codecs.push_back(MakeNumcodecsCodec(f, ByteSize(current.dtype), what));
+        m.codecs.push_back(MakeNumcodecsCodec(f, BytesCodecTypesize(m, current), what));
       } else {
         throw Unsupported(what + ": filter \"" + id +
                           "\" is not supported (volbatch reads delta, astype and the compressors)");
@@ -153,8 +159,8 @@ Zarr2Metadata ParseZarray(const json& j, const std::string& file) {
 
   if (!j.contains("compressor")) throw InvalidArgument(Field("compressor", file) + " is missing");
   if (!j["compressor"].is_null()) {
-    m.codecs.push_back(
-        MakeNumcodecsCodec(j["compressor"], ByteSize(current.dtype), Field("compressor", file)));
+    m.codecs.push_back(MakeNumcodecsCodec(j["compressor"], BytesCodecTypesize(m, current),
+                                          Field("compressor", file)));
   }
 
   const Index n = NumElements(l.chunks, Field("chunks", file).c_str());

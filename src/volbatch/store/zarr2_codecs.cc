@@ -32,7 +32,13 @@ json V3(const std::string& name, json configuration) {
   return {{"name", name}, {"configuration", std::move(configuration)}};
 }
 
-constexpr const char* kKnown = "gzip, zlib, zstd, blosc, bz2, lzma (XZ), lz4, crc32c";
+constexpr const char* kKnown =
+    "gzip, zlib, zstd, blosc, bz2, lzma (XZ), lz4, crc32c, shuffle, crc32, adler32, fletcher32";
+
+// numcodecs ids whose codec volbatch registers as "numcodecs.<id>" (configuration as is).
+bool IsNumcodecsNamed(const std::string& id) {
+  return id == "shuffle" || id == "crc32" || id == "adler32" || id == "fletcher32";
+}
 
 // numcodecs' LZMA "format" values (Python's lzma module constants).
 constexpr int64_t kLzmaFormatXz = 1;
@@ -43,7 +49,7 @@ constexpr int64_t kLzmaExtreme = int64_t{1} << 31;
 
 bool IsNumcodecsBytesCodec(const std::string& id) {
   return id == "gzip" || id == "zlib" || id == "zstd" || id == "blosc" || id == "bz2" ||
-         id == "lzma" || id == "lz4" || id == "crc32c";
+         id == "lzma" || id == "lz4" || id == "crc32c" || IsNumcodecsNamed(id);
 }
 
 json NumcodecsToV3(const json& config, size_t typesize, const std::string& what) {
@@ -51,6 +57,11 @@ json NumcodecsToV3(const json& config, size_t typesize, const std::string& what)
     throw InvalidArgument(what + " must be null or an object with a string \"id\"");
   }
   const std::string id = config["id"].get<std::string>();
+  if (IsNumcodecsNamed(id)) {
+    json c = config;
+    c.erase("id");
+    return V3("numcodecs." + id, c);
+  }
   if (id == "gzip" || id == "zlib" || id == "bz2") {
     return V3(id, {{"level", IntField(config, "level", 1, what)}});
   }
@@ -142,6 +153,11 @@ json V3ToNumcodecs(const json& codec, const std::string& what) {
   }
   const json c = full.value("configuration", json::object());
   const std::string field = what + " (" + name + ")";
+  if (name.rfind("numcodecs.", 0) == 0) {  // numcodecs' own configuration, with its id
+    json j = c;
+    j["id"] = name.substr(10);
+    return j;
+  }
   if (name == "gzip" || name == "zlib" || name == "bz2") {
     return {{"id", name}, {"level", IntField(c, "level", 1, field)}};
   }
