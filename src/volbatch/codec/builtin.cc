@@ -17,6 +17,10 @@ void RegisterShardingCodec();
 void RegisterNumcodecsCompressors();
 void RegisterNumcodecsChecksums();
 void RegisterNumcodecsShuffleCodec();
+void RegisterNumcodecsCastFilters();
+void RegisterNumcodecsBitRoundFilter();
+void RegisterNumcodecsScaleFilters();
+void RegisterNumcodecsPackBitsFilter();
 
 void RegisterBuiltinCodecs() {
   RegisterBytesEndianCodec();
@@ -34,6 +38,10 @@ void RegisterBuiltinCodecs() {
   RegisterNumcodecsCompressors();
   RegisterNumcodecsChecksums();
   RegisterNumcodecsShuffleCodec();
+  RegisterNumcodecsCastFilters();
+  RegisterNumcodecsBitRoundFilter();
+  RegisterNumcodecsScaleFilters();
+  RegisterNumcodecsPackBitsFilter();
 }
 
 }  // namespace volbatch

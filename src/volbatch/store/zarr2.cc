@@ -138,7 +138,11 @@ Zarr2Metadata ParseZarray(const json& j, const std::string& file) {
         if (!m.codecs.empty()) {
           throw Unsupported(what + ": array filter \"" + id + "\" after a byte codec");
         }
-        auto filter = MakeZarr2Filter(f, what);
+        if (!m.filters.empty() && m.filters.back()->EncodedBytes(1) != ByteSize(current.dtype)) {
+          throw Unsupported(what + ": array filter \"" + id + "\" after one that changes the " +
+                            "element count");
+        }
+        auto filter = MakeZarr2Filter(f, what, current);
         if (ByteSize(filter->decoded_type().dtype) != ByteSize(current.dtype)) {
           throw Unsupported(what + ": filter \"" + id + "\" decodes to " +
                             Zarr2DTypeString(filter->decoded_type()) + ", whose element size " +
@@ -150,8 +154,8 @@ Zarr2Metadata ParseZarray(const json& j, const std::string& file) {
       } else if (IsNumcodecsBytesCodec(id)) {
         m.codecs.push_back(MakeNumcodecsCodec(f, BytesCodecTypesize(m, current), what));
       } else {
-        throw Unsupported(what + ": filter \"" + id +
-                          "\" is not supported (volbatch reads delta, astype and the compressors)");
+        // The array filter's error, which lists the filters volbatch reads.
+        MakeZarr2Filter(f, what);
       }
     }
   }
@@ -244,7 +248,8 @@ class Zarr2Driver : public FormatDriver {
   Array Decode(ByteView bytes, Bytes* owned, const Shape& idx) const {
     const ArrayLayout& l = m_.layout;
     const size_t n = static_cast<size_t>(NumElements(l.chunks, "chunk shape"));
-    const size_t expected = n * ByteSize(m_.encoded_type.dtype);
+    const size_t expected = m_.filters.empty() ? n * ByteSize(m_.encoded_type.dtype)
+                                               : m_.filters.back()->EncodedBytes(n);
     Bytes buf;
     if (m_.codecs.empty()) {
       if (owned) {

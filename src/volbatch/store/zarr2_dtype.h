@@ -1,24 +1,5 @@
-// Zarr v2 "dtype" strings ("|b1", "<u2", ">f8"): numpy's byte-order character, kind and size.
+// Zarr v2 "dtype" strings are numpy type strings, which the codec layer parses for numcodecs'
+// filters as well (codec/numpy_dtype.h).
 #pragma once
 
-#include <string>
-#include <string_view>
-
-#include "volbatch/core/dtype.h"
-
-namespace volbatch {
-
-struct Zarr2DType {
-  DataType dtype = DataType::kUint8;
-  bool big_endian = false;  // always false for one-byte types
-
-  friend bool operator==(const Zarr2DType&, const Zarr2DType&) = default;
-};
-
-// Parses a numpy type string. Unknown or unsupported types (structured, strings, datetimes,
-// complex) throw Unsupported, malformed ones InvalidArgument; both name `what` and the string.
-Zarr2DType ParseZarr2DType(std::string_view s, std::string_view what);
-// "|b1", "<i2", ">f4": one-byte types always use '|' as numpy does.
-std::string Zarr2DTypeString(Zarr2DType t);
-
-}  // namespace volbatch
+#include "volbatch/codec/numpy_dtype.h"

@@ -121,7 +121,13 @@ TEST(Zarr2Filters, BadConfigurations) {
   expect({{"id", "delta"}, {"dtype", "<c16"}}, ErrorCode::kUnsupported, "<c16");
   expect({{"id", "delta"}, {"dtype", "|b1"}}, ErrorCode::kUnsupported, "boolean");
   expect({{"id", "astype"}, {"encode_dtype", "<f4"}}, ErrorCode::kInvalidArgument, "decode_dtype");
-  expect({{"id", "quantize"}}, ErrorCode::kUnsupported, "quantize");
+  expect({{"id", "quantize"}}, ErrorCode::kInvalidArgument, "digits");
+  expect({{"id", "fixedscaleoffset"}, {"offset", 0}, {"scale", 1}}, ErrorCode::kInvalidArgument,
+         "\"dtype\"");
+  expect({{"id", "bitround"}, {"keepbits", 60}}, ErrorCode::kInvalidArgument, "mantissa");
+  expect({{"id", "categorize"}}, ErrorCode::kUnsupported,
+         "filters[0] in x/.zarray: filter \"categorize\" is not supported (volbatch reads "
+         "astype, bitround, delta, fixedscaleoffset, packbits, quantize)");
   expect({{"dtype", "<f4"}}, ErrorCode::kInvalidArgument, "id");
 }
 

@@ -428,8 +428,10 @@ TEST_F(Zarr2Test, MetadataErrorsNameFieldAndFile) {
   check(with("compressor", {{"id", "zfpy"}}), ErrorCode::kUnsupported, {"zfpy", "compressor"});
   check(with("compressor", {{"id", "lzma"}, {"format", 3}}), ErrorCode::kUnsupported,
         {"lzma", "format"});
-  check(with("filters", {{{"id", "fixedscaleoffset"}, {"offset", 0}, {"scale", 1}}}),
-        ErrorCode::kUnsupported, {"fixedscaleoffset", "filters[0]"});
+  check(with("filters", {{{"id", "categorize"}, {"labels", {"a"}}}}), ErrorCode::kUnsupported,
+        {"filters[0] in ",
+         ".zarray: filter \"categorize\" is not supported (volbatch reads "
+         "astype, bitround, delta, fixedscaleoffset, packbits, quantize)"});
   check(with("filters", {{{"id", "delta"}, {"dtype", "<i2"}}}), ErrorCode::kUnsupported,
         {"<i2", "filters[0]"});
   // A chunk grid whose chunks could never be allocated fails before any allocation.

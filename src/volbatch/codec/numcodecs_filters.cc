@@ -1,25 +1,21 @@
-// Zarr v2 array filters. Both filters walk the chunk element by element through a small
-// tagged value (numpy's casting rules), so they cost a few nanoseconds per element on top of
-// one output buffer; they are read for compatibility, never chosen by volbatch when writing.
-#include "volbatch/store/zarr2_filters.h"
+// numcodecs' delta and astype filters, the element casts every filter shares (numpy's casting
+// rules through a small tagged value) and the filter registry. Filters walk the chunk element
+// by element, so they cost a few nanoseconds per element on top of one output buffer; they are
+// read for compatibility, never chosen by volbatch when writing.
+#include "volbatch/codec/numcodecs_filters.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <mutex>
 
+#include "volbatch/codec/numcodecs_filter_util.h"
+#include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
 
 namespace volbatch {
-namespace {
-
-enum class Num { kSigned, kUnsigned, kFloat };
-
-// One element as numpy holds it during a cast: integers as their two's complement bits.
-struct Value {
-  Num kind = Num::kUnsigned;
-  uint64_t i = 0;
-  double f = 0;
-};
+namespace codec_internal {
 
 double ToDouble(const Value& v) {
   switch (v.kind) {
@@ -124,8 +120,13 @@ Zarr2DType TypeField(const nlohmann::json& config, const char* field, const std:
   if (!config.contains(field) || !config[field].is_string()) {
     throw InvalidArgument(what + ": \"" + field + "\" must be a numpy dtype string");
   }
-  return ParseZarr2DType(config[field].get<std::string>(), what + "." + field);
+  return ParseNumpyDTypeLenient(config[field].get<std::string>(), what + "." + field);
 }
+
+}  // namespace codec_internal
+namespace {
+
+using namespace codec_internal;
 
 class DeltaFilter : public Zarr2Filter {
  public:
@@ -251,32 +252,85 @@ void ConvertElement(const std::byte* src, Zarr2DType src_type, std::byte* dst,
   Store(dst, dst_type, Load(src, src_type));
 }
 
-bool IsZarr2ArrayFilter(const std::string& id) { return id == "delta" || id == "astype"; }
+namespace {
+
+struct FilterRegistry {
+  std::mutex mu;
+  std::map<std::string, NumcodecsFilterFactory> factories;
+};
+
+FilterRegistry& Filters() {
+  static FilterRegistry r;
+  return r;
+}
+
+NumcodecsFilterFactory FindFilter(const std::string& id) {
+  // The built-in filters register with the codecs, on the registry's first use.
+  if (KindOfCodec("numcodecs." + id) != CodecKind::kArrayToArray) return nullptr;
+  std::lock_guard lock(Filters().mu);
+  const auto it = Filters().factories.find(id);
+  return it == Filters().factories.end() ? nullptr : it->second;
+}
+
+std::string KnownFilters() {
+  std::lock_guard lock(Filters().mu);
+  std::string known;
+  for (const auto& [id, f] : Filters().factories) known += (known.empty() ? "" : ", ") + id;
+  return known;
+}
+
+std::shared_ptr<const Zarr2Filter> MakeDelta(const nlohmann::json& config, const std::string& what,
+                                             std::optional<Zarr2DType>) {
+  const Zarr2DType dtype = TypeField(config, "dtype", what);
+  Zarr2DType astype = dtype;
+  if (config.contains("astype") && !config["astype"].is_null()) {
+    astype = TypeField(config, "astype", what);
+  }
+  if (dtype.dtype == DataType::kBool || astype.dtype == DataType::kBool) {
+    throw Unsupported(what + ": delta filter on booleans is not supported");
+  }
+  return std::make_shared<DeltaFilter>(dtype, astype);
+}
+
+std::shared_ptr<const Zarr2Filter> MakeAsType(const nlohmann::json& config, const std::string& what,
+                                              std::optional<Zarr2DType>) {
+  const Zarr2DType encode = TypeField(config, "encode_dtype", what);
+  const Zarr2DType decode = TypeField(config, "decode_dtype", what);
+  return std::make_shared<AsTypeFilter>(encode, decode);
+}
+
+}  // namespace
+
+void RegisterNumcodecsFilter(const std::string& id, NumcodecsFilterFactory factory) {
+  {
+    std::lock_guard lock(Filters().mu);
+    Filters().factories[id] = factory;
+  }
+  RegisterArrayCodec("numcodecs." + id, [id, factory](const nlohmann::json& configuration) {
+    return MakeNumcodecsArrayCodec(id, factory, configuration);
+  });
+}
+
+void RegisterNumcodecsCastFilters() {
+  RegisterNumcodecsFilter("delta", MakeDelta);
+  RegisterNumcodecsFilter("astype", MakeAsType);
+}
+
+bool IsZarr2ArrayFilter(const std::string& id) { return FindFilter(id) != nullptr; }
 
 std::shared_ptr<const Zarr2Filter> MakeZarr2Filter(const nlohmann::json& config,
-                                                   const std::string& what) {
+                                                   const std::string& what,
+                                                   std::optional<Zarr2DType> input) {
   if (!config.is_object() || !config.contains("id") || !config["id"].is_string()) {
     throw InvalidArgument(what + " must be an object with a string \"id\"");
   }
   const std::string id = config["id"].get<std::string>();
-  if (id == "delta") {
-    const Zarr2DType dtype = TypeField(config, "dtype", what);
-    Zarr2DType astype = dtype;
-    if (config.contains("astype") && !config["astype"].is_null()) {
-      astype = TypeField(config, "astype", what);
-    }
-    if (dtype.dtype == DataType::kBool || astype.dtype == DataType::kBool) {
-      throw Unsupported(what + ": delta filter on booleans is not supported");
-    }
-    return std::make_shared<DeltaFilter>(dtype, astype);
+  const NumcodecsFilterFactory factory = FindFilter(id);
+  if (!factory) {
+    throw Unsupported(what + ": filter \"" + id + "\" is not supported (volbatch reads " +
+                      KnownFilters() + ")");
   }
-  if (id == "astype") {
-    const Zarr2DType encode = TypeField(config, "encode_dtype", what);
-    const Zarr2DType decode = TypeField(config, "decode_dtype", what);
-    return std::make_shared<AsTypeFilter>(encode, decode);
-  }
-  throw Unsupported(what + ": filter \"" + id +
-                    "\" is not supported (volbatch reads delta and astype)");
+  return factory(config, what, input);
 }
 
 }  // namespace volbatch

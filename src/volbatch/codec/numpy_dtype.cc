@@ -1,4 +1,4 @@
-#include "volbatch/store/zarr2_dtype.h"
+#include "volbatch/codec/numpy_dtype.h"
 
 #include "volbatch/core/error.h"
 
@@ -50,6 +50,18 @@ Zarr2DType ParseZarr2DType(std::string_view s, std::string_view what) {
   throw Unsupported(std::string(what) + ": dtype " + quoted +
                     " is not supported (volbatch reads bool, int8..int64, uint8..uint64, "
                     "float16, float32, float64)");
+}
+
+Zarr2DType ParseNumpyDTypeLenient(std::string_view s, std::string_view what) {
+  if (!s.empty() && (s[0] == '<' || s[0] == '>' || s[0] == '|')) return ParseZarr2DType(s, what);
+  for (const Kind& k : kKinds) {
+    if (s == DataTypeName(k.dtype)) return Zarr2DType{k.dtype, false};
+  }
+  if (s.size() >= 2) {  // "i4", "u1", "b1"
+    const std::string order = s.substr(1) == "1" ? "|" : "<";
+    return ParseZarr2DType(order + std::string(s), what);
+  }
+  return ParseZarr2DType(s, what);  // the error
 }
 
 std::string Zarr2DTypeString(Zarr2DType t) {
