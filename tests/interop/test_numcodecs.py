@@ -1,6 +1,10 @@
 """numcodecs' own codecs and filters, and the quirks of files other writers left, against
 python3-numcodecs 0.11 and zarr-python 2.13.
 
+- numcodecs.* bytes codecs in Zarr v3: numcodecs encodes, volbatch reads; volbatch encodes,
+  numcodecs decodes and the bytes equal numcodecs' (gzip: but the mtime).
+- Zarr v2 filters written by zarr-python read exactly; numcodecs.* filters in hand-written Zarr
+  v3 arrays read exactly; unknown codecs and filters name themselves and the file.
 - z5py quirks: a blosc chunk with bytes after its frame, and a "gzip" chunk that is a zlib
   stream, read exactly (zarr-python reads the first; volbatch info says so once for the
   second).
@@ -251,3 +255,68 @@ def test_zarr_python_writes_filters_volbatch_reads(volbatch, tmp_path, name):
     z[...] = data
     expected = z[...]  # lossy filters: what zarr-python reads back
     iu.assert_same(volbatch.read(path, str(tmp_path / "o.npy")), expected, name)
+
+
+# --- numcodecs.* array->array codecs in Zarr v3 (zarr.json and chunks written by hand) -------
+
+V3_FILTERS = {
+    "delta": ("int32", {"dtype": "<i4"}, lambda: nc.Delta(dtype="<i4")),
+    "delta_named": ("int32", {"dtype": "int32", "astype": "int32"}, lambda: nc.Delta("<i4")),
+    "astype": ("float64", {"encode_dtype": "<f4", "decode_dtype": "<f8"},
+               lambda: nc.AsType(encode_dtype="<f4", decode_dtype="<f8")),
+    "bitround": ("float32", {"keepbits": 9}, lambda: nc.BitRound(keepbits=9)),
+    "fixedscaleoffset": ("float64", {"offset": 1000, "scale": 10, "dtype": "<f8",
+                                     "astype": "<i2"},
+                         lambda: nc.FixedScaleOffset(offset=1000, scale=10, dtype="<f8",
+                                                     astype="<i2")),
+    "quantize": ("float32", {"digits": 2, "dtype": "<f4"},
+                 lambda: nc.Quantize(digits=2, dtype="<f4")),
+    "packbits": ("bool", {}, lambda: nc.PackBits()),
+}
+
+
+@pytest.mark.parametrize("name", list(V3_FILTERS))
+def test_v3_numcodecs_filters_volbatch_reads(volbatch, tmp_path, name):
+    dtype, config, make = V3_FILTERS[name]
+    data = filter_data(dtype, name)[:12, :10]
+    codec = make()
+    cid = name.split("_")[0]
+    path = str(tmp_path / "a.zarr")
+    os.makedirs(path)
+    meta = v3_metadata(data.shape, CHUNKS, dtype,
+                       [{"name": "numcodecs.zlib", "configuration": {"level": 1}}])
+    meta["codecs"].insert(0, {"name": f"numcodecs.{cid}", "configuration": config})
+    with open(os.path.join(path, "zarr.json"), "w") as f:
+        json.dump(meta, f)
+    expected = np.empty_like(data)
+    for idx in np.ndindex(2, 1):
+        sl = tuple(slice(i * c, (i + 1) * c) for i, c in zip(idx, CHUNKS))
+        enc = np.asarray(codec.encode(np.ascontiguousarray(data[sl])))
+        expected[sl] = np.asarray(codec.decode(enc)).view(dtype).reshape(CHUNKS)
+        key = os.path.join(path, "c", *map(str, idx))
+        os.makedirs(os.path.dirname(key), exist_ok=True)
+        with open(key, "wb") as f:
+            f.write(zlib.compress(enc.tobytes(), 1))
+    iu.assert_same(volbatch.read(path, str(tmp_path / "o.npy")), expected, name)
+
+
+def test_unknown_codecs_name_themselves_and_the_file(volbatch, tmp_path):
+    path = str(tmp_path / "a.zarr")
+    os.makedirs(path)
+    meta = v3_metadata((4,), (4,), "uint8", [{"name": "numcodecs.categorize"}])
+    with open(os.path.join(path, "zarr.json"), "w") as f:
+        json.dump(meta, f)
+    with pytest.raises(AssertionError) as e:
+        volbatch.info(path)
+    assert (f"{path}/zarr.json: codecs[1]: unknown codec \"numcodecs.categorize\" (known: "
+            in str(e.value)), str(e.value)
+    v2 = str(tmp_path / "b.zarr")
+    zarr.open_array(v2, mode="w", shape=(4,), chunks=(4,), dtype="u1")
+    z = json.load(open(os.path.join(v2, ".zarray")))
+    z["filters"] = [{"id": "categorize", "labels": ["a"], "dtype": "|u1"}]
+    json.dump(z, open(os.path.join(v2, ".zarray"), "w"))
+    with pytest.raises(AssertionError) as e:
+        volbatch.info(v2)
+    assert (f"filters[0] in {v2}/.zarray: filter \"categorize\" is not supported (volbatch "
+            "reads astype, bitround, delta, fixedscaleoffset, packbits, quantize)"
+            in str(e.value)), str(e.value)
