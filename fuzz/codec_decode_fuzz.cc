@@ -7,7 +7,8 @@
 //   bytes->bytes: the output never exceeds the bound the caller passed (max_decoded), and a
 //                 range decoded alone (DecodeRange) equals the same bytes of the whole;
 //   array->bytes: the decoded array has exactly the spec's dtype and shape;
-//   transpose:    decoding is a bijection: encoding the decoded array gives the input back.
+//   transpose:    decoding is a bijection: encoding the decoded array gives the input back;
+//   numcodecs.* array->array (filters): the decoded array has the spec's dtype and shape.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -65,7 +66,21 @@ std::vector<json> Configs(const std::string& codec) {
         {{"chunk_shape", {4, 2}}, {"codecs", transposed}, {"index_codecs", index}},
     };
   }
-  return {json::object()};  // transpose: the order comes from the input
+  if (codec == "numcodecs.delta") {
+    return {{{"dtype", "<i4"}}, {{"dtype", "<i2"}, {"astype", "<i2"}}, {{"dtype", "|u1"}}};
+  }
+  if (codec == "numcodecs.astype") {
+    return {{{"encode_dtype", "<f4"}, {"decode_dtype", "<f8"}},
+            {{"encode_dtype", "|u1"}, {"decode_dtype", "<i4"}}};
+  }
+  if (codec == "numcodecs.bitround") return {{{"keepbits", 5}}, {{"keepbits", 0}}};
+  if (codec == "numcodecs.fixedscaleoffset") {
+    return {{{"offset", 1000}, {"scale", 10}, {"dtype", "<f8"}, {"astype", "<i2"}},
+            {{"offset", 0.5}, {"scale", 3}, {"dtype", "<f4"}, {"astype", "<u1"}}};
+  }
+  if (codec == "numcodecs.quantize") return {{{"digits", 2}, {"dtype", "<f4"}}};
+  // transpose: the order comes from the input; the other numcodecs.* take defaults
+  return {json::object()};
 }
 
 struct Setup {
@@ -157,6 +172,21 @@ void FuzzTranspose(const Setup& s, InputReader& in, DataType dtype) {
   Check(codec->Encode(decoded) == encoded, "transpose: encode(decode(x)) != x");
 }
 
+// [variant][count u16][encoded elements...]: the encoded array of the spec the filter makes of
+// `count` elements of the dtype (a wrong element size is refused as an Error).
+void FuzzNumcodecsFilter(const Setup& s, InputReader& in, DataType dtype) {
+  const json& config = s.configs[in.Byte() % s.configs.size()];
+  const ChunkSpec decoded_spec{dtype, {static_cast<Index>(in.U16())}, {}};
+  const auto codec = MakeArrayCodec(s.codec, config);
+  const ChunkSpec encoded_spec = codec->EncodedSpec(decoded_spec);
+  Bytes bytes = ToBytes(in.Rest());
+  bytes.resize(encoded_spec.num_bytes(), std::byte{0});
+  const Array encoded = Array::FromBytes(encoded_spec.dtype, encoded_spec.shape, std::move(bytes));
+  const Array decoded = codec->Decode(encoded, decoded_spec);
+  Check(decoded.dtype() == dtype && decoded.shape() == decoded_spec.shape,
+        s.codec + ": decoded an array of another dtype or shape than the spec's");
+}
+
 }  // namespace
 }  // namespace volbatch::fuzz
 
@@ -175,7 +205,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         FuzzArrayToBytesCodec(s, in, dtype);
         break;
       case CodecKind::kArrayToArray:
-        FuzzTranspose(s, in, dtype);
+        if (s.codec == "transpose") {
+          FuzzTranspose(s, in, dtype);
+        } else {
+          FuzzNumcodecsFilter(s, in, dtype);
+        }
         break;
       case CodecKind::kUnknown:
         break;
