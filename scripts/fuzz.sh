@@ -47,6 +47,13 @@ all_targets=(
   gzip_decode_fuzz zlib_decode_fuzz zstd_decode_fuzz lz4_decode_fuzz n5_lz4_decode_fuzz
   bz2_decode_fuzz xz_decode_fuzz blosc_decode_fuzz crc32c_decode_fuzz bytes_decode_fuzz
   transpose_decode_fuzz sharding_indexed_decode_fuzz
+  numcodecs.zlib_decode_fuzz numcodecs.gzip_decode_fuzz numcodecs.bz2_decode_fuzz
+  numcodecs.lzma_decode_fuzz numcodecs.zstd_decode_fuzz numcodecs.lz4_decode_fuzz
+  numcodecs.blosc_decode_fuzz numcodecs.crc32_decode_fuzz numcodecs.adler32_decode_fuzz
+  numcodecs.fletcher32_decode_fuzz numcodecs.shuffle_decode_fuzz numcodecs.delta_decode_fuzz
+  numcodecs.astype_decode_fuzz numcodecs.bitround_decode_fuzz
+  numcodecs.fixedscaleoffset_decode_fuzz numcodecs.quantize_decode_fuzz
+  numcodecs.packbits_decode_fuzz
   n5_block_header_fuzz shard_index_fuzz shard_read_fuzz
   n5_metadata_fuzz zarr2_metadata_fuzz zarr3_metadata_fuzz
   key_path_fuzz roundtrip_fuzz
