@@ -341,6 +341,7 @@ int Main(int argc, char** argv) {
       mo.threads = threads;
       mo.quiet = work_options.quiet;
       mo.lease = std::chrono::milliseconds(static_cast<int64_t>(lease_s * 1000));
+      work_metrics.Apply(mo.metrics);
       const RunSummary summary = MpiWork(path, mo);
       if (!work_options.quiet) std::cout << summary.ToText();
       if (summary.blocks_failed > 0) return kWorkBlocksFailed;

@@ -96,6 +96,12 @@ std::vector<std::string> WorkArguments(const std::string& jobdir, const std::str
     args.push_back("--threads");
     args.push_back(std::to_string(threads));
   }
+  for (auto& a : MetricsArguments(metrics)) args.push_back(a);
+  return args;
+}
+
+std::vector<std::string> MetricsArguments(const MetricsSettings& metrics) {
+  std::vector<std::string> args;
   if (metrics.port) {
     args.push_back("--metrics-port");
     args.push_back(std::to_string(*metrics.port));

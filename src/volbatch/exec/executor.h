@@ -77,6 +77,10 @@ std::vector<std::string> WorkArguments(const std::string& jobdir, const std::str
                                        int threads, double lease_s,
                                        const MetricsSettings& metrics = {});
 
+// --metrics-port P [--metrics-address A] [--metrics-fixed-port] [--metrics-linger S], or
+// nothing when metrics.port is unset.
+std::vector<std::string> MetricsArguments(const MetricsSettings& metrics);
+
 // Quotes one word for a POSIX shell (scripts, ssh remote commands).
 std::string ShellQuote(const std::string& word);
 
