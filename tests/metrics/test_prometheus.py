@@ -258,15 +258,20 @@ def test_a_killed_and_restarted_worker_resets_its_counter_and_increase_counts_bo
     assert len(done) == TOTAL
 
     window = "[10m]"
-    pu.wait_for("a reset on worker 1's series",
-                lambda: prom.query(f"resets({sel}{window})") and
-                prom.query(f"resets({sel}{window})")[0][1] >= 1, timeout_s=30)
+    starts = 'process_start_time_seconds{volbatch_job="restarted",worker="1"}'
+    pu.wait_for("Prometheus to scrape the restarted worker 1", lambda: prom.query(
+        f"changes({starts}{window}) >= 1"), timeout_s=30)
     (_, samples), = [(r["metric"], r["values"]) for r in
                      prom.api("query", query=f"{sel}{window}")["result"]]
+    values = [float(v) for _, v in samples]
+    # The first sample of the new process is below the last of the killed one (it was killed
+    # at 5 or more blocks and starts at 0), so Prometheus sees a reset.
+    assert any(b < a for a, b in zip(values, values[1:])), values
+    assert prom.scalar(f"resets({sel}{window})") >= 1, values
     raw = raw_increase(samples)
-    first, last = float(samples[0][1]), float(samples[-1][1])
-    assert raw >= before + last - first  # both processes' blocks
-    assert raw > last - first  # what ignoring the reset would give
+    first, last = values[0], values[-1]
+    assert raw >= before + last - first, values  # both processes' blocks
+    assert raw > last - first, values  # what ignoring the reset would give
     (_, inc), = prom.query(f"increase({sel}{window})")
     assert inc >= raw - 1e-9  # increase() adds the reset back (and extrapolates, never down)
 
