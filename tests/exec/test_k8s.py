@@ -249,3 +249,44 @@ def test_apply_needs_kubectl_and_runs_it(volbatch, data, tmp_path):
     line = one_line_error(p)
     assert "kubectl: exit 1" in line and "immutable" in line, line
     assert "kubectl delete job volbatch-apply-o" in line, line
+
+
+def test_metrics_port_gives_the_pods_scrape_annotations_and_a_container_port(volbatch, data):
+    job, _, jobdir = k8s_job(data, volbatch, "scraped", "[run]\nmetrics_port = 9188\n" +
+                               runnable_table(volbatch, data["dir"]))
+    volbatch("run", job, "--executor", "k8s", "--workers", WORKERS, "--image", "img:1", "--quiet")
+    raw = load_manifest(jobdir)
+    j = typed_job(raw)
+    assert j.spec.template.metadata.annotations == {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "9188",
+        "prometheus.io/path": "/metrics"}
+    (c,) = j.spec.template.spec.containers
+    (port,) = c.ports
+    assert isinstance(port, client.V1ContainerPort)
+    assert (port.name, port.container_port, port.protocol) == ("metrics", 9188, "TCP")
+    # Every pod on the annotated port itself (each pod has its own address), on all interfaces.
+    args = c.args
+    assert args[args.index("--metrics-port") + 1] == "9188"
+    assert "--metrics-fixed-port" in args
+    assert args[args.index("--metrics-address") + 1] == "0.0.0.0"
+    back = client.ApiClient().sanitize_for_serialization(j)
+    assert back["spec"]["template"]["metadata"] == raw["spec"]["template"]["metadata"]
+
+    # The command line's port wins over the job file's; without one, no annotations.
+    volbatch("run", job, "--executor", "k8s", "--workers", WORKERS, "--image", "img:1",
+             "--metrics-port", 9200, "--quiet")
+    assert load_manifest(jobdir)["spec"]["template"]["metadata"]["annotations"][
+        "prometheus.io/port"] == "9200"
+    plain, _, plain_dir = k8s_job(data, volbatch, "unscraped",
+                                  runnable_table(volbatch, data["dir"]))
+    volbatch("run", plain, "--executor", "k8s", "--workers", WORKERS, "--image", "img:1", "--quiet")
+    t = typed_job(load_manifest(plain_dir)).spec.template
+    assert t.metadata.annotations is None and t.spec.containers[0].ports is None
+
+
+def test_metrics_port_0_is_refused_on_kubernetes_naming_the_field(volbatch, data):
+    job, _, _ = k8s_job(data, volbatch, "anyport",
+                        "[run]\nmetrics_port = 0\n" + runnable_table(volbatch, data["dir"]))
+    line = one_line_error(volbatch("run", job, "--executor", "k8s", "--workers", 2, "--image",
+                                   "img:1", check=False))
+    assert "[run] metrics_port: 0" in line and "annotation" in line and "9100" in line, line

@@ -17,6 +17,7 @@
 #include "volbatch/codec/registry.h"
 #include "volbatch/core/error.h"
 #include "volbatch/core/parallel.h"
+#include "volbatch/engine/job_metrics.h"
 #include "volbatch/engine/plan.h"
 #include "volbatch/engine/pyramid.h"
 #include "volbatch/engine/run.h"
@@ -68,6 +69,44 @@ void StopOnSignal(int sig) {
   stop_signal = sig;
   RequestStop();
 }
+
+// --metrics-port, --metrics-address, --metrics-linger (and, for work, --metrics-fixed-port):
+// laid over the job's [run] metrics_* when given.
+struct MetricsFlags {
+  std::optional<int> port;
+  std::string address;
+  std::optional<double> linger_s;
+  bool fixed_port = false;
+
+  void Add(CLI::App* cmd, bool work) {
+    cmd->add_option("--metrics-port", port,
+                    "serve Prometheus metrics at /metrics: worker I on PORT + I (0: any free "
+                    "port; the address is recorded in JOBDIR/metrics)");
+    cmd->add_option("--metrics-address", address,
+                    "the metrics endpoint's address (default 127.0.0.1)");
+    cmd->add_option("--metrics-linger", linger_s,
+                    "after the last block, wait up to this many seconds for a final scrape");
+    if (work) {
+      cmd->add_flag("--metrics-fixed-port", fixed_port,
+                    "listen on PORT itself, whatever the worker's index (one worker per address)");
+    }
+  }
+
+  void Apply(MetricsSettings& m) const {
+    if (port) {
+      m.port = CheckMetricsPort(*port, "--metrics-port");
+      m.source = "--metrics-port";
+      m.fixed_port = fixed_port;
+    }
+    if (!address.empty()) m.address = address;
+    if (linger_s) {
+      if (!(*linger_s >= 0 && *linger_s <= 3600)) {
+        throw InvalidArgument("--metrics-linger: must be between 0 and 3600 seconds");
+      }
+      m.linger_s = *linger_s;
+    }
+  }
+};
 
 // The command line's engine options, laid over the job's [run.<executor>] table.
 struct ExecutorFlags {
@@ -151,6 +190,7 @@ int Main(int argc, char** argv) {
   demo->add_option("--noise", demo_options.noise_sigma, "noise sigma in grey levels");
   demo->add_option("--model", demo_options.model, "the denoising TorchScript model");
 
+  MetricsFlags run_metrics, work_metrics;
   auto* run =
       app.add_subcommand("run", "run a job file over the whole volume (resumes by default)");
   std::string executor = "local";
@@ -168,6 +208,7 @@ int Main(int argc, char** argv) {
   run->add_flag("--detach", exec_options.detach, "slurm, lsf: submit and return at once");
   run->add_flag("--apply", exec_options.apply, "k8s: apply the manifest with kubectl");
   exec_flags.Add(run);
+  run_metrics.Add(run, false);
 
   auto* work = app.add_subcommand("work", "one worker of N on a prepared job directory");
   WorkOptions work_options;
@@ -183,6 +224,7 @@ int Main(int argc, char** argv) {
       ->excludes(of_option);
   work->add_option("--lease", lease_s, "seconds before a silent worker's claims expire");
   work->add_flag("--quiet", work_options.quiet, "no progress line");
+  work_metrics.Add(work, true);
   auto* resume_flag = run->add_flag("--resume", run_options.resume,
                                     "continue an existing job directory (refuse if there is none)");
   run->add_flag("--force", run_options.force,
@@ -197,6 +239,11 @@ int Main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "what a job directory's ledgers say");
   status->add_option("JOBDIR", path)->required();
   status->add_flag("--json", json, "print JSON");
+  bool prometheus = false;
+  status
+      ->add_flag("--prometheus", prometheus,
+                 "print the job's metrics in the Prometheus text format (textfile collector)")
+      ->excludes("--json");
 
   auto* pyramid = app.add_subcommand(
       "pyramid", "write downsampled levels beside a dataset, described as OME-Zarr or N5 scales");
@@ -294,6 +341,7 @@ int Main(int argc, char** argv) {
       mo.threads = threads;
       mo.quiet = work_options.quiet;
       mo.lease = std::chrono::milliseconds(static_cast<int64_t>(lease_s * 1000));
+      work_metrics.Apply(mo.metrics);
       const RunSummary summary = MpiWork(path, mo);
       if (!work_options.quiet) std::cout << summary.ToText();
       if (summary.blocks_failed > 0) return kWorkBlocksFailed;
@@ -306,6 +354,7 @@ int Main(int argc, char** argv) {
       work_options.worker = worker_index ? *worker_index : WorkerIndexFromEnvironment();
       work_options.threads = threads;
       work_options.lease = std::chrono::milliseconds(static_cast<int64_t>(lease_s * 1000));
+      work_metrics.Apply(work_options.metrics);
       const RunSummary summary = WorkJob(path, work_options);
       if (!work_options.quiet) std::cout << summary.ToText();
       if (summary.interrupted) {
@@ -326,7 +375,9 @@ int Main(int argc, char** argv) {
                               " is a workflow ([[step]]); prepare takes one job file");
       }
       run_options.threads = threads;
-      const PreparedJob p = PrepareJob(ParseJobFile(path), run_options);
+      JobSpec spec = ParseJobFile(path);
+      run_metrics.Apply(spec.run.metrics);
+      const PreparedJob p = PrepareJob(spec, run_options);
       std::cout << p.job.jobdir << "\n";
     } else if (*run) {
       ::signal(SIGTERM, [](int) { RequestStop(); });
@@ -336,7 +387,8 @@ int Main(int argc, char** argv) {
       exec_options.lease_s = lease_s;
       exec_options.quiet = run_options.quiet;
       // One job through the executor, then its pyramid; 0 when it is complete (or submitted).
-      auto run_job = [&](const JobSpec& spec, const std::string& what) -> int {
+      auto run_job = [&](JobSpec spec, const std::string& what) -> int {
+        run_metrics.Apply(spec.run.metrics);
         exec_options.table = exec_flags.Table(spec, executor);
         const ExecutorResult r = FindExecutor(executor)(spec, run_options, exec_options);
         for (const auto& m : r.messages) std::cout << m << (m.ends_with("\n") ? "" : "\n");
@@ -429,6 +481,8 @@ int Main(int argc, char** argv) {
     } else if (*status && fs::is_regular_file(path) && IsWorkflowFile(path)) {
       const nlohmann::json s = WorkflowStatus(ParseWorkflowFile(path));
       std::cout << (json ? s.dump(2) + "\n" : WorkflowStatusText(s));
+    } else if (*status && prometheus) {
+      std::cout << JobPrometheusText(path);
     } else if (*status) {
       const nlohmann::json s = JobAndEngineStatus(path);
       std::cout << (json ? s.dump(2) + "\n" : JobAndEngineStatusText(s));

@@ -257,6 +257,14 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
       if (spec.run.jobdir.find('\0') != std::string::npos) {
         throw t.Bad("jobdir", "contains a NUL character");
       }
+      if (t.Has("metrics_port")) {
+        spec.run.metrics.port = CheckMetricsPort(t.Integer("metrics_port"), "[run] metrics_port");
+      }
+      spec.run.metrics.address = t.String("metrics_address", "");
+      spec.run.metrics.linger_s = t.Number("metrics_linger", 0.0);
+      if (!(spec.run.metrics.linger_s >= 0 && spec.run.metrics.linger_s <= 3600)) {
+        throw t.Bad("metrics_linger", "must be between 0 and 3600 seconds");
+      }
       if (root.contains("run") && root["run"].is_object()) {
         for (const auto& [key, value] : root["run"].items()) {
           if (value.is_object()) spec.run.executors[key] = *t.Raw(key);
@@ -294,6 +302,9 @@ nlohmann::json JobSpecToJson(const JobSpec& s) {
                         {"retries", s.run.retries}, {"order", s.run.order},
                         {"seed", s.run.seed},       {"jobdir", s.run.jobdir}};
   if (s.run.memory > 0) r["memory"] = s.run.memory;
+  if (s.run.metrics.port) r["metrics_port"] = *s.run.metrics.port;
+  if (!s.run.metrics.address.empty()) r["metrics_address"] = s.run.metrics.address;
+  if (s.run.metrics.linger_s > 0) r["metrics_linger"] = s.run.metrics.linger_s;
   for (const auto& [key, value] : s.run.executors.items()) r[key] = value;
   return j;
 }

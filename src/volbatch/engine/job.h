@@ -11,6 +11,7 @@
 
 #include "volbatch/core/box.h"
 #include "volbatch/core/dtype.h"
+#include "volbatch/engine/metrics_settings.h"
 #include "volbatch/ops/operator.h"
 #include "volbatch/tile/blend.h"
 #include "volbatch/tile/padding.h"
@@ -54,6 +55,7 @@ struct JobSpec {
     std::string order = "lattice";  // "lattice" | "shuffle" (a test of order independence)
     uint64_t seed = 0;
     std::string jobdir;  // "" = beside the output
+    MetricsSettings metrics;  // metrics_port, metrics_address, metrics_linger
     // [run.slurm], [run.k8s], ...: each executor's own table, checked by that executor.
     nlohmann::json executors = nlohmann::json::object();
   } run;

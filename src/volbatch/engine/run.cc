@@ -22,6 +22,7 @@
 #include "volbatch/engine/job_dataset.h"
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/ledger.h"
+#include "volbatch/engine/metrics_endpoint.h"
 #include "volbatch/engine/progress.h"
 #include "volbatch/engine/statistics.h"
 #include "volbatch/store/dataset.h"
@@ -82,11 +83,6 @@ struct Token {
   std::string error;
 };
 
-struct Counters {
-  std::atomic<int64_t> read_ns{0}, compute_ns{0}, write_ns{0}, bytes_read{0}, bytes_written{0},
-      voxels{0}, blocks_done{0};
-};
-
 // One run of a pipeline stage, with the hand-offs libtbb makes stated for TSan (see
 // core/parallel.h): what the previous stage did to the token and the previous run of this
 // (serial) stage did happen before this run; this run happens before the next stage's run on
@@ -120,7 +116,7 @@ std::string BlockText(const BlockProcessor& p, Index block) {
 // One pass of the pipeline over `todo`; returns the blocks that failed (with their errors).
 std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& proc,
                                   BlockSource& source, LedgerWriter* ledger, bool record_failures,
-                                  Counters& c, Progress& progress) {
+                                  RunCounters& c, Progress& progress) {
   std::vector<BlockFailure> failures;
   auto guarded = [&](Token* t, auto&& f) {
     if (!t->error.empty()) return;
@@ -141,6 +137,7 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     StageRun run(nullptr, &first_stage, done.sync);
     const std::optional<Index> block = source.Next();
     if (!block) return nullptr;
+    c.blocks_claimed.fetch_add(1, std::memory_order_relaxed);
     auto* t = new Token;
     t->block = *block;
     t->start = Clock::now();
@@ -159,6 +156,9 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
       t->input = proc.Read(t->block);
       t->region = t->input.region;
       c.bytes_read += t->input.bytes_read;
+      c.voxels_read.fetch_add(
+          t->input.bytes_read / static_cast<int64_t>(t->input.data.element_size()),
+          std::memory_order_relaxed);
     });
     AddNs(c.read_ns, s);
     return t;
@@ -196,6 +196,7 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
           source.Finished(r.block, true);
           return;
         }
+        c.blocks_failed.fetch_add(1, std::memory_order_relaxed);
         if (record_failures) progress.Add(0, true);
         failures.push_back({r.block, proc.grid().BlockBox(r.block).ToString(),
                             BlockText(proc, r.block) + ": " + error});
@@ -360,7 +361,13 @@ RunSummary ExecuteBlocks(PreparedJob& p, const RunOptions& options, const BlockS
   std::unique_ptr<BlockSource> source = make(proc.grid().num_blocks());
   Progress progress(summary.blocks_total, source->done_before(),
                     !options.quiet && ::isatty(STDERR_FILENO));
-  Counters c;
+  RunCounters c;
+  c.job_blocks = summary.blocks_total;
+  c.job_blocks_done_before = source->done_before();
+  // Serves the tallies while the blocks run (and, if asked, until a scrape saw the last ones).
+  std::optional<MetricsEndpoint> metrics;
+  if (job.spec.run.metrics.port)
+    metrics.emplace(job.spec.run.metrics, job.jobdir, options.worker, c);
   std::vector<BlockFailure> failures;
   for (int attempt = 0; attempt <= job.spec.run.retries; ++attempt) {
     const bool last = attempt == job.spec.run.retries;
@@ -542,6 +549,8 @@ nlohmann::json JobStatus(const std::string& jobdir) {
                        {"runs", runs}});
   }
   j["in_flight"] = running;
+  // Workers serving /metrics now (their recorded addresses; metrics_endpoint.h).
+  j["metrics"] = ListMetricsTargets(jobdir);
   if (auto s = dir.ReadJson("summary.json")) j["last_run"] = *s;
   return j;
 }
@@ -574,6 +583,16 @@ std::string JobStatusText(const nlohmann::json& s) {
       sep = ", ";
     }
     o << ")\n";
+  }
+  if (s.contains("metrics") && !s["metrics"].empty()) {
+    o << "metrics:";
+    const char* sep = " ";
+    for (const auto& m : s["metrics"]) {
+      o << sep << "worker " << m.value("worker", -1) << " at http://"
+        << m.value("target", std::string()) << "/metrics";
+      sep = ", ";
+    }
+    o << "\n";
   }
   if (s["bad_records"] != 0 || s["torn_bytes"] != 0) {
     o << "ledger: " << s["bad_records"] << " bad records and " << s["torn_bytes"]

@@ -195,6 +195,7 @@ RunSummary WorkJob(const std::string& jobdir_in, const WorkOptions& o) {
   }
   const std::string jobdir = fs::absolute(jobdir_in).lexically_normal().string();
   PreparedJob p = OpenPreparedJob(jobdir, o.threads);
+  if (o.metrics.port) p.job.spec.run.metrics = o.metrics;
   std::unique_ptr<ClaimBoard> board;
   LedgerFollower follower(jobdir);
   std::unique_ptr<Heartbeat> heartbeat;

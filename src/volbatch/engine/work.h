@@ -25,6 +25,8 @@ struct WorkOptions {
   int threads = 0;
   bool quiet = true;
   std::chrono::milliseconds lease{std::chrono::seconds(60)};
+  // The metrics endpoint (--metrics-port ...); when absent, the job's [run] metrics_port.
+  MetricsSettings metrics;
 };
 
 // Runs worker I's share; writes its summary to JOBDIR/summary.worker-IIII.json.

@@ -85,7 +85,8 @@ std::string WorkerExecutable(const ExecutorOptions& options) {
 }
 
 std::vector<std::string> WorkArguments(const std::string& jobdir, const std::string& worker, int of,
-                                       int threads, double lease_s) {
+                                       int threads, double lease_s,
+                                       const MetricsSettings& metrics) {
   std::vector<std::string> args = {"work",     jobdir,
                                    "--worker", worker,
                                    "--of",     std::to_string(of),
@@ -94,6 +95,25 @@ std::vector<std::string> WorkArguments(const std::string& jobdir, const std::str
   if (threads > 0) {
     args.push_back("--threads");
     args.push_back(std::to_string(threads));
+  }
+  for (auto& a : MetricsArguments(metrics)) args.push_back(a);
+  return args;
+}
+
+std::vector<std::string> MetricsArguments(const MetricsSettings& metrics) {
+  std::vector<std::string> args;
+  if (metrics.port) {
+    args.push_back("--metrics-port");
+    args.push_back(std::to_string(*metrics.port));
+    if (!metrics.address.empty()) {
+      args.push_back("--metrics-address");
+      args.push_back(metrics.address);
+    }
+    if (metrics.fixed_port) args.push_back("--metrics-fixed-port");
+    if (metrics.linger_s > 0) {
+      args.push_back("--metrics-linger");
+      args.push_back(std::to_string(metrics.linger_s));
+    }
   }
   return args;
 }

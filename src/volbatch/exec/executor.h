@@ -71,8 +71,15 @@ std::string WorkerExecutable(const ExecutorOptions& options);
 
 // `volbatch work JOBDIR --worker I --of N --lease L --quiet [--threads T]` as arguments
 // (without the executable); `worker` is text so that batch scripts can pass "$VAR".
+// With metrics.port set, the endpoint's flags follow (--metrics-port P: worker I listens on
+// P + I, or on P itself with --metrics-fixed-port; see metrics_settings.h).
 std::vector<std::string> WorkArguments(const std::string& jobdir, const std::string& worker, int of,
-                                       int threads, double lease_s);
+                                       int threads, double lease_s,
+                                       const MetricsSettings& metrics = {});
+
+// --metrics-port P [--metrics-address A] [--metrics-fixed-port] [--metrics-linger S], or
+// nothing when metrics.port is unset.
+std::vector<std::string> MetricsArguments(const MetricsSettings& metrics);
 
 // Quotes one word for a POSIX shell (scripts, ssh remote commands).
 std::string ShellQuote(const std::string& word);

@@ -180,6 +180,22 @@ std::string OneLine(std::string s) {
   return s;
 }
 
+// The pods' metrics endpoint, or nullopt when the job has none: one fixed port (the pod
+// template's annotation names it, so 0 cannot do), on every interface by default so that
+// Prometheus reaches the pod's address.
+std::optional<MetricsSettings> PodMetrics(const MetricsSettings& m) {
+  if (!m.port) return std::nullopt;
+  if (*m.port == 0) {
+    throw InvalidArgument(m.source +
+                          ": 0 (any free port) cannot be scraped on Kubernetes, where the pods' "
+                          "prometheus.io/port annotation names one port: choose one, e.g. 9100");
+  }
+  MetricsSettings pod = m;
+  pod.fixed_port = true;
+  if (pod.address.empty()) pod.address = "0.0.0.0";
+  return pod;
+}
+
 }  // namespace
 
 K8sSettings ReadK8sSettings(const nlohmann::json& table, int restarts) {
@@ -337,9 +353,11 @@ nlohmann::ordered_json K8sJobManifest(const K8sSettings& s, const K8sJob& job) {
   if (!s.namespace_name.empty()) metadata["namespace"] = s.namespace_name;
   metadata["labels"] = labels;
 
+  const std::optional<MetricsSettings> metrics = PodMetrics(job.metrics);
   J args = J::array();
   const std::string kIndex = "$(JOB_COMPLETION_INDEX)";
-  for (const auto& a : WorkArguments(job.jobdir, kIndex, job.workers, job.threads, job.lease_s)) {
+  for (const auto& a : WorkArguments(job.jobdir, kIndex, job.workers, job.threads, job.lease_s,
+                                     metrics.value_or(MetricsSettings{}))) {
     args.push_back(a == kIndex ? a : KubeletLiteral(a));
   }
   J resources = {{"cpu", std::to_string(job.threads)}};
@@ -364,6 +382,16 @@ nlohmann::ordered_json K8sJobManifest(const K8sSettings& s, const K8sJob& job) {
       {"volumeMounts", J::array({{{"name", "data"}, {"mountPath", mount.string()}}})},
   };
   for (const auto& [k, v] : job.env) container["env"].push_back({{"name", k}, {"value", v}});
+  J template_metadata = {{"labels", labels}};
+  if (metrics) {
+    container["ports"] =
+        J::array({{{"name", "metrics"}, {"containerPort", *metrics->port}, {"protocol", "TCP"}}});
+    // The annotations Prometheus's kubernetes_sd_configs examples (and most sites' pod
+    // scrape jobs) relabel on.
+    template_metadata["annotations"] = {{"prometheus.io/scrape", "true"},
+                                        {"prometheus.io/port", std::to_string(*metrics->port)},
+                                        {"prometheus.io/path", "/metrics"}};
+  }
   if (!s.secret.empty()) {
     container["envFrom"] = J::array({{{"secretRef", {{"name", s.secret}}}}});
   }
@@ -398,7 +426,7 @@ nlohmann::ordered_json K8sJobManifest(const K8sSettings& s, const K8sJob& job) {
        {{"rules", J::array({{{"action", "Ignore"},
                              {"onPodConditions",
                               J::array({{{"type", "DisruptionTarget"}, {"status", "True"}}})}}})}}},
-      {"template", {{"metadata", {{"labels", labels}}}, {"spec", pod}}},
+      {"template", {{"metadata", template_metadata}, {"spec", pod}}},
   };
   return J{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"metadata", metadata}, {"spec", spec}};
 }
@@ -461,6 +489,7 @@ ExecutorResult RunK8s(const JobSpec& spec, const RunOptions& run, const Executor
   job.workers = workers;
   job.threads = o.threads > 0 ? o.threads : spec.run.threads > 0 ? spec.run.threads : 1;
   job.lease_s = o.lease_s;
+  job.metrics = spec.run.metrics;
   job.memory_budget = r.memory;
   const nlohmann::ordered_json manifest = K8sJobManifest(settings, job);
   const std::string name = manifest["metadata"]["name"].get<std::string>();

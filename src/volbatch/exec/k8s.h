@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "volbatch/engine/metrics_settings.h"
+
 namespace volbatch {
 
 // What a [run.k8s] table says (with the command line's --image, --memory, --gpus laid over it).
@@ -58,6 +60,10 @@ struct K8sJob {
   int threads = 1;  // per worker: the pod's cpu
   double lease_s = 60;
   int64_t memory_budget = 0;  // the workers' [run] memory budget; 0 = not checked
+  // The workers' metrics endpoint: with a port, every pod listens on that port (each pod has
+  // its own address) on all its interfaces unless an address is set, and the pod template
+  // carries the prometheus.io scrape annotations and the container port.
+  MetricsSettings metrics;
 };
 
 // The batch/v1 Job as JSON in the order a person reads it. Throws InvalidArgument naming

@@ -191,7 +191,8 @@ std::string LsfScript(const LsfSettings& s, const LsfJob& job) {
   out += ": \"${LSB_JOBINDEX:?not an LSF array element: submit this file with bsub}\"\n";
   const std::string kIndex = "$((LSB_JOBINDEX - 1))";
   out += "exec " + ShellQuote(s.volbatch.empty() ? job.executable : s.volbatch);
-  for (const auto& a : WorkArguments(job.jobdir, kIndex, job.workers, job.threads, job.lease_s)) {
+  for (const auto& a :
+       WorkArguments(job.jobdir, kIndex, job.workers, job.threads, job.lease_s, job.metrics)) {
     out += " " + (a == kIndex ? a : ShellQuote(a));
   }
   return out + "\n";
@@ -219,6 +220,7 @@ ExecutorResult RunLsf(const JobSpec& spec, const RunOptions& run, const Executor
   job.workers = workers;
   job.threads = o.threads > 0 ? o.threads : spec.run.threads > 0 ? spec.run.threads : 1;
   job.lease_s = o.lease_s;
+  job.metrics = spec.run.metrics;
   job.memory_budget = r.memory;
   const JobDir dir(r.jobdir);
   const std::string text = LsfScript(settings, job);

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "volbatch/engine/metrics_settings.h"
+
 namespace volbatch {
 
 // What an [run.lsf] table says (with --queue, --time, --memory, --gpus laid over it).
@@ -47,6 +49,7 @@ struct LsfJob {
   int workers = 1;
   int threads = 1;  // per worker: -n slots on one host
   double lease_s = 60;
+  MetricsSettings metrics;    // the workers' endpoint: worker I on PORT + I
   int64_t memory_budget = 0;  // the workers' [run] memory budget; 0 = not checked
 };
 

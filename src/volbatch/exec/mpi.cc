@@ -65,6 +65,7 @@ ExecutorResult RunMpi(const JobSpec& spec, const RunOptions& run, const Executor
         std::string("--lease"), std::to_string(o.lease_s)}) {
     argv.push_back(a);
   }
+  for (auto& a : MetricsArguments(spec.run.metrics)) argv.push_back(a);
   // Open MPI's defaults for a job launched here: root may run it (containers), more ranks than
   // cores are allowed, and ranks are not pinned to one core each (a rank runs `threads`).
   if (::geteuid() == 0) {

@@ -26,6 +26,8 @@ struct MpiWorkOptions {
   // A rank asks for about 2 s of work at a time, never more than a quarter of this (the rule
   // of a processes worker's claims, whose lease this is).
   std::chrono::milliseconds lease{60000};
+  // The compute ranks' metrics endpoints (rank R on PORT + R); unset: the job's own.
+  MetricsSettings metrics;
 };
 
 // Runs this rank's part (rank 0: the queue; others: blocks). Initialises and finalises MPI.

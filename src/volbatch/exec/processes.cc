@@ -46,7 +46,8 @@ ExecutorResult RunProcesses(const JobSpec& spec, const RunOptions& run, const Ex
   const WorkerPoolResult r = RunWorkerPool(
       [&](int w) {
         std::vector<std::string> argv = {exe};
-        for (auto& a : WorkArguments(jobdir, std::to_string(w), workers, threads, o.lease_s)) {
+        for (auto& a : WorkArguments(jobdir, std::to_string(w), workers, threads, o.lease_s,
+                                     spec.run.metrics)) {
           argv.push_back(a);
         }
         return argv;

@@ -93,8 +93,8 @@ std::string SlurmBatchScript(const SlurmSettings& s) {
   if (!s.constraint.empty()) line("--constraint=" + s.constraint);
   for (const auto& e : s.extra) line(e);
   o << "\nexec " << ShellQuote(s.executable);
-  for (const auto& a :
-       WorkArguments(s.jobdir, "\"$SLURM_ARRAY_TASK_ID\"", s.workers, s.threads, s.lease_s)) {
+  for (const auto& a : WorkArguments(s.jobdir, "\"$SLURM_ARRAY_TASK_ID\"", s.workers, s.threads,
+                                     s.lease_s, s.metrics)) {
     o << " " << (a == "\"$SLURM_ARRAY_TASK_ID\"" ? a : ShellQuote(a));
   }
   o << "\n";
@@ -298,6 +298,7 @@ ExecutorResult RunSlurm(const JobSpec& spec, const RunOptions& run, const Execut
       ResolveWorkers(o, static_cast<int>(std::clamp<Index>(total, 1, 8)), 100000, "array tasks");
   if (o.threads > 0) s.threads = o.threads;
   s.lease_s = o.lease_s;
+  s.metrics = spec.run.metrics;
   if (s.name.empty()) s.name = SanitizedName(p.job.output_path);
   const JobDir dir(s.jobdir);
   fs::create_directories(fs::path(s.jobdir) / "logs");

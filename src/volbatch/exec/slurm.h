@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "volbatch/engine/metrics_settings.h"
 #include "volbatch/ops/operator.h"
 
 namespace volbatch {
@@ -26,6 +27,7 @@ struct SlurmSettings {
   std::string jobdir, executable, name;
   int workers = 1, threads = 1;
   double lease_s = 60;
+  MetricsSettings metrics;  // the workers' endpoint: worker I on PORT + I (array index)
   std::string partition, time, account, qos, constraint;
   int64_t memory_mib = 0;
   int gpus = 0;

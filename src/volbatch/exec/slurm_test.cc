@@ -48,6 +48,20 @@ TEST(SlurmScript, HasTheArrayRequeueSignalAndResources) {
       << script;
 }
 
+TEST(SlurmScript, PassesTheMetricsPortThrough) {
+  // Each array task adds its index to the port itself (volbatch work's rule), so tasks sharing
+  // a node never collide and the script needs no arithmetic.
+  SlurmSettings s = Settings(nlohmann::json::object());
+  s.metrics.port = 9100;
+  s.metrics.address = "0.0.0.0";
+  const std::string script = SlurmBatchScript(s);
+  EXPECT_NE(script.find("--quiet --threads 1 --metrics-port 9100 --metrics-address 0.0.0.0\n"),
+            std::string::npos)
+      << script;
+  EXPECT_EQ(SlurmBatchScript(Settings(nlohmann::json::object())).find("--metrics"),
+            std::string::npos);
+}
+
 TEST(SlurmScript, BadTableValuesNameTheKey) {
   auto message = [](nlohmann::json table) {
     try {

@@ -123,7 +123,8 @@ ExecutorResult RunSsh(const JobSpec& spec, const RunOptions& run, const Executor
           }
         }
         std::vector<std::string> words = {s.volbatch};
-        for (auto& a : WorkArguments(jobdir, std::to_string(w), workers, o.threads, o.lease_s)) {
+        for (auto& a : WorkArguments(jobdir, std::to_string(w), workers, o.threads, o.lease_s,
+                                     spec.run.metrics)) {
           words.push_back(a);
         }
         return SshWorkerArgv(s, HostOfWorker(s, w), RemoteExec(words));

@@ -214,6 +214,7 @@ RunSummary MpiWorkInProcess(const std::string& jobdir_in, const MpiWorkOptions& 
   }
   if (mpi.rank() == 0) return Coordinate(jobdir, mpi.size() - 1);
   PreparedJob p = OpenPreparedJob(jobdir, o.threads);
+  if (o.metrics.port) p.job.spec.run.metrics = o.metrics;
   RunOptions ro;
   ro.worker = mpi.rank();
   ro.quiet = o.quiet;
