@@ -20,10 +20,12 @@
 //
 // Repetition N writes OUT/repN (and OUT/repN.rt for the round trip: read OUT/repN whole into
 // memory, then write it again and sync); nothing is deleted, the caller removes OUT. Prints
-// one JSON object: write_s, read_s, roundtrip_s (lists), stored_bytes, files.
+// one JSON object: write_s, read_s, roundtrip_s, write_cpu_s, read_cpu_s (lists; CPU seconds
+// of all threads), stored_bytes, files.
 #include <blosc.h>
 #include <fcntl.h>
 #include <libdeflate.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -321,6 +323,14 @@ void ReadAll(const Row& r, std::byte* vol, const std::string& dir) {
   });
 }
 
+// User + system CPU seconds of this process so far (all threads).
+double CpuSeconds() {
+  struct rusage r;
+  ::getrusage(RUSAGE_SELF, &r);
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) * 1e-6;
+}
+
 double Seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -362,16 +372,20 @@ int Main(int argc, char** argv) {
   }
   std::memset(dst.data(), 0, bytes);  // fault the pages in before the clock starts
 
-  std::vector<double> write_s, read_s, roundtrip_s;
+  std::vector<double> write_s, read_s, roundtrip_s, write_cpu, read_cpu;
   const bool roundtrip = a["--roundtrip"] == "1";
   const std::string out = a["--out"];
   for (int rep = 0; rep < std::stoi(a["--reps"]); ++rep) {
     const std::string dir = out + "/rep" + std::to_string(rep);
+    const double c0 = CpuSeconds();
     const auto t0 = Clock::now();
     WriteAll(row, src.data(), dir);
     const auto t1 = Clock::now();
+    const double c1 = CpuSeconds();
     ReadAll(row, dst.data(), dir);
     const auto t2 = Clock::now();
+    write_cpu.push_back(c1 - c0);
+    read_cpu.push_back(CpuSeconds() - c1);
     if (rep == 0 && std::memcmp(src.data(), dst.data(), bytes) != 0) {
       throw std::runtime_error("read back differs from what was written");
     }
@@ -390,7 +404,9 @@ int Main(int argc, char** argv) {
     ++files;
   }
   std::cout << "{\"write_s\": " << JsonList(write_s) << ", \"read_s\": " << JsonList(read_s)
-            << ", \"roundtrip_s\": " << JsonList(roundtrip_s) << ", \"stored_bytes\": " << stored
+            << ", \"roundtrip_s\": " << JsonList(roundtrip_s)
+            << ", \"write_cpu_s\": " << JsonList(write_cpu)
+            << ", \"read_cpu_s\": " << JsonList(read_cpu) << ", \"stored_bytes\": " << stored
             << ", \"files\": " << files << "}\n";
   return 0;
 }
