@@ -12,7 +12,9 @@
 // Cost: a write per chunk is gather (the chunk out of the C-order volume) + encode + open,
 // write, close, rename; a read is open, fstat, read, close, decode into a per-thread buffer and
 // scatter into the C-order destination (a chunk is not contiguous there, so every reader of a
-// C-order array pays that copy). A shard is written and read whole, in one file operation.
+// C-order array pays that copy). Raw chunks skip the codec: gathered straight into the file
+// buffer, scattered straight from it. Buffers are per thread, allocated and touched before the
+// clock starts. A shard is written and read whole, in one file operation.
 //
 //   storage_bound --data FILE.raw --dtype uint8|uint16 --shape Z,Y,X --chunks Z,Y,X
 //                 --codec raw|zstd:L|gzip:L|blosc:CNAME:CLEVEL:SHUFFLE [--shards Z,Y,X]
@@ -94,34 +96,27 @@ class Codec {
   }
   bool raw() const { return name_ == "raw"; }
 
-  // Appends the encoding of `in` to `out`.
-  void Encode(const std::byte* in, size_t n, std::vector<std::byte>& out) const {
-    const size_t at = out.size();
-    if (name_ == "raw") {
-      out.insert(out.end(), in, in + n);
-      return;
-    }
+  // Encodes `n` bytes at `in` into `out` (room for `cap` bytes); returns the size. Raw chunks
+  // never come here: they are gathered straight into the file buffer.
+  size_t Encode(const std::byte* in, size_t n, std::byte* out, size_t cap) const {
     if (name_ == "zstd") {
       thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> c(ZSTD_createCCtx(),
                                                                         ZSTD_freeCCtx);
-      out.resize(at + ZSTD_compressBound(n));
-      const size_t r = ZSTD_compressCCtx(c.get(), out.data() + at, out.size() - at, in, n, level_);
+      const size_t r = ZSTD_compressCCtx(c.get(), out, cap, in, n, level_);
       if (ZSTD_isError(r)) throw std::runtime_error("zstd compress");
-      out.resize(at + r);
-    } else if (name_ == "gzip") {
+      return r;
+    }
+    if (name_ == "gzip") {
       thread_local std::unique_ptr<libdeflate_compressor, void (*)(libdeflate_compressor*)> c(
           libdeflate_alloc_compressor(level_), libdeflate_free_compressor);
-      out.resize(at + libdeflate_gzip_compress_bound(c.get(), n));
-      const size_t r = libdeflate_gzip_compress(c.get(), in, n, out.data() + at, out.size() - at);
+      const size_t r = libdeflate_gzip_compress(c.get(), in, n, out, cap);
       if (r == 0) throw std::runtime_error("gzip compress");
-      out.resize(at + r);
-    } else {
-      out.resize(at + n + BLOSC_MAX_OVERHEAD);
-      const int r = blosc_compress_ctx(level_, shuffle_, itemsize_, n, in, out.data() + at,
-                                       n + BLOSC_MAX_OVERHEAD, cname_.c_str(), 0, 1);
-      if (r <= 0) throw std::runtime_error("blosc compress");
-      out.resize(at + static_cast<size_t>(r));
+      return r;
     }
+    const int r =
+        blosc_compress_ctx(level_, shuffle_, itemsize_, n, in, out, cap, cname_.c_str(), 0, 1);
+    if (r <= 0) throw std::runtime_error("blosc compress");
+    return static_cast<size_t>(r);
   }
 
   // Decodes `in` into exactly `n` bytes at `out`.
@@ -188,15 +183,24 @@ void CopyBox(std::byte* vol, const Shape& shape, const Shape& o, const Shape& s,
   }
 }
 
-void ParallelFor(int threads, int64_t n, const std::function<void(int64_t)>& body) {
+// Each thread's buffers, allocated and touched once before any clock starts (as a store that
+// keeps its buffers would), so that no phase pays for fresh pages.
+struct Buffers {
+  std::vector<std::byte> scratch;  // one decoded (inner) chunk
+  std::vector<std::byte> file;     // one stored unit, encoded
+  size_t size = 0;                 // bytes of `file` in use
+};
+
+// Runs body(thread, item) for items 0..n-1 on `threads` threads taking items in turn.
+void ParallelFor(int threads, int64_t n, const std::function<void(int, int64_t)>& body) {
   std::atomic<int64_t> next{0};
   std::exception_ptr error;
   std::mutex mu;
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&] {
+    pool.emplace_back([&, t] {
       try {
-        for (int64_t i; (i = next++) < n;) body(i);
+        for (int64_t i; (i = next++) < n;) body(t, i);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         error = std::current_exception();
@@ -209,14 +213,14 @@ void ParallelFor(int threads, int64_t n, const std::function<void(int64_t)>& bod
 }
 
 // Temporary file + rename, as volbatch's file store does with deferred durability.
-void WriteFile(const std::string& dir, int64_t n, const std::vector<std::byte>& bytes) {
+void WriteFile(const std::string& dir, int64_t n, const Buffers& b) {
   const std::string name = dir + "/" + std::to_string(n);
   const std::string tmp = dir + "/." + std::to_string(n) + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) Fail("open " + tmp);
   size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < b.size) {
+    const ssize_t w = ::write(fd, b.file.data() + done, b.size - done);
     if (w < 0) Fail("write " + tmp);
     done += static_cast<size_t>(w);
   }
@@ -224,16 +228,17 @@ void WriteFile(const std::string& dir, int64_t n, const std::vector<std::byte>& 
   if (::rename(tmp.c_str(), name.c_str()) != 0) Fail("rename " + tmp);
 }
 
-void ReadFile(const std::string& dir, int64_t n, std::vector<std::byte>& bytes) {
+void ReadFile(const std::string& dir, int64_t n, Buffers& b) {
   const std::string name = dir + "/" + std::to_string(n);
   const int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) Fail("open " + name);
   struct stat st;
   if (::fstat(fd, &st) != 0) Fail("fstat " + name);
-  bytes.resize(static_cast<size_t>(st.st_size));
+  b.size = static_cast<size_t>(st.st_size);
+  if (b.size > b.file.size()) throw std::runtime_error(name + ": larger than any unit encodes");
   size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t r = ::read(fd, bytes.data() + done, bytes.size() - done);
+  while (done < b.size) {
+    const ssize_t r = ::read(fd, b.file.data() + done, b.size - done);
     if (r <= 0) Fail("read " + name);
     done += static_cast<size_t>(r);
   }
@@ -251,75 +256,95 @@ struct Row {
   std::optional<Grid> inner;  // inner chunks of a shard (shape = the shard)
   const Codec* codec;
   int threads;
+  const Grid& chunks() const { return inner ? *inner : units; }
 };
 
-// One storage unit (chunk or shard) `n` of `vol` encoded into `out`.
-void EncodeUnit(const Row& r, std::byte* vol, int64_t n, std::vector<std::byte>& out) {
-  thread_local std::vector<std::byte> scratch;
+// Chunk `which` of the row (origin `o` in the volume) appended to b.file at b.size: a raw one
+// gathered straight there, others gathered into scratch and encoded there.
+void EncodeChunk(const Row& r, std::byte* vol, const Shape& o, Buffers& b) {
+  const Grid& g = r.chunks();
+  std::byte* at = b.file.data() + b.size;
+  if (r.codec->raw()) {
+    CopyBox(vol, r.units.shape, o, g.chunk, g.itemsize, at, true);
+    b.size += g.chunk_bytes();
+    return;
+  }
+  CopyBox(vol, r.units.shape, o, g.chunk, g.itemsize, b.scratch.data(), true);
+  b.size += r.codec->Encode(b.scratch.data(), g.chunk_bytes(), at, b.file.size() - b.size);
+}
+
+// The chunk encoded in `bytes` scattered to its place `o` in the volume (a raw one straight
+// from the file's bytes).
+void DecodeChunk(const Row& r, const std::byte* bytes, size_t size, std::byte* vol, const Shape& o,
+                 Buffers& b) {
+  const Grid& g = r.chunks();
+  const std::byte* from = bytes;
+  if (r.codec->raw()) {
+    if (size != g.chunk_bytes()) throw std::runtime_error("raw chunk of the wrong size");
+  } else {
+    r.codec->Decode(bytes, size, b.scratch.data(), g.chunk_bytes());
+    from = b.scratch.data();
+  }
+  CopyBox(vol, r.units.shape, o, g.chunk, g.itemsize, const_cast<std::byte*>(from), false);
+}
+
+// One storage unit (chunk or shard) `n` of `vol` encoded into b.file.
+void EncodeUnit(const Row& r, std::byte* vol, int64_t n, Buffers& b) {
   const Shape o = r.units.Origin(n);
-  out.clear();
+  b.size = 0;
   if (!r.inner) {
-    scratch.resize(r.units.chunk_bytes());
-    CopyBox(vol, r.units.shape, o, r.units.chunk, r.units.itemsize, scratch.data(), true);
-    r.codec->Encode(scratch.data(), scratch.size(), out);
+    EncodeChunk(r, vol, o, b);
     return;
   }
   const Grid& g = *r.inner;
   std::vector<uint64_t> index;
-  scratch.resize(g.chunk_bytes());
   for (int64_t i = 0; i < g.count(); ++i) {
     Shape io = g.Origin(i);
     for (int d = 0; d < 3; ++d) io[d] += o[d];
-    CopyBox(vol, r.units.shape, io, g.chunk, g.itemsize, scratch.data(), true);
-    index.push_back(out.size());
-    r.codec->Encode(scratch.data(), scratch.size(), out);
-    index.push_back(out.size() - index.back());
+    index.push_back(b.size);
+    EncodeChunk(r, vol, io, b);
+    index.push_back(b.size - index.back());
   }
-  const auto* p = reinterpret_cast<const std::byte*>(index.data());
-  out.insert(out.end(), p, p + index.size() * sizeof(uint64_t));
-  out.resize(out.size() + 4);  // where Zarr v3's index crc32c goes
+  const size_t index_bytes = index.size() * sizeof(uint64_t) + 4;  // + Zarr v3's crc32c
+  if (b.size + index_bytes > b.file.size()) throw std::runtime_error("shard buffer too small");
+  std::memcpy(b.file.data() + b.size, index.data(), index_bytes - 4);
+  std::memset(b.file.data() + b.size + index_bytes - 4, 0, 4);
+  b.size += index_bytes;
 }
 
-void DecodeUnit(const Row& r, const std::vector<std::byte>& in, std::byte* vol, int64_t n) {
-  thread_local std::vector<std::byte> scratch;
+void DecodeUnit(const Row& r, std::byte* vol, int64_t n, Buffers& b) {
   const Shape o = r.units.Origin(n);
   if (!r.inner) {
-    scratch.resize(r.units.chunk_bytes());
-    r.codec->Decode(in.data(), in.size(), scratch.data(), scratch.size());
-    CopyBox(vol, r.units.shape, o, r.units.chunk, r.units.itemsize, scratch.data(), false);
+    DecodeChunk(r, b.file.data(), b.size, vol, o, b);
     return;
   }
   const Grid& g = *r.inner;
   const size_t index_bytes = static_cast<size_t>(g.count()) * 16 + 4;
-  if (in.size() < index_bytes) throw std::runtime_error("shard shorter than its index");
+  if (b.size < index_bytes) throw std::runtime_error("shard shorter than its index");
   std::vector<uint64_t> index(static_cast<size_t>(g.count()) * 2);
-  std::memcpy(index.data(), in.data() + in.size() - index_bytes, index.size() * 8);
-  scratch.resize(g.chunk_bytes());
+  std::memcpy(index.data(), b.file.data() + b.size - index_bytes, index.size() * 8);
   for (int64_t i = 0; i < g.count(); ++i) {
     const uint64_t at = index[2 * i], size = index[2 * i + 1];
-    if (at + size > in.size() - index_bytes) throw std::runtime_error("bad shard index");
-    r.codec->Decode(in.data() + at, size, scratch.data(), scratch.size());
+    if (at + size > b.size - index_bytes) throw std::runtime_error("bad shard index");
     Shape io = g.Origin(i);
     for (int d = 0; d < 3; ++d) io[d] += o[d];
-    CopyBox(vol, r.units.shape, io, g.chunk, g.itemsize, scratch.data(), false);
+    DecodeChunk(r, b.file.data() + at, size, vol, io, b);
   }
 }
 
-void WriteAll(const Row& r, std::byte* vol, const std::string& dir) {
+void WriteAll(const Row& r, std::byte* vol, const std::string& dir, std::vector<Buffers>& bufs) {
   fs::create_directories(dir);
-  ParallelFor(r.threads, r.units.count(), [&](int64_t n) {
-    thread_local std::vector<std::byte> out;
-    EncodeUnit(r, vol, n, out);
-    WriteFile(dir, n, out);
+  ParallelFor(r.threads, r.units.count(), [&](int t, int64_t n) {
+    EncodeUnit(r, vol, n, bufs[t]);
+    WriteFile(dir, n, bufs[t]);
   });
   Syncfs(dir);
 }
 
-void ReadAll(const Row& r, std::byte* vol, const std::string& dir) {
-  ParallelFor(r.threads, r.units.count(), [&](int64_t n) {
-    thread_local std::vector<std::byte> in;
-    ReadFile(dir, n, in);
-    DecodeUnit(r, in, vol, n);
+void ReadAll(const Row& r, std::byte* vol, const std::string& dir, std::vector<Buffers>& bufs) {
+  ParallelFor(r.threads, r.units.count(), [&](int t, int64_t n) {
+    ReadFile(dir, n, bufs[t]);
+    DecodeUnit(r, vol, n, bufs[t]);
   });
 }
 
@@ -371,6 +396,14 @@ int Main(int argc, char** argv) {
     throw std::runtime_error(a["--data"] + ": shorter than the shape says");
   }
   std::memset(dst.data(), 0, bytes);  // fault the pages in before the clock starts
+  // A unit's encoding is at most its bytes plus an eighth and 64 KiB (every codec here, and
+  // a shard's index), as volbatch's codecs bound it too.
+  const size_t unit_bytes = row.units.chunk_bytes();
+  std::vector<Buffers> bufs(static_cast<size_t>(row.threads));
+  for (Buffers& b : bufs) {
+    b.scratch.assign(row.chunks().chunk_bytes(), std::byte{1});
+    b.file.assign(unit_bytes + unit_bytes / 8 + (64 << 10), std::byte{1});
+  }
 
   std::vector<double> write_s, read_s, roundtrip_s, write_cpu, read_cpu;
   const bool roundtrip = a["--roundtrip"] == "1";
@@ -379,10 +412,10 @@ int Main(int argc, char** argv) {
     const std::string dir = out + "/rep" + std::to_string(rep);
     const double c0 = CpuSeconds();
     const auto t0 = Clock::now();
-    WriteAll(row, src.data(), dir);
+    WriteAll(row, src.data(), dir, bufs);
     const auto t1 = Clock::now();
     const double c1 = CpuSeconds();
-    ReadAll(row, dst.data(), dir);
+    ReadAll(row, dst.data(), dir, bufs);
     const auto t2 = Clock::now();
     write_cpu.push_back(c1 - c0);
     read_cpu.push_back(CpuSeconds() - c1);
@@ -393,8 +426,8 @@ int Main(int argc, char** argv) {
     read_s.push_back(Seconds(t1, t2));
     if (roundtrip) {
       const auto t3 = Clock::now();
-      ReadAll(row, dst.data(), dir);
-      WriteAll(row, dst.data(), dir + ".rt");
+      ReadAll(row, dst.data(), dir, bufs);
+      WriteAll(row, dst.data(), dir + ".rt", bufs);
       roundtrip_s.push_back(Seconds(t3, Clock::now()));
     }
   }
