@@ -6,12 +6,15 @@
 //
 //   storage_bench --data FILE.raw --dtype uint8 --shape Z,Y,X --out DIR --format zarr2|zarr3|n5
 //                 --chunks 64,64,64 --codec SPEC [--shards Z,Y,X] [--threads 2] [--reps 3]
-//                 [--slab-mib 64] [--sample-mib 64]
+//                 [--slab-mib 64] [--sample-mib 64] [--roundtrip 0|1]
 //
-// Input and output buffers are allocated before the clock starts; the written dataset is
-// removed before each repetition, so every write creates every file anew. --out may be a URL
-// (s3://BUCKET/PREFIX): repetition N then writes a fresh dataset at OUT/repN, and nothing is
-// removed or counted (stored_bytes and files are -1; the caller lists and deletes).
+// Input and output buffers are allocated before the clock starts. Repetition N writes a fresh
+// dataset at OUT/repN (a directory or an s3://BUCKET/PREFIX URL) and nothing is removed: on
+// ext4 without a journal, files created right after many were deleted cost 3 to 5x more, so
+// the caller deletes OUT when the run is over. stored_bytes and files count OUT/rep0 (-1 for
+// a URL). --roundtrip 1 also times, per repetition, reading OUT/repN slab by slab and writing
+// each slab to a new dataset OUT/repN.rt with the same options, then Sync (zarr_benchmarks'
+// round trip).
 #include <sys/resource.h>
 #include <tbb/global_control.h>
 
@@ -156,12 +159,30 @@ std::pair<double, double> CodecLimit(const std::vector<Array>& slabs, const Shap
   return {mb / Seconds(t0, t1), mb / Seconds(t1, t2)};
 }
 
+// Seconds to read the dataset at `from` slab by slab (the shapes of `slabs`, which it reuses)
+// and write each slab to a new dataset at `to` made with `options`, then Sync.
+double RoundTrip(const std::string& from, const std::string& to, const CreateOptions& options,
+                 std::vector<Array>& slabs) {
+  const auto t0 = Clock::now();
+  const Dataset in = Dataset::Open(from);
+  Dataset out = Dataset::Create(to, options, {.sync = SyncMode::kDeferred});
+  Index z = 0;
+  for (auto& s : slabs) {
+    Box box = Box::FromShape(options.shape);
+    box.begin[0] = z;
+    box.shape[0] = s.shape()[0];
+    in.Read(box, s);
+    out.Write(box, s);
+    z += s.shape()[0];
+  }
+  out.Sync();
+  return Seconds(t0, Clock::now());
+}
+
 int Main(int argc, char** argv) {
-  std::map<std::string, std::string> args = {{"--threads", "2"},
-                                             {"--reps", "3"},
-                                             {"--slab-mib", "64"},
-                                             {"--sample-mib", "64"},
-                                             {"--format", "zarr3"}};
+  std::map<std::string, std::string> args = {{"--threads", "2"},    {"--reps", "3"},
+                                             {"--slab-mib", "64"},  {"--sample-mib", "64"},
+                                             {"--format", "zarr3"}, {"--roundtrip", "0"}};
   for (int i = 1; i + 1 < argc; i += 2) args[argv[i]] = argv[i + 1];
   for (const char* need : {"--data", "--dtype", "--shape", "--out", "--chunks", "--codec"}) {
     if (!args.count(need)) {
@@ -197,9 +218,10 @@ int Main(int argc, char** argv) {
 
   const std::string out_arg = args["--out"];
   const bool url = IsUrl(out_arg);
-  const fs::path out = url ? fs::path() : fs::path(out_arg);
+  const bool roundtrip = args["--roundtrip"] == "1";
   nlohmann::json result;
-  for (const char* k : {"volbatch_write_s", "volbatch_sync_s", "volbatch_read_s"}) {
+  for (const char* k :
+       {"volbatch_write_s", "volbatch_sync_s", "volbatch_read_s", "volbatch_roundtrip_s"}) {
     result[k] = nlohmann::json::array();
   }
   // Where the time goes, per phase: CPU seconds of this process and page faults.
@@ -211,8 +233,7 @@ int Main(int argc, char** argv) {
     u["minor_faults"].push_back(b.minor_faults - a.minor_faults);
   };
   for (int rep = 0; rep < reps; ++rep) {
-    const std::string where = url ? out_arg + "/rep" + std::to_string(rep) : out.string();
-    if (!url) fs::remove_all(out);
+    const std::string where = out_arg + "/rep" + std::to_string(rep);
     const Usage u0 = GetUsage();
     const auto t0 = Clock::now();
     Dataset ds = Dataset::Create(where, options, {.sync = SyncMode::kDeferred});
@@ -249,11 +270,15 @@ int Main(int argc, char** argv) {
     record("write", u0, u1);
     record("sync", u1, u2);
     record("read", u2, u3);
+    if (roundtrip) {
+      const Usage u4 = GetUsage();
+      result["volbatch_roundtrip_s"].push_back(RoundTrip(where, where + ".rt", options, back));
+      record("roundtrip", u4, GetUsage());
+    }
   }
   int64_t files = -1;
-  result["stored_bytes"] = url ? int64_t{-1} : DirBytes(out, &files);
+  result["stored_bytes"] = url ? int64_t{-1} : DirBytes(out_arg + "/rep0", &files);
   result["files"] = files;
-  if (!url) fs::remove_all(out);
   const auto [enc, dec] = CodecLimit(slabs, shape, options.chunks, dtype, options.codecs,
                                      std::stoll(args["--sample-mib"]) << 20);
   result["codec_encode_MBps"] = enc;

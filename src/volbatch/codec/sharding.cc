@@ -169,6 +169,35 @@ Array ShardingCodec::DecodeInnerChunk(ByteView encoded, const ChunkSpec& inner_s
   }
 }
 
+ShardingCodec::InnerDecode ShardingCodec::DecodeInnerRegionInto(ByteView encoded,
+                                                                const ChunkSpec& inner_spec,
+                                                                const Shape& grid, size_t which,
+                                                                const Box& region, Array& out,
+                                                                const Shape& dst) const {
+  // Bytes that are the elements themselves: the region is a copy out of them. A wrong size is
+  // left to the whole decode below, which reports it.
+  const bool as_is = inner_.array_codecs().empty() && inner_.bytes_codecs().empty() &&
+                     inner_.array_to_bytes()->DecodesAsIs(inner_spec);
+  try {
+    if (as_is && encoded.size() == inner_spec.num_bytes()) {
+      CopyRegion(encoded.data(), inner_spec.shape, region.begin, out.data(), out.shape(), dst,
+                 region.shape, ByteSize(inner_spec.dtype));
+      return InnerDecode::kAsIs;
+    }
+    if (region != Box::FromShape(inner_spec.shape)) {
+      if (std::optional<Array> part = inner_.DecodeRegion(encoded, inner_spec, region)) {
+        CopyRegion(*part, Shape(region.rank(), 0), out, dst, region.shape);
+        return InnerDecode::kRegion;
+      }
+    }
+    const Array chunk = inner_.Decode(encoded, inner_spec);
+    CopyRegion(chunk, region.begin, out, dst, region.shape);
+    return InnerDecode::kWhole;
+  } catch (const Error& e) {
+    throw WithContext(e, "inner chunk " + InnerChunkName(grid, which));
+  }
+}
+
 Bytes ShardingCodec::Encode(const Array& shard, const ChunkSpec& spec) const {
   if (shard.shape() != spec.shape) {
     throw Internal("sharding_indexed: shard of shape " + ShapeToString(shard.shape()) +
@@ -251,14 +280,13 @@ Array ShardingCodec::Decode(ByteView encoded, const ChunkSpec& spec) const {
   const std::vector<ShardIndexEntry> entries = DecodeIndex(index, spec.shape, encoded.size());
   const ChunkSpec inner = InnerSpec(spec);
   Array out = Array::Filled(spec.dtype, spec.shape, spec.fill_value);
-  const Shape zero(spec.shape.size(), 0);
   ParallelFor(size_t{0}, entries.size(), [&](size_t i) {
     const ShardIndexEntry& e = entries[i];
     if (e.empty()) return;
-    Array chunk = DecodeInnerChunk(encoded.subspan(e.offset, e.nbytes), inner, grid, i);
     Shape origin = Unravel(grid, i);
     for (size_t d = 0; d < origin.size(); ++d) origin[d] *= inner_shape_[d];
-    CopyRegion(chunk, zero, out, origin, inner_shape_);
+    DecodeInnerRegionInto(encoded.subspan(e.offset, e.nbytes), inner, grid, i,
+                          Box::FromShape(inner_shape_), out, origin);
   });
   return out;
 }

@@ -11,7 +11,9 @@
 //
 // Cost: encoding and decoding a whole shard touch every inner chunk once (in parallel); a
 // partial read needs the index (one ranged read of a known size) and then only the inner
-// chunks it overlaps, which is what the Zarr v3 driver does through the accessors below.
+// chunks it overlaps, which is what the Zarr v3 driver does through the accessors below. An
+// uncompressed inner chunk is copied from the shard's bytes into the destination (no decode),
+// and a blosc one partly inside a region decodes only the blocks holding that part.
 #pragma once
 
 #include <cstdint>
@@ -67,6 +69,16 @@ class ShardingCodec : public ArrayToBytesCodec {
   // Decodes one inner chunk (number `which` in C order of `grid`); errors name the chunk.
   Array DecodeInnerChunk(ByteView encoded, const ChunkSpec& inner_spec, const Shape& grid,
                          size_t which) const;
+  // How DecodeInnerRegionInto got its part (tests count them).
+  enum class InnerDecode { kAsIs, kRegion, kWhole };
+  // Writes `region` (inner-chunk coordinates) of inner chunk `which` into `out` at `dst`, doing
+  // the least work its codecs allow: an inner chunk stored as its elements (no compressor, C
+  // order, host endianness) is copied straight from `encoded`, with no decode and no buffer; a
+  // part of one whose chain decodes regions (blosc) decodes only the axis-0 slab holding it;
+  // anything else decodes whole and copies the region. Errors name the inner chunk.
+  InnerDecode DecodeInnerRegionInto(ByteView encoded, const ChunkSpec& inner_spec,
+                                    const Shape& grid, size_t which, const Box& region, Array& out,
+                                    const Shape& dst) const;
 
  private:
   // `*stored`: how many inner chunks the shard holds.

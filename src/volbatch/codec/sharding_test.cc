@@ -116,6 +116,58 @@ TEST_P(ShardingLocation, RoundTripWithEmptyInnerChunks) {
   EXPECT_EQ(inner, shard.Slice(Box({2, 0, 4}, {2, 3, 4})));
 }
 
+// A region read decodes no more of each inner chunk than it needs: uncompressed inner chunks
+// are copied from the shard's bytes, a blosc one partly inside decodes only its slab, and a
+// zstd one (which cannot decode a range) decodes whole; every answer equals the whole decode.
+TEST(Sharding, InnerRegionsDecodeOnlyWhatTheyNeed) {
+  using D = ShardingCodec::InnerDecode;
+  const ChunkSpec spec{DataType::kUint16, {32, 32, 32}, FillBytes<uint16_t>(0)};
+  const Array shard = Random<uint16_t>(spec.dtype, spec.shape, 3, 8);  // compressible
+  const Box part({1, 5, 7}, {5, 10, 8});  // inside inner chunk [0, 0, 0], touching no edge
+  const Box whole = Box::FromShape({16, 16, 16});
+  struct Case {
+    const char* codec;
+    D part, whole;
+  };
+  for (const Case c : {Case{"raw", D::kAsIs, D::kAsIs}, Case{"blosc", D::kRegion, D::kWhole},
+                       Case{"zstd", D::kWhole, D::kWhole}}) {
+    SCOPED_TRACE(c.codec);
+    json inner = json::array({BytesJson()});
+    if (std::string(c.codec) == "blosc") {
+      if (!HaveCodec("blosc")) continue;
+      // 4 KiB blocks: a 16^3 uint16 inner chunk (8 KiB) is two; slices 1 to 5 lie in the first.
+      inner.push_back({{"name", "blosc"},
+                       {"configuration",
+                        {{"cname", "lz4"},
+                         {"clevel", 1},
+                         {"shuffle", "shuffle"},
+                         {"typesize", 2},
+                         {"blocksize", 4096}}}});
+    } else if (std::string(c.codec) == "zstd") {
+      if (!HaveCodec("zstd")) continue;
+      inner.push_back({{"name", "zstd"}, {"configuration", {{"level", 1}}}});
+    }
+    auto codec = Make(Config({16, 16, 16}, inner, json::array({BytesJson()}), "end"));
+    const Bytes enc = codec->Encode(shard, spec);
+    const Shape grid = codec->InnerGrid(spec.shape);
+    const size_t index_size = codec->IndexSize(spec.shape);
+    const auto entries =
+        codec->DecodeIndex(ByteView(enc).subspan(enc.size() - index_size), spec.shape, enc.size());
+    const ByteView first = ByteView(enc).subspan(entries[0].offset, entries[0].nbytes);
+    Array out(spec.dtype, part.shape);
+    EXPECT_EQ(codec->DecodeInnerRegionInto(first, codec->InnerSpec(spec), grid, 0, part, out,
+                                           Shape{0, 0, 0}),
+              c.part);
+    EXPECT_EQ(out, shard.Slice(part));
+    Array all(spec.dtype, whole.shape);
+    EXPECT_EQ(codec->DecodeInnerRegionInto(first, codec->InnerSpec(spec), grid, 0, whole, all,
+                                           Shape{0, 0, 0}),
+              c.whole);
+    EXPECT_EQ(all, shard.Slice(whole));
+    EXPECT_EQ(codec->Decode(enc, spec), shard);
+  }
+}
+
 TEST_P(ShardingLocation, GoldenBytes) {
   // uint8 [4] in inner chunks of 2, fill 0: chunk 0 = {1, 2}, chunk 1 empty.
   auto codec =

@@ -56,6 +56,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -294,9 +295,14 @@ class FileStore : public KvStore {
     if (!size) return std::nullopt;
     if (n < 0) throw IoError(path + ": read failed: " + ErrnoText(errno));
     const uint64_t have = std::min<uint64_t>(static_cast<uint64_t>(n), *size);
-    Resize(probe, path, *size);
-    ReadInto(fd.get(), path, probe, static_cast<size_t>(have), have, *size - have);
-    return probe;
+    // A fresh buffer of the whole size and one memcpy of the probe: growing the probe instead
+    // would move its bytes one at a time (a vector with our allocator constructs each element
+    // in its own call), which cost a sixth of reading a 256 KiB chunk from the page cache.
+    Bytes out;
+    Resize(out, path, *size);
+    std::memcpy(out.data(), probe.data(), static_cast<size_t>(have));
+    ReadInto(fd.get(), path, out, static_cast<size_t>(have), have, *size - have);
+    return out;
   }
 
   std::optional<Bytes> GetRange(std::string_view key, ByteRange range) const override {

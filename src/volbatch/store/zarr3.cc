@@ -9,7 +9,9 @@
 // holds a shard of inner chunks (see codec/sharding.h). Parent groups get a group zarr.json.
 //
 // Cost: opening reads one small document; reading a region of a sharded array reads the shard
-// index with one ranged read and then one ranged read per run of adjacent needed inner chunks.
+// index with one ranged read and then one ranged read per run of adjacent needed inner chunks,
+// and decodes only the inner chunks the region touches, each no more than the codec needs for
+// its part (ShardingCodec::DecodeInnerRegionInto). A whole shard is one read.
 
 #include <algorithm>
 #include <limits>
@@ -462,16 +464,16 @@ bool Zarr3Driver::ReadShardInto(const KvStore& kv, const std::string& key, const
     }
   }
   const ChunkSpec inner_spec = sh.InnerSpec(unit_spec_);
+  // Each inner chunk decodes only what `local` needs of it, straight into `out`.
   ParallelFor(size_t{0}, needed.size(), [&](size_t i) {
     const Needed& n = needed[i];
-    Array chunk;
+    const auto [inter, dst] = place(n.origin);
     try {
-      chunk = sh.DecodeInnerChunk(n.bytes, inner_spec, grid, n.which);
+      sh.DecodeInnerRegionInto(n.bytes, inner_spec, grid, n.which, inter.Relative(n.origin), out,
+                               dst);
     } catch (const Error& e) {
       throw WithContext(e, kv.Describe(key));
     }
-    const auto [inter, dst] = place(n.origin);
-    CopyRegion(chunk, inter.Relative(n.origin).begin, out, dst, inter.shape);
   });
   return true;
 }
