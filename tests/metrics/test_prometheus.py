@@ -233,16 +233,18 @@ def test_every_dashboard_expression_returns_data(watched, env):
         assert any(v == v for v in values), f"{title}: {expr} returned no data"
 
 
-def test_a_killed_and_restarted_worker_resets_its_counter_and_increase_counts_both(
-        volbatch, env):
+def killed_and_restarted(volbatch, env, name):
+    """Worker 1 of a 4-worker run SIGKILLed after Prometheus saw it finish 5 blocks, then
+    started again by the pool: (its blocks-done selector, the count Prometheus saw before the
+    kill, the samples of the selector over the run)."""
     prom, base = env["prom"], env["base_b"]
-    job = write(env, "restarted", "b.zarr/restarted")
-    jobdir = eu.jobdir_of(env["d"] / "b.zarr/restarted")
+    job = write(env, name, f"b.zarr/{name}")
+    jobdir = eu.jobdir_of(env["d"] / f"b.zarr/{name}")
     proc = subprocess.Popen(
         [volbatch.exe, "run", job, "--executor", "processes", "--workers", str(WORKERS),
          "--threads", "1", "--metrics-port", str(base), "--metrics-linger", "10"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sel = 'volbatch_blocks_done_total{volbatch_job="restarted",worker="1"}'
+    sel = f'volbatch_blocks_done_total{{volbatch_job="{name}",worker="1"}}'
     before = pu.wait_for("Prometheus to see worker 1 finish 5 blocks",
                          lambda: [v for _, v in prom.query(sel) if v >= 5], timeout_s=60)[0]
     _, pid = targets_of(jobdir)[1]
@@ -256,17 +258,28 @@ def test_a_killed_and_restarted_worker_resets_its_counter_and_increase_counts_bo
     assert "workers restarted: 1" in out, out
     done, _, _ = eu.read_ledgers(jobdir)
     assert len(done) == TOTAL
-
-    window = "[10m]"
-    starts = 'process_start_time_seconds{volbatch_job="restarted",worker="1"}'
+    starts = f'process_start_time_seconds{{volbatch_job="{name}",worker="1"}}'
     pu.wait_for("Prometheus to scrape the restarted worker 1", lambda: prom.query(
-        f"changes({starts}{window}) >= 1"), timeout_s=30)
+        f"changes({starts}[10m]) >= 1"), timeout_s=30)
     (_, samples), = [(r["metric"], r["values"]) for r in
-                     prom.api("query", query=f"{sel}{window}")["result"]]
-    values = [float(v) for _, v in samples]
-    # The first sample of the new process is below the last of the killed one (it was killed
-    # at 5 or more blocks and starts at 0), so Prometheus sees a reset.
-    assert any(b < a for a, b in zip(values, values[1:])), values
+                     prom.api("query", query=f"{sel}[10m]")["result"]]
+    return sel, before, samples
+
+
+def test_a_killed_and_restarted_worker_resets_its_counter_and_increase_counts_both(
+        volbatch, env):
+    prom = env["prom"]
+    # The reset shows when the new process is first scraped below the old one's last count.
+    # A machine so busy that the first scrape of the new process comes after it passed that
+    # count hides the reset from any Prometheus; then the kill is tried again (at most 3 runs).
+    for attempt in range(3):
+        sel, before, samples = killed_and_restarted(volbatch, env, f"restarted{attempt}")
+        values = [float(v) for _, v in samples]
+        if any(b < a for a, b in zip(values, values[1:])):
+            break
+    else:
+        raise AssertionError(f"no reset seen in 3 runs (last samples {values})")
+    window = "[10m]"
     assert prom.scalar(f"resets({sel}{window})") >= 1, values
     raw = raw_increase(samples)
     first, last = values[0], values[-1]
