@@ -1,0 +1,25 @@
+// The entry point LoadHdf5Api calls when it loads this plugin (store/hdf5_location.h).
+#include <hdf5.h>
+
+#include "volbatch/hdf5/hdf5_driver.h"
+#include "volbatch/hdf5/hdf5_lock.h"
+#include "volbatch/hdf5/hdf5_object.h"
+#include "volbatch/hdf5/hdf5_object_attributes.h"
+#include "volbatch/hdf5/hdf5_tree.h"
+
+extern "C" __attribute__((visibility("default"))) void volbatch_register_hdf5() {
+  {
+    auto lock = volbatch::LockHdf5();
+    // libhdf5 prints its error stack to stderr by default; volbatch reports one line itself.
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  volbatch::RegisterHdf5Api({
+      .open = volbatch::OpenHdf5Driver,
+      .attributes =
+          [](const volbatch::Hdf5Location& where) {
+            volbatch::Hdf5Object o = volbatch::OpenHdf5Object(where);
+            return volbatch::ReadHdf5Attributes(o.object.get(), where.Describe());
+          },
+      .group_tree = volbatch::Hdf5GroupTree,
+  });
+}
