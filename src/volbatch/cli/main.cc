@@ -255,8 +255,12 @@ int Main(int argc, char** argv) {
 
   try {
     if (*info) {
-      auto d = DescribeDataset(Dataset::Open(path));
-      std::cout << (json ? d.dump(2) + "\n" : FormatDescription(d));
+      if (std::optional<nlohmann::json> tree = DescribeGroup(path)) {
+        std::cout << (json ? tree->dump(2) + "\n" : FormatGroupTree(*tree));
+      } else {
+        auto d = DescribeDataset(Dataset::Open(path));
+        std::cout << (json ? d.dump(2) + "\n" : FormatDescription(d));
+      }
     } else if (*create) {
       TransferOptions t = create_flags.Options();
       CreateOptions c;
