@@ -58,6 +58,16 @@ def cremi(tmp_path_factory):
                                  data=v)
                 for layout in ("chunked", "contiguous"):
                     arrays[f"dtypes/{layout}/{order == '<' and 'le' or 'be'}_{t}"] = v
+        # Chunks never written read as the fill value (h5py and volbatch alike).
+        sparse = f.create_dataset("sparse", shape=SHAPE, dtype="<i2", chunks=CHUNKS,
+                                  compression="gzip", fillvalue=-7)
+        sparse[0:5, 0:16, 0:16] = 3
+        arrays["sparse"] = sparse[:]
+        # Fletcher32 (a checksum filter volbatch leaves to libhdf5's H5Dread).
+        arrays["checksummed"] = _values("u2", 3)
+        f.create_dataset("checksummed", data=arrays["checksummed"], chunks=CHUNKS,
+                         fletcher32=True, shuffle=True)
+        f.create_dataset("bad/lzf", data=np.zeros((4, 4), "u1"), compression="lzf")
         f.create_dataset("bad/compound", data=np.zeros(4, dtype=[("a", "i4"), ("b", "f4")]))
         f.create_dataset("bad/vlen", (4,), dtype=h5py.vlen_dtype(np.int32))
         f.create_dataset("bad/string", data=np.array([b"ab", b"cd"], dtype="S2"))
@@ -112,7 +122,11 @@ def test_info_of_a_file_or_group_lists_the_tree(cli, cremi):
     assert "neuron_ids  uint64 [13,37,41]  chunks [5,16,16]  shuffle | gzip(level=4)" in text
 
 
-def test_export_of_every_dtype_and_layout_equals_h5py(cli, cremi, tmp_path):
+@pytest.mark.parametrize("direct", ["1", "0"])
+def test_export_of_every_dtype_and_layout_equals_h5py(cli, cremi, tmp_path, monkeypatch, direct):
+    # Both ways volbatch reads chunks: decoded by volbatch outside the HDF5 lock (default),
+    # and by libhdf5's H5Dread.
+    monkeypatch.setenv("VOLBATCH_HDF5_DIRECT_CHUNKS", direct)
     for name, expected in cremi["arrays"].items():
         out = tmp_path / (name.replace("/", "_") + ".npy")
         cli("export", cremi["path"] + "/" + name, out)
@@ -213,7 +227,7 @@ def test_sampler_windows_equal_h5py_slices(cremi):
 @pytest.mark.parametrize("inner,needle", [
     ("/bad/compound", "compound"), ("/bad/vlen", "variable-length"),
     ("/bad/string", "string"), ("/bad/vstring", "variable-length string"),
-    ("/bad/scalar", "scalar"), ("/volumes/nope", "no /volumes/nope"),
+    ("/bad/scalar", "scalar"), ("/bad/lzf", "lzf"), ("/volumes/nope", "no /volumes/nope"),
     ("/nope/raw", "no /nope"), ("/volumes", "group")])
 def test_bad_datasets_give_one_line_naming_file_and_path(cli, cremi, tmp_path, inner, needle):
     p = cremi["path"]
@@ -246,3 +260,19 @@ def test_writes_into_hdf5_are_refused(cli, cremi, tmp_path):
     assert p2.returncode != 0 and "does not write" in p2.stderr, p2.stderr
     assert not (tmp_path / "new.h5").exists() and not (tmp_path / "o.hdf5").exists()
     assert os.path.getmtime(p) == before
+
+
+@pytest.mark.parametrize("direct", ["1", "0"])
+def test_a_corrupt_chunk_gives_one_line_naming_file_and_dataset(cli, cremi, tmp_path,
+                                                                 monkeypatch, direct):
+    monkeypatch.setenv("VOLBATCH_HDF5_DIRECT_CHUNKS", direct)
+    bad = str(tmp_path / "corrupt.hdf")
+    shutil.copy(cremi["path"], bad)
+    with h5py.File(bad, "r") as f:
+        info = f["volumes/raw"].id.get_chunk_info(5)
+    with open(bad, "r+b") as f:  # the middle of chunk 5's deflate stream
+        f.seek(info.byte_offset + info.size // 2)
+        f.write(b"\xff" * 16)
+    # Many chunks, read on several threads: still one line (libhdf5 prints nothing itself).
+    p = cli("export", bad + "/volumes/raw", tmp_path / "x.npy", "--threads", "2", check=False)
+    eu.one_line_error(p, bad, "/volumes/raw")

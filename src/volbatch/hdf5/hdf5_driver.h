@@ -1,10 +1,13 @@
 // The read-only format driver for one HDF5 dataset. Layout on disk is libhdf5's (chunked with
-// a B-tree index, contiguous or compact); a read of part of a storage unit is one H5Dread of a
-// hyperslab straight into the caller's array, converting byte order on the way. A chunked
-// dataset's units are its chunks (libhdf5 decompresses each once per read, or once while it
-// stays in the 64 MiB chunk cache); a contiguous one's are slabs of whole rows of about
-// 4 MiB, each a single contiguous range of the file. Every libhdf5 call holds the HDF5 lock
-// (hdf5_lock.h): reads of different units run one at a time.
+// a B-tree index, contiguous or compact). A chunked dataset's units are its chunks: with only
+// deflate and shuffle filters (what h5py, CREMI and ilastik write) a chunk's stored bytes are
+// read under the HDF5 lock and decoded outside it (hdf5_chunk_reader.h), so chunks decode on
+// every core; with other filters a read is one H5Dread of a hyperslab straight into the
+// caller's array, decompressed by libhdf5 under the lock (its 64 MiB chunk cache keeps a chunk
+// read in parts from being decoded again). A contiguous dataset's units are slabs of whole
+// rows of about 4 MiB, each one H5Dread of one contiguous range of the file. Every libhdf5
+// call holds the HDF5 lock (hdf5_lock.h). VOLBATCH_HDF5_DIRECT_CHUNKS=0 reads every chunk with
+// H5Dread (to measure what the lock costs: bench/storage --sections hdf5).
 #pragma once
 
 #include <memory>

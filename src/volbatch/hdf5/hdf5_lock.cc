@@ -14,8 +14,14 @@ bool Hdf5IsThreadSafe() {
 
 std::unique_lock<std::recursive_mutex> LockHdf5() {
   static std::recursive_mutex mutex;
-  if (Hdf5IsThreadSafe()) return std::unique_lock<std::recursive_mutex>();
-  return std::unique_lock<std::recursive_mutex>(mutex);
+  std::unique_lock<std::recursive_mutex> lock;
+  if (!Hdf5IsThreadSafe()) lock = std::unique_lock<std::recursive_mutex>(mutex);
+  // libhdf5 prints its error stack to stderr unless told not to, and a thread-safe build keeps
+  // that setting per thread: every thread that calls it says so once. volbatch reports one
+  // line itself (Hdf5ErrorText).
+  thread_local const bool quiet = H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0;
+  (void)quiet;
+  return lock;
 }
 
 }  // namespace volbatch

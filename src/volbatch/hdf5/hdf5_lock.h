@@ -1,9 +1,9 @@
-// One lock around every libhdf5 call. Debian's libhdf5 (1.10, serial) is not built
-// thread-safe (H5is_library_threadsafe says so): two threads inside it at once corrupt its
-// global state. A thread-safe build takes its own global lock, and then this one is skipped.
-// Either way libhdf5 runs one call at a time per process: reads of different chunks, and
-// their decompression inside libhdf5, do not overlap (bench/storage --sections hdf5 measures
-// what that costs).
+// One lock around every libhdf5 call where libhdf5 needs it. A libhdf5 built without
+// thread safety corrupts its global state when two threads are inside it at once; this lock
+// then serializes them. Debian's 1.10.8 is built thread-safe (H5is_library_threadsafe says
+// so) and takes its own global lock in every API call, and then this one is skipped. Either
+// way libhdf5 runs one call at a time per process, so volbatch decodes chunks outside it where
+// it can (hdf5_chunk_reader.h); bench/storage --sections hdf5 measures what that buys.
 #pragma once
 
 #include <mutex>

@@ -8,11 +8,7 @@
 #include "volbatch/hdf5/hdf5_tree.h"
 
 extern "C" __attribute__((visibility("default"))) void volbatch_register_hdf5() {
-  {
-    auto lock = volbatch::LockHdf5();
-    // libhdf5 prints its error stack to stderr by default; volbatch reports one line itself.
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
+  volbatch::LockHdf5();  // this thread's libhdf5 error printing off (hdf5_lock.cc)
   volbatch::RegisterHdf5Api({
       .open = volbatch::OpenHdf5Driver,
       .attributes =
