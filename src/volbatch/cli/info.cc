@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "volbatch/cli/group_tree.h"
 #include "volbatch/core/error.h"
 #include "volbatch/kvstore/location.h"
 #include "volbatch/store/hdf5_location.h"
@@ -100,7 +101,8 @@ std::string FormatDescription(const nlohmann::json& j) {
 
 std::optional<nlohmann::json> DescribeGroup(const std::string& path) {
   std::error_code ec;
-  if (IsUrl(path) || fs::is_directory(path, ec)) return std::nullopt;
+  if (IsUrl(path)) return std::nullopt;
+  if (fs::is_directory(path, ec)) return DescribeDirectoryGroup(path);
   std::optional<Hdf5Location> where = FindHdf5Location(path);
   if (!where) return std::nullopt;
   return LoadHdf5Api(*where).group_tree(*where);
@@ -121,10 +123,14 @@ void FormatNode(const nlohmann::json& node, int depth, std::string* out) {
     *out += fmt::format("{}{}/", indent, TreeName(node));
   } else if (kind == "array") {
     const nlohmann::json& chunks = node["chunks"];
-    *out += fmt::format("{}{}  {} {}  {}  {}  {} stored", indent, TreeName(node),
-                        node["dtype"].get<std::string>(), node["shape"].dump(),
-                        chunks.is_null() ? node.value("layout", "") : "chunks " + chunks.dump(),
-                        node.value("codecs", ""), HumanBytes(node.value("stored_bytes", 0.0)));
+    *out += fmt::format(
+        "{}{}  {} {}  {}  {}  {} stored", indent, TreeName(node), node["dtype"].get<std::string>(),
+        node["shape"].dump(),
+        chunks.is_null()
+            ? node.value("layout", "")
+            : "chunks " + chunks.dump() +
+                  (node.contains("shards") ? " in shards " + node["shards"].dump() : ""),
+        node.value("codecs", ""), HumanBytes(node.value("stored_bytes", 0.0)));
   } else {
     *out += fmt::format("{}{}  ({})", indent, TreeName(node), kind);
   }

@@ -22,7 +22,8 @@ nlohmann::json DescribeDataset(const Dataset& ds);
 std::string FormatDescription(const nlohmann::json& description);
 
 // What a group holds, as a tree (each array with shape, dtype, chunks, codecs and bytes
-// stored), for an HDF5 file or a group inside one; nullopt for an array or anything else.
+// stored): an HDF5 file or a group inside one, or an N5 / Zarr group on the filesystem
+// (group_tree.h); nullopt for an array or anything else.
 std::optional<nlohmann::json> DescribeGroup(const std::string& path);
 std::string FormatGroupTree(const nlohmann::json& tree);
 
