@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <string_view>
 
 #include "volbatch/core/error.h"
 
@@ -43,17 +44,51 @@ json Number(const AttributeValue& v, const std::byte* p) {
   }
 }
 
+// HDF5 strings are bytes (ASCII or UTF-8 by their character set, Latin-1 in old files in
+// practice); JSON text must be UTF-8, so each byte that does not start a well-formed UTF-8
+// sequence becomes U+FFFD.
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  auto byte = [&](size_t at) { return at < s.size() ? static_cast<unsigned char>(s[at]) : 0u; };
+  auto cont = [&](size_t at) { return (byte(at) & 0xC0) == 0x80; };
+  while (i < s.size()) {
+    const unsigned c = byte(i);
+    size_t n = 0;  // length of a well-formed sequence at i, 0 if none
+    if (c < 0x80) {
+      n = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = cont(i + 1) ? 2 : 0;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      n = byte(i + 1) >= lo && byte(i + 1) <= hi && cont(i + 2) ? 3 : 0;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      n = byte(i + 1) >= lo && byte(i + 1) <= hi && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    }
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 json FixedString(const std::byte* p, size_t size) {
   const char* c = reinterpret_cast<const char*>(p);
   size_t n = 0;
   while (n < size && c[n] != '\0') ++n;
   std::string s(c, n);
   while (!s.empty() && s.back() == ' ') s.pop_back();  // space-padded strings
-  return s;
+  return ValidUtf8(s);
 }
 
 json Element(const AttributeValue& v, size_t i) {
-  if (v.kind == AttributeValue::Kind::kStrings) return v.strings[i];
+  if (v.kind == AttributeValue::Kind::kStrings) return ValidUtf8(v.strings[i]);
   const std::byte* p = v.bytes.data() + i * v.element_size;
   if (v.kind == AttributeValue::Kind::kFixedString) return FixedString(p, v.element_size);
   return Number(v, p);

@@ -25,7 +25,8 @@ struct AttributeValue {
   std::string other;                 // kOther: the class name, reported instead of a value
 };
 
-// Scalars become a JSON number or string, 1-D values a list, N-D values nested lists.
+// Scalars become a JSON number or string, 1-D values a list, N-D values nested lists. Strings
+// come out as valid UTF-8 (bytes that are not become U+FFFD), so the JSON always serializes.
 // Throws DataLoss if the bytes do not hold dims' elements (or hold more), InvalidArgument for
 // a number size that is not 1, 2, 4 or 8 (floats: 4 or 8); a kOther value becomes
 // "<compound attribute>" so that one odd attribute does not hide the others.

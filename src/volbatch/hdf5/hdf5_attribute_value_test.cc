@@ -55,6 +55,13 @@ TEST(Hdf5AttributeValue, NestedListsAndStrings) {
   vs.kind = Kind::kStrings;
   vs.strings = {"zyx"};
   EXPECT_EQ(AttributeToJson(vs), "zyx");
+  // Latin-1 "µm" and a truncated sequence: replaced, and the JSON serializes (a fuzz finding).
+  AttributeValue latin = Numbers(Kind::kFixedString, 3, false, {}, {0xb5, 'm', 0xe2});
+  EXPECT_EQ(AttributeToJson(latin), "\xEF\xBF\xBDm\xEF\xBF\xBD");
+  vs.strings = {std::string("\x9d\x80\x80", 3), "\xC2\xB5m"};
+  vs.dims = {2};
+  EXPECT_NO_THROW(AttributeToJson(vs).dump());
+  EXPECT_EQ(AttributeToJson(vs)[1], "\xC2\xB5m");
   AttributeValue other;
   other.other = "compound";
   EXPECT_EQ(AttributeToJson(other), "<compound attribute>");
