@@ -389,7 +389,7 @@ int Main(int argc, char** argv) {
         }
       }
     } else if (*plan) {
-      if (IsUrl(plan_target) || fs::exists(plan_target)) {
+      if (IsUrl(plan_target) || fs::exists(plan_target) || Dataset::Exists(plan_target)) {
         plan_options.dataset = plan_target;
       } else {
         plan_options.shape = ParseShapeList(plan_target, "DATASET_OR_SHAPE (no such dataset)");
