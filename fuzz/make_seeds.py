@@ -379,6 +379,22 @@ def roundtrip_seeds():
     write(target, "bool_blosc", bytes([0, 0, 15, 0, 1, 1, 8, 1]) + bytes(range(64)))
 
 
+def hdf5_attribute_seeds():
+    """CREMI's attributes as libhdf5 hands them over (fuzz/hdf5_attribute_fuzz.cc's layout)."""
+    target = "hdf5_attribute_fuzz"
+    clear_seeds(target)
+
+    def seed(name, kind, size, big, dims, payload):
+        head = bytes([kind]) + struct.pack("<H", size) + bytes([big, len(dims)])
+        write(target, name, head + b"".join(struct.pack("<H", d) for d in dims) + payload)
+
+    seed("resolution_f8be", 2, 8, 1, [3], struct.pack(">3d", 40.0, 4.0, 4.0))
+    seed("offset_i4le", 0, 4, 0, [3], struct.pack("<3i", 0, -8, 16))
+    seed("u2_2d", 1, 2, 0, [2, 2], struct.pack("<4H", 1, 2, 3, 65535))
+    seed("fixed_string", 3, 4, 0, [2], b"nm\0\0um  ")
+    seed("strings", 4, 0, 0, [2], b"z\0yx\0")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--volbatch", default=os.path.join(ROOT, "..", "build", "volbatch"),
@@ -394,6 +410,7 @@ def main():
     zarr3_seeds(volbatch)
     key_seeds()
     roundtrip_seeds()
+    hdf5_attribute_seeds()
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(CORPUS) for f in fs)
     print("make_seeds: corpus is %d files, %d bytes" %
           (sum(len(fs) for _, _, fs in os.walk(CORPUS)), total))

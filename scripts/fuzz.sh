@@ -56,7 +56,7 @@ all_targets=(
   numcodecs.packbits_decode_fuzz
   n5_block_header_fuzz shard_index_fuzz shard_read_fuzz
   n5_metadata_fuzz zarr2_metadata_fuzz zarr3_metadata_fuzz
-  key_path_fuzz roundtrip_fuzz
+  key_path_fuzz roundtrip_fuzz hdf5_attribute_fuzz
 )
 targets=("${all_targets[@]}")
 if [ ${#selected[@]} -gt 0 ]; then targets=("${selected[@]}"); fi
@@ -67,7 +67,7 @@ max_len() {
   case "$1" in
     key_path_fuzz) echo 512 ;;
     shard_index_fuzz | shard_read_fuzz) echo 2048 ;;
-    *_metadata_fuzz | n5_block_header_fuzz | roundtrip_fuzz) echo 4096 ;;
+    *_metadata_fuzz | n5_block_header_fuzz | roundtrip_fuzz | hdf5_attribute_fuzz) echo 4096 ;;
     *) echo 16384 ;;
   esac
 }

@@ -18,7 +18,7 @@ PACKAGES=(
   openssh-server openssh-client python3-kubernetes python3-yaml
   pybind11-dev python3-dev python3-setuptools python3-pip python3-venv python3-wheel
   python3-distributed clang-14 libclang-rt-14-dev llvm-14
-  chromium nginx-light python3-boto3 prometheus
+  chromium nginx-light python3-boto3 prometheus libhdf5-dev python3-h5py
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

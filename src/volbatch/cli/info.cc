@@ -4,14 +4,17 @@
 
 #include <filesystem>
 
+#include "volbatch/cli/group_tree.h"
 #include "volbatch/core/error.h"
 #include "volbatch/kvstore/location.h"
+#include "volbatch/store/hdf5_location.h"
 
 namespace volbatch {
 namespace fs = std::filesystem;
 
 StorageFootprint MeasureFootprint(const Dataset& ds) {
   StorageFootprint f;
+  if (std::optional<int64_t> stored = ds.driver().StoredBytes()) return {1, *stored};
   const std::string& path = ds.path();
   if (IsUrl(path)) {
     try {
@@ -73,7 +76,12 @@ std::string FormatDescription(const nlohmann::json& j) {
   s += fmt::format("codecs:      {}\n", j["codecs"].get<std::string>());
   const int64_t files = j["stored_files"].get<int64_t>();
   const std::string what = IsUrl(j["path"].get<std::string>()) ? "objects" : "files";
-  if (files < 0) {
+  if (j["format"] == "hdf5") {
+    s += fmt::format("stored:      {} in its HDF5 file ({} uncompressed, ratio {:.2f})\n",
+                     HumanBytes(j["stored_bytes"].get<double>()),
+                     HumanBytes(j["uncompressed_bytes"].get<double>()),
+                     j["compression_ratio"].get<double>());
+  } else if (files < 0) {
     s += fmt::format("stored:      not listed (the store cannot list; {} uncompressed)\n",
                      HumanBytes(j["uncompressed_bytes"].get<double>()));
   } else if (j["stored_bytes"].get<int64_t>() < 0) {
@@ -91,6 +99,58 @@ std::string FormatDescription(const nlohmann::json& j) {
   if (j.contains("attributes") && j["attributes"].is_object() && !j["attributes"].empty()) {
     s += fmt::format("attributes:  {}\n", j["attributes"].dump());
   }
+  return s;
+}
+
+std::optional<nlohmann::json> DescribeGroup(const std::string& path) {
+  std::error_code ec;
+  if (IsUrl(path)) return std::nullopt;
+  if (fs::is_directory(path, ec)) return DescribeDirectoryGroup(path);
+  std::optional<Hdf5Location> where = FindHdf5Location(path);
+  if (!where) return std::nullopt;
+  return LoadHdf5Api(*where).group_tree(*where);
+}
+
+namespace {
+
+std::string TreeName(const nlohmann::json& node) {
+  const std::string path = node.value("path", "");
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void FormatNode(const nlohmann::json& node, int depth, std::string* out) {
+  const std::string indent(static_cast<size_t>(2 * depth), ' ');
+  const std::string kind = node.value("kind", "");
+  if (kind == "group") {
+    *out += fmt::format("{}{}/", indent, TreeName(node));
+  } else if (kind == "array") {
+    const nlohmann::json& chunks = node["chunks"];
+    *out += fmt::format(
+        "{}{}  {} {}  {}  {}  {} stored", indent, TreeName(node), node["dtype"].get<std::string>(),
+        node["shape"].dump(),
+        chunks.is_null()
+            ? node.value("layout", "")
+            : "chunks " + chunks.dump() +
+                  (node.contains("shards") ? " in shards " + node["shards"].dump() : ""),
+        node.value("codecs", ""), HumanBytes(node.value("stored_bytes", 0.0)));
+  } else {
+    *out += fmt::format("{}{}  ({})", indent, TreeName(node), kind);
+  }
+  if (node.contains("note")) *out += fmt::format("  [{}]", node["note"].get<std::string>());
+  const nlohmann::json attrs = node.value("attributes", nlohmann::json::object());
+  if (attrs.is_object() && !attrs.empty()) *out += "  " + attrs.dump();
+  *out += "\n";
+  for (const auto& child : node.value("children", nlohmann::json::array())) {
+    FormatNode(child, depth + 1, out);
+  }
+}
+
+}  // namespace
+
+std::string FormatGroupTree(const nlohmann::json& tree) {
+  std::string s = fmt::format("{} ({})\n", tree.value("file", ""), tree.value("format", ""));
+  FormatNode(tree, 0, &s);
   return s;
 }
 

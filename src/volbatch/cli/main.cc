@@ -302,8 +302,12 @@ int Main(int argc, char** argv) {
 
   try {
     if (*info) {
-      auto d = DescribeDataset(Dataset::Open(path));
-      std::cout << (json ? d.dump(2) + "\n" : FormatDescription(d));
+      if (std::optional<nlohmann::json> tree = DescribeGroup(path)) {
+        std::cout << (json ? tree->dump(2) + "\n" : FormatGroupTree(*tree));
+      } else {
+        auto d = DescribeDataset(Dataset::Open(path));
+        std::cout << (json ? d.dump(2) + "\n" : FormatDescription(d));
+      }
     } else if (*create) {
       TransferOptions t = create_flags.Options();
       CreateOptions c;
@@ -437,7 +441,7 @@ int Main(int argc, char** argv) {
         }
       }
     } else if (*plan) {
-      if (IsUrl(plan_target) || fs::exists(plan_target)) {
+      if (IsUrl(plan_target) || fs::exists(plan_target) || Dataset::Exists(plan_target)) {
         plan_options.dataset = plan_target;
       } else {
         plan_options.shape = ParseShapeList(plan_target, "DATASET_OR_SHAPE (no such dataset)");

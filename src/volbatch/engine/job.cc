@@ -15,6 +15,7 @@
 #include "volbatch/engine/pyramid.h"
 #include "volbatch/kvstore/location.h"
 #include "volbatch/store/dataset.h"
+#include "volbatch/store/hdf5_location.h"
 #include "volbatch/tile/lattice.h"
 
 namespace volbatch {
@@ -476,7 +477,7 @@ void ResolveBlockLevels(ResolvedJob& job, const Fail& fail) {
                                        ShapeToString(job.output_shape) + " has " +
                                        std::to_string(job.output_shape.size()));
   }
-  const std::vector<double> voxel = spec.output.voxel_size.value_or(std::vector<double>(rank, 1));
+  const std::vector<double> voxel = JobVoxelSize(spec, job.input_spatial, job.output_spatial);
   if (voxel.size() != rank) {
     throw fail("[output] voxel_size", std::to_string(voxel.size()) + " values for " +
                                           std::to_string(rank) + " spatial axes");
@@ -530,6 +531,13 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   };
   if (job.input_path == job.output_path) {
     throw fail("[output] path", "is the input dataset; the engine never writes its input");
+  }
+  // Before anything is created beside the output (its job directory would make "out.h5" a
+  // directory, which no longer looks like an HDF5 file).
+  try {
+    RefuseHdf5Write(job.output_path);
+  } catch (const Error& e) {
+    throw WithContext(e, spec.source + ": [output] path");
   }
   // Input.
   job.input = [&] {

@@ -35,7 +35,8 @@ struct JobSpec {
     std::optional<Shape> shards;
     int pyramid = 0;                      // downsampled levels (see pyramid.h)
     std::string pyramid_method = "mean";  // "mean" | "mode"
-    // Spatial voxel size, which decides the pyramid's factors; default 1 on every axis.
+    // Spatial voxel size, which decides the pyramid's factors; default the input's, as its
+    // attributes say (JobVoxelSize in pyramid.h), else 1 on every axis.
     std::optional<std::vector<double>> voxel_size;
   } output;
   nlohmann::json op = nlohmann::json::object();  // the [operator] table

@@ -11,6 +11,7 @@
 #include "volbatch/engine/run.h"
 #include "volbatch/kvstore/location.h"
 #include "volbatch/store/dataset.h"
+#include "volbatch/store/hdf5_location.h"
 #include "volbatch/store/node_attributes.h"
 
 namespace volbatch {
@@ -85,7 +86,8 @@ Axes AxesOf(const std::string& path, size_t rank) {
 }
 
 // Level 0's voxel size and unit from what the dataset or its group already say: OME-NGFF
-// multiscales naming it, or N5's "resolution"/"pixelResolution" (x, y, z order).
+// multiscales naming it, or N5's "resolution"/"pixelResolution" (x, y, z order), or in an
+// HDF5 file "resolution" in the array's own order (z, y, x: CREMI, funlib, gunpowder).
 void VoxelSizeFromAttributes(const std::string& dataset, size_t spatial, std::vector<double>* size,
                              std::string* unit) {
   auto numbers = [&](const json& v, bool reversed) -> bool {
@@ -133,8 +135,13 @@ void VoxelSizeFromAttributes(const std::string& dataset, size_t spatial, std::ve
       }
     }
   }
+  bool hdf5 = false;
+  try {
+    hdf5 = FindHdf5Location(dataset).has_value();
+  } catch (const Error&) {
+  }
   for (const json* a : {&attrs, &parent}) {
-    if (a->contains("resolution") && numbers((*a)["resolution"], true)) return;
+    if (a->contains("resolution") && numbers((*a)["resolution"], !hdf5)) return;
     if (a->contains("pixelResolution") && (*a)["pixelResolution"].is_object()) {
       const json& p = (*a)["pixelResolution"];
       if (numbers(p.value("dimensions", json()), true)) {
@@ -370,8 +377,31 @@ PyramidResult FinishJobPyramid(const JobSpec& spec, int threads, bool quiet, boo
           : 0;
   const Dataset out = Dataset::Open(spec.output.path);
   const size_t spatial = out.rank() == 4 ? 3 : out.rank();
-  o.voxel_size = spec.output.voxel_size.value_or(std::vector<double>(spatial, 1.0));
+  const Shape output_spatial(out.shape().end() - static_cast<std::ptrdiff_t>(spatial),
+                             out.shape().end());
+  Shape input_spatial = Dataset::Open(spec.input.path).shape();
+  if (spec.input.channels && !input_spatial.empty()) input_spatial.erase(input_spatial.begin());
+  o.voxel_size = JobVoxelSize(spec, input_spatial, output_spatial);
   return BuildPyramid(o);
+}
+
+std::vector<double> JobVoxelSize(const JobSpec& spec, const Shape& input_spatial,
+                                 const Shape& output_spatial) {
+  if (spec.output.voxel_size) return *spec.output.voxel_size;
+  const size_t rank = output_spatial.size();
+  std::vector<double> voxel(rank, 1.0);
+  std::vector<double> input;  // stays empty when the attributes say nothing
+  std::string unit;
+  if (input_spatial.size() == rank) {
+    VoxelSizeFromAttributes(AbsoluteLocation(spec.input.path), rank, &input, &unit);
+  }
+  if (input.size() != rank) return voxel;
+  for (size_t i = 0; i < rank; ++i) {
+    voxel[i] = output_spatial[i] > 0 ? input[i] * static_cast<double>(input_spatial[i]) /
+                                           static_cast<double>(output_spatial[i])
+                                     : input[i];
+  }
+  return voxel;
 }
 
 }  // namespace volbatch

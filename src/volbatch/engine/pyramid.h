@@ -12,6 +12,8 @@
 //   Zarr v3: zarr.json attributes "ome": {"version": "0.5", "multiscales": [...]} (NGFF 0.5);
 //   N5:      each level's "downsamplingFactors" and the group's "scales", "resolution",
 //            "multiScale" and "units" (x, y, z order), as BigDataViewer and Paintera read them.
+// Level 0's voxel size comes from those same attributes, or from an HDF5 dataset's
+// "resolution" (z, y, x order, as CREMI writes it) when a job reads HDF5.
 // A voxel of level k covers F = 2^k voxels of level 0 per axis; its centre is (F - 1) / 2
 // level-0 voxels in, which is the translation written for it.
 #pragma once
@@ -63,5 +65,12 @@ struct JobSpec;
 // The pyramid of a complete job with `[output] pyramid`: the levels its blocks did not write,
 // then the metadata. Same voxel size and codec as the job's own levels.
 PyramidResult FinishJobPyramid(const JobSpec& spec, int threads, bool quiet, bool force);
+
+// The voxel size of a job's output (spatial axes), which chooses its pyramid's factors:
+// [output] voxel_size if given; else the input's, as its attributes say (OME-NGFF
+// multiscales, N5 resolution/pixelResolution, HDF5 resolution as CREMI writes it), scaled by
+// input/output shape per axis; else 1 on every axis.
+std::vector<double> JobVoxelSize(const JobSpec& spec, const Shape& input_spatial,
+                                 const Shape& output_spatial);
 
 }  // namespace volbatch

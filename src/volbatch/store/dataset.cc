@@ -14,6 +14,7 @@
 #include "volbatch/core/parallel.h"
 #include "volbatch/kvstore/location.h"
 #include "volbatch/store/fill_value.h"
+#include "volbatch/store/hdf5_location.h"
 #include "volbatch/store/unit_lock.h"
 
 namespace volbatch {
@@ -100,7 +101,14 @@ bool LockPartialWrites(const std::string& path, const DatasetOptions& options) {
 }  // namespace
 
 bool Dataset::Exists(const std::string& path) {
-  if (!IsUrl(path) && !fs::is_directory(path)) return false;
+  if (!IsUrl(path) && !fs::is_directory(path)) {
+    // A path into an HDF5 file counts: Open then says what is (or is not) at it.
+    try {
+      return FindHdf5Location(path).has_value();
+    } catch (const Error&) {
+      return false;
+    }
+  }
   auto kv = OpenKvStore(path);
   return DetectFormat(*kv) != nullptr;
 }
@@ -109,10 +117,19 @@ Dataset Dataset::Open(const std::string& path, const DatasetOptions& dataset_opt
   if (!IsUrl(path)) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);  // one stat: a metadata round trip
-    if (status.type() == fs::file_type::not_found) throw NotFound(path + ": no such dataset");
+    const bool missing = status.type() == fs::file_type::not_found;
+    if (missing || fs::is_regular_file(status)) {
+      // Only paths that are no directory pay for the look for an HDF5 file.
+      if (std::optional<Hdf5Location> where = FindHdf5Location(path)) {
+        return OpenHdf5(path, *where);
+      }
+    }
+    if (missing) throw NotFound(path + ": no such dataset");
     if (ec) throw IoError(path + ": " + ec.message());
     if (!fs::is_directory(status)) {
-      throw InvalidArgument(path + ": not a dataset directory (N5, Zarr v2 or Zarr v3 array)");
+      throw InvalidArgument(path +
+                            ": not a dataset directory (N5, Zarr v2 or Zarr v3 array) nor an "
+                            "HDF5 file");
     }
   }
   TuneMallocForUnits();
@@ -125,8 +142,17 @@ Dataset Dataset::Open(const std::string& path, const DatasetOptions& dataset_opt
   return Dataset(path, kv, format->open(kv, path), LockPartialWrites(path, dataset_options));
 }
 
+Dataset Dataset::OpenHdf5(const std::string& path, const Hdf5Location& where) {
+  std::shared_ptr<FormatDriver> driver = LoadHdf5Api(where).open(where);
+  // HDF5 reads go through libhdf5, not the store; Dataset still asks its store how many
+  // units to read at once (one: a file's directory).
+  auto kv = OpenKvStore(SplitLocation(where.file).first);
+  return Dataset(path, kv, std::move(driver), /*lock_partial_writes=*/false);
+}
+
 Dataset Dataset::Create(const std::string& path, const CreateOptions& options,
                         const DatasetOptions& dataset_options) {
+  RefuseHdf5Write(path);
   TuneMallocForUnits();
   const std::string format_name = options.format.empty() ? FormatFromPath(path) : options.format;
   const Format* format = FindFormat(format_name);
@@ -262,7 +288,15 @@ void Dataset::Read(const Box& region, Array& out, const Shape& out_origin) const
   });
 }
 
+void Dataset::CheckWritable() const {
+  if (driver_->read_only()) {
+    throw Unsupported(path_ + ": volbatch reads " + format() +
+                      " but does not write it; write a .zarr or .n5 dataset instead");
+  }
+}
+
 void Dataset::Write(const Box& region, const Array& data) {
+  CheckWritable();
   CheckRegion(region, "write");
   if (data.dtype() != dtype()) {
     throw InvalidArgument(path_ + ": cannot write " + std::string(DataTypeName(data.dtype())) +
@@ -374,6 +408,7 @@ void Dataset::WritePartByVersion(const Shape& idx, const Box& inter, const Shape
 }
 
 void Dataset::WriteUnit(const Shape& unit_index, const Array& unit) {
+  CheckWritable();
   const std::string key = driver_->UnitKey(unit_index);
   std::optional<Bytes> encoded;
   try {

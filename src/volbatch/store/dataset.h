@@ -1,4 +1,5 @@
-// Dataset: one chunked array in N5, Zarr v2 or Zarr v3, addressed by its directory. Reads and
+// Dataset: one chunked array in N5, Zarr v2 or Zarr v3, addressed by its directory, or a
+// dataset inside an HDF5 file (read-only: `sample.hdf/volumes/raw`, hdf5_location.h). Reads and
 // writes any region; work is spread over storage units with oneTBB (limit it with a
 // tbb::global_control or task_arena). A write touching part of a unit reads, modifies and
 // rewrites that unit; units equal to the fill value are erased rather than stored.
@@ -26,6 +27,8 @@
 #include "volbatch/store/partial_writer.h"
 
 namespace volbatch {
+
+struct Hdf5Location;
 
 // How a Dataset handle writes (not part of the array: two handles on one array may differ).
 struct DatasetOptions {
@@ -88,7 +91,11 @@ class Dataset {
         lock_partial_writes_(lock_partial_writes),
         partial_writer_(lock_partial_writes_ ? nullptr
                                              : std::make_shared<PartialWriterClaim>(kv_, path_)) {}
+  // A dataset inside an HDF5 file (read-only; hdf5_location.h).
+  static Dataset OpenHdf5(const std::string& path, const Hdf5Location& where);
   void CheckRegion(const Box& region, const char* op) const;
+  // Throws Unsupported naming the dataset if its format is read-only.
+  void CheckWritable() const;
   // f(u) for every unit u in [0, n): on libtbb's threads for a local store, on the store's
   // Concurrency() threads for one whose calls wait on the network. (A template: libtbb's
   // tasks then run the caller's lambda itself, which core/parallel.h's TSan edges describe.)

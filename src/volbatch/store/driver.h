@@ -94,6 +94,11 @@ class FormatDriver {
     (void)kv;
     return {};
   }
+  // True for formats volbatch reads but does not write (HDF5): Dataset refuses writes at once.
+  virtual bool read_only() const { return false; }
+  // Bytes the array occupies in its container, for formats whose storage is not one file per
+  // unit (HDF5); nullopt: count the files under the array's directory.
+  virtual std::optional<int64_t> StoredBytes() const { return std::nullopt; }
 };
 
 // A format, as the registry knows it. Adding a format is one file and one registration line.

@@ -1,10 +1,12 @@
 #include "volbatch/store/node_attributes.h"
 
 #include <array>
+#include <filesystem>
 
 #include "volbatch/core/error.h"
 #include "volbatch/kvstore/kvstore.h"
 #include "volbatch/kvstore/location.h"
+#include "volbatch/store/hdf5_location.h"
 
 namespace volbatch {
 namespace {
@@ -46,6 +48,11 @@ constexpr std::array<const char*, 5> kN5Structure = {"dimensions", "blockSize", 
 }  // namespace
 
 nlohmann::json ReadNodeAttributes(const std::string& node_path) {
+  if (!IsUrl(node_path) && !std::filesystem::is_directory(node_path)) {
+    if (std::optional<Hdf5Location> where = FindHdf5Location(node_path)) {
+      return LoadHdf5Api(*where).attributes(*where);
+    }
+  }
   const auto kv = OpenKvStore(node_path);
   const AttributesFile f = Locate(*kv, node_path);
   ojson doc = ParseObject(*kv, f.key);

@@ -3,6 +3,7 @@
 // level of attributes.json beside the dataset's own keys (dimensions, blockSize, ...). An update
 // rewrites that one small JSON file atomically (temporary, fsync, rename): a reader sees the
 // old attributes or the new ones, never half; keys not in the patch are kept, in their order.
+// A node inside an HDF5 file is read (its HDF5 attributes) but not updated.
 #pragma once
 
 #include <nlohmann/json.hpp>
