@@ -463,8 +463,12 @@ class Corpus:
             for path, word, values in lst:
                 for i, v in enumerate(values):
                     shown = "deleted" if v is DELETE else json.dumps(v)
+                    # A group is no array to export or run, but `info` lists its tree.
+                    group = path == ["node_type"] and v == "group"
                     self.meta_case("json_type", f"{'.'.join(path)}-{i}", fmt, codec,
-                                   S(path, v), [word], f"{META[fmt]}: {'.'.join(path)} = {shown}")
+                                   S(path, v), [word], f"{META[fmt]}: {'.'.join(path)} = {shown}",
+                                   commands=("export", "run") if group else
+                                   ("info", "export", "run"))
             # Not JSON at all; JSON of the wrong kind; empty.
             for name, text in (("not-json", "{\"shape\": [16,"), ("array", "[1, 2, 3]"),
                                ("empty", ""), ("string", "\"x\""), ("nul", "{\"a\u0000\": 1}"),
@@ -602,7 +606,7 @@ class Corpus:
         # Dataset paths: through `..` to a non-dataset, a file, a missing one.
         c, p = self.case("key", "path-dotdot-to-container", "zarr2", "raw",
                          "dataset path arr/.. names the container (a group, not an array)",
-                         ["info", "export", "run"], ["not an array"])
+                         ["export", "run"], ["not an array"])  # info lists the group's tree
         c["path"] = os.path.join(c["path"], "..")
         c, p = self.case("key", "path-is-file", "zarr2", "raw",
                          "dataset path names a chunk file", ["info", "export", "run"],
