@@ -161,9 +161,10 @@ void MetricsServer::Answer(int fd) {
                Response("500 Internal Server Error", "text/plain", e.what() + std::string("\n")));
       return;
     }
+    // Counted before the answer leaves: a client that has read it sees the count.
+    scrapes_.fetch_add(1, std::memory_order_relaxed);
     WriteAll(fd, Response("200 OK", "text/plain; version=0.0.4; charset=utf-8", body));
     ::shutdown(fd, SHUT_WR);
-    scrapes_.fetch_add(1, std::memory_order_relaxed);
     {
       std::lock_guard lock(mu_);
       last_answered_ = number;

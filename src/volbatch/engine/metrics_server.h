@@ -30,7 +30,7 @@ class MetricsServer {
   // The port bound (the free one chosen for port 0) and the address as given.
   int port() const { return port_; }
   const std::string& address() const { return address_; }
-  // GET /metrics answered so far.
+  // GET /metrics answered so far (counted as the answer is sent).
   uint64_t scrapes() const { return scrapes_.load(std::memory_order_relaxed); }
   // Waits until a scrape that started after this call has been answered (so it saw every
   // counter as it is now), at most `timeout`; returns whether one was.

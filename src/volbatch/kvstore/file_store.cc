@@ -300,7 +300,7 @@ class FileStore : public KvStore {
     // in its own call), which cost a sixth of reading a 256 KiB chunk from the page cache.
     Bytes out;
     Resize(out, path, *size);
-    std::memcpy(out.data(), probe.data(), static_cast<size_t>(have));
+    if (have > 0) std::memcpy(out.data(), probe.data(), static_cast<size_t>(have));
     ReadInto(fd.get(), path, out, static_cast<size_t>(have), have, *size - have);
     return out;
   }
