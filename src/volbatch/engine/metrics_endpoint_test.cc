@@ -1,13 +1,12 @@
 #include "volbatch/engine/metrics_endpoint.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <random>
+
+#include "volbatch/engine/metrics_test_util.h"
 
 namespace volbatch {
 namespace {
@@ -22,22 +21,10 @@ std::string TempJobDir() {
   return d.string();
 }
 
+// GET /metrics from the endpoint's "127.0.0.1:PORT".
 std::string Get(const std::string& target) {
-  const int port = std::stoi(target.substr(target.rfind(':') + 1));
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  const std::string req = "GET /metrics HTTP/1.0\r\n\r\n";
-  EXPECT_GT(::send(fd, req.data(), req.size(), 0), 0);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-    out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
+  return FetchLoopback(std::stoi(target.substr(target.rfind(':') + 1)),
+                       "GET /metrics HTTP/1.0\r\n\r\n");
 }
 
 TEST(MetricsEndpoint, ServesTheCountersAndRecordsItsAddressWhileItLives) {
