@@ -32,7 +32,9 @@ def pytest_addoption(parser):
 
 def _snapshot(exe):
     """Copies the binary and the build tree's shared libraries beside it into a temporary
-    directory (under the build lock, so no half-linked library is copied), and runs that copy
+    directory (under the build directory's own lock, BUILD/.build.lock, which whoever relinks
+    that tree holds: `flock build/.build.lock ninja -C build`; a machine-wide lock made this
+    wait for every other tree's build), so no half-linked library is copied, and runs that copy
     through LD_LIBRARY_PATH (volbatch has a RUNPATH, which it overrides): other engineers
     relinking build/*.so during the ~2 minutes of the suite must not fail cases with exit 127."""
     import fcntl
@@ -40,7 +42,7 @@ def _snapshot(exe):
     snap = tempfile.mkdtemp(prefix="vb-hostile-bin-")
     _state["snap"] = snap
     src = os.path.dirname(exe)
-    with open("/tmp/vb-build.lock", "a") as lock:
+    with open(os.path.join(src, ".build.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             for lib in glob.glob(os.path.join(src, "lib*.so*")):

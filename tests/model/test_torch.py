@@ -277,3 +277,43 @@ def test_default_block_grows_while_fewer_windows_run(volbatch, models, tmp_path,
             tiling=tiling, args=("--prepare",))
     job = json.loads((tmp_path / "out.zarr/y.volbatch/job.json").read_text())
     assert job["identity"]["tiling"]["block"] == block
+
+
+def test_model_over_batch_axes_equals_each_index_as_its_own_job(volbatch, models, tmp_path):
+    """Issue 20: a "tczyx" input (2 time points of 2 channels) through a 2 -> 1 channel model;
+    each time point's output is byte-identical to the same job over that time point alone."""
+    a = np.stack([np.stack([volume((20, 40, 50), seed=10 * t + c) for c in range(2)])
+                  for t in range(2)])
+
+    def job(name, data, input_keys, chunks, in_chunks):
+        np.save(tmp_path / f"{name}.npy", data)
+        volbatch("import", tmp_path / f"{name}.npy", tmp_path / f"{name}.zarr/raw", "--chunks",
+                 in_chunks)
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f"""
+[input]
+path = "{tmp_path / name}.zarr/raw"
+{input_keys}
+[output]
+path = "{tmp_path / name}.zarr/y"
+dtype = "float32"
+chunks = {chunks}
+[operator]
+type = "torch"
+model = "{models}/sum2.pt"
+window = [16, 32, 32]
+[tiling]
+overlap = [4, 8, 8]
+blend = "gaussian"
+[run]
+threads = 2
+""")
+        volbatch("run", path, "--quiet")
+        return read(volbatch, tmp_path / f"{name}.zarr/y", tmp_path)
+
+    got = job("all", a, 'axes = "tczyx"', "[1, 16, 32, 32]", "1,2,16,32,32")
+    assert got.shape == (2, 20, 40, 50)
+    for t in range(2):
+        ref = job(f"t{t}", a[t], "channels = true", "[16, 32, 32]", "2,16,32,32")
+        np.testing.assert_array_equal(got[t], ref)
+        np.testing.assert_allclose(got[t], a[t, 0] + 2.0 * a[t, 1], atol=1e-3)

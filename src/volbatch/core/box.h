@@ -15,6 +15,12 @@ inline constexpr size_t kMaxRank = 32;
 // Product of the extents; throws InvalidArgument naming `what` on overflow or a negative extent.
 Index NumElements(const Shape& shape, const char* what = "shape");
 std::string ShapeToString(const Shape& shape);  // "[2, 3, 4]"
+// `a`'s axes then `b`'s.
+inline Shape Concat(const Shape& a, const Shape& b) {
+  Shape s = a;
+  s.insert(s.end(), b.begin(), b.end());
+  return s;
+}
 // Throws InvalidArgument naming `what` unless 1 <= rank <= 32.
 void CheckRank(size_t rank, const char* what);
 

@@ -15,7 +15,7 @@ BlockProcessor::BlockProcessor(const ResolvedJob& job, std::shared_ptr<const Dat
     : job_(job),
       input_(std::move(input)),
       output_(std::move(output)),
-      grid_(job.output_spatial, job.block, job.unit),
+      grid_(job.Grid()),
       lattice_(job.output_spatial, job.window, job.overlap, job.scale.up),
       levels_(job, std::move(levels)) {
   if (job.blend) weights_ = BlendWeights(job.blend_kind, job.window, job.overlap);
@@ -27,26 +27,46 @@ Box WindowInput(const ResolvedJob& job, const Box& window) {
   return job.scale.InputBox(window).Grow(job.context);
 }
 
+// `a` with `n` leading axes of extent 1 added (n > 0) or removed (n < 0), its bytes moved.
+Array Relead(Array a, int n) {
+  Shape s = a.shape();
+  if (n >= 0) {
+    s.insert(s.begin(), static_cast<size_t>(n), 1);
+  } else {
+    s.erase(s.begin(), s.begin() - n);
+  }
+  const DataType t = a.dtype();
+  return Array::FromBytes(t, std::move(s), a.release());
+}
+
 }  // namespace
 
 BlockInput BlockProcessor::Read(Index block) const {
   BlockInput in;
   in.block = block;
-  in.region = grid_.BlockBox(block);
+  const size_t nb = job_.batch_shape.size();
+  const Box cell = grid_.BlockBox(block);
+  in.batch.assign(cell.begin.begin(), cell.begin.begin() + static_cast<std::ptrdiff_t>(nb));
+  in.region = Box(Shape(cell.begin.begin() + static_cast<std::ptrdiff_t>(nb), cell.begin.end()),
+                  Shape(cell.shape.begin() + static_cast<std::ptrdiff_t>(nb), cell.shape.end()));
   const Box hull = job_.block_windows ? in.region : lattice_.Hull(in.region);
   in.input_box = WindowInput(job_, hull);
   const Box source = PaddingSource(in.input_box, job_.input_spatial, job_.padding.mode);
-  const Box full_source = FullBox(source, job_.input_channels);
+  const Box full_source = WithBatch(in.batch, FullBox(source, job_.input_channels));
   in.bytes_read = full_source.num_elements() * static_cast<int64_t>(ByteSize(job_.input_dtype));
+  const int lead = static_cast<int>(nb);
   // Read straight into the padded array and pad its border in place; a pad wider than the
   // volume (the source then reaches outside the box) takes the general path.
   if (source.empty() || Intersect(source, in.input_box) == source) {
-    Array a =
-        Array::Uninitialized(job_.input_dtype, FullBox(in.input_box, job_.input_channels).shape);
+    Array a = Array::Uninitialized(
+        job_.input_dtype, WithBatch(in.batch, FullBox(in.input_box, job_.input_channels)).shape);
     if (!source.empty()) {
-      input_->Read(full_source, a,
-                   FullBox(source.Relative(in.input_box.begin), job_.input_channels).begin);
+      input_->Read(
+          full_source, a,
+          WithBatch(Shape(nb, 0), FullBox(source.Relative(in.input_box.begin), job_.input_channels))
+              .begin);
     }
+    a = Relead(std::move(a), -lead);
     if (source != in.input_box &&
         !PadInPlace(a, in.input_box, source, job_.input_spatial, job_.padding)) {
       throw Internal("PadInPlace refused a source inside the box");
@@ -56,7 +76,8 @@ BlockInput BlockProcessor::Read(Index block) const {
   }
   Array src = Array::Uninitialized(job_.input_dtype, full_source.shape);
   if (!source.empty()) input_->Read(full_source, src);
-  in.data = Pad(src, source, in.input_box, job_.input_spatial, job_.padding);
+  in.data =
+      Pad(Relead(std::move(src), -lead), source, in.input_box, job_.input_spatial, job_.padding);
   return in;
 }
 
@@ -204,9 +225,10 @@ Array BlockProcessor::Compute(BlockInput in) const {
   return out;
 }
 
-void BlockProcessor::Write(const Box& region, const Array& data,
+void BlockProcessor::Write(const Shape& batch, const Box& region, Array data,
                            const std::vector<Array>& levels) const {
-  output_->Write(FullBox(region, job_.output_channels), data);
+  output_->Write(WithBatch(batch, FullBox(region, job_.output_channels)),
+                 Relead(std::move(data), static_cast<int>(batch.size())));
   if (!levels.empty()) levels_.Write(region, levels);
 }
 

@@ -24,6 +24,7 @@ namespace volbatch {
 
 struct BlockInput {
   Index block = 0;
+  Shape batch;             // the batch index the block belongs to (empty: no batch axes)
   Box region;              // output space, spatial: what the block writes
   Box input_box;           // input space, spatial: what `data` covers
   Array data;              // [c?, input_box]
@@ -63,8 +64,10 @@ class BlockProcessor {
   std::vector<Array> Levels(const Box& region, const Array& data) const {
     return levels_.empty() ? std::vector<Array>{} : levels_.Reduce(region, data);
   }
-  // Writes the block's chunks (and its levels'); durable once Sync returns.
-  void Write(const Box& region, const Array& data, const std::vector<Array>& levels = {}) const;
+  // Writes the block's chunks (and its levels') at batch index `batch`; durable once Sync
+  // returns.
+  void Write(const Shape& batch, const Box& region, Array data,
+             const std::vector<Array>& levels = {}) const;
   // Makes every chunk written so far durable (output and levels).
   void Sync() const;
   // The split of every Compute so far (zero for blocks computed as one window).

@@ -178,6 +178,7 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
       spec.input.path = t.String("path");
       CheckPath(t, "path", spec.input.path);
       spec.input.channels = t.Bool("channels", false);
+      spec.input.axes = t.String("axes", "");
       t.Finish();
     }
     {
@@ -282,6 +283,7 @@ JobSpec ParseJobJson(const nlohmann::json& root, const std::string& source) {
 nlohmann::json JobSpecToJson(const JobSpec& s) {
   nlohmann::json j;
   j["input"] = {{"path", s.input.path}, {"channels", s.input.channels}};
+  if (!s.input.axes.empty()) j["input"]["axes"] = s.input.axes;
   auto& o = j["output"] = {{"path", s.output.path}, {"codec", s.output.codec}};
   if (!s.output.format.empty()) o["format"] = s.output.format;
   if (s.output.dtype) o["dtype"] = DataTypeName(*s.output.dtype);
@@ -354,10 +356,6 @@ std::string OutputFormat(const JobSpec& spec) {
   }
 }
 
-Shape Spatial(const Shape& full, Index channels) {
-  return channels ? Shape(full.begin() + 1, full.end()) : full;
-}
-
 Shape WithChannels(Index channels, const Shape& spatial) {
   Shape s;
   if (channels) s.push_back(channels);
@@ -373,6 +371,8 @@ nlohmann::json ResolvedJob::Identity() const {
                 {"shape", input_shape},
                 {"dtype", DataTypeName(input_dtype)},
                 {"channels", input_channels}};
+  // Only with batch axes, so the fingerprints of jobs without them stay what they were.
+  if (!batch_shape.empty()) j["input"]["axes"] = axes.letters;
   j["output"] = {{"path", output_path},     {"format", output_format},
                  {"shape", output_shape},   {"dtype", DataTypeName(output_dtype)},
                  {"chunks", output_chunks}, {"codecs", output_codecs}};
@@ -393,6 +393,11 @@ nlohmann::json ResolvedJob::Identity() const {
     j["pyramid"] = {{"method", spec.output.pyramid_method}, {"block_levels", levels}};
   }
   return j;
+}
+
+BlockGrid ResolvedJob::Grid() const {
+  const Shape ones(batch_shape.size(), 1);
+  return BlockGrid(Concat(batch_shape, output_spatial), Concat(ones, block), Concat(ones, unit));
 }
 
 int64_t ResolvedJob::BlockBytes(const Shape& blk) const {
@@ -466,6 +471,72 @@ Shape DefaultBlock(const ResolvedJob& job) {
   return blk;
 }
 
+// The spatial axes of a full input or output shape: what follows the batch and channel axes.
+Shape SpatialPart(const ResolvedJob& job, const Shape& full, Index channels) {
+  const size_t skip = job.batch_shape.size() + (channels ? 1 : 0);
+  return Shape(full.begin() + static_cast<std::ptrdiff_t>(skip), full.end());
+}
+
+// A chunk or shard shape given as spatial, [c, spatial] or full: the full shape, with the
+// channel axis one piece and each batch axis pieces of 1 (a block is one batch index, so it
+// owns a chunk only if no other index shares it).
+template <typename Fail>
+Shape FullPieces(const ResolvedJob& job, Shape pieces, const char* field, const Fail& fail) {
+  const size_t rank = job.output_spatial.size(), nb = job.batch_shape.size();
+  const Index c = job.output_channels;
+  if (pieces.size() == rank && c) pieces.insert(pieces.begin(), c);
+  if (pieces.size() + nb == job.output_shape.size()) pieces = Concat(Shape(nb, 1), pieces);
+  if (pieces.size() != job.output_shape.size()) {
+    throw fail(field, ShapeToString(pieces) + " has " + std::to_string(pieces.size()) +
+                          " axes; the output " + ShapeToString(job.output_shape) + " has " +
+                          std::to_string(job.output_shape.size()));
+  }
+  for (Index p : pieces) {
+    if (p < 1) throw fail(field, ShapeToString(pieces) + " must be positive");
+  }
+  for (size_t i = 0; i < nb; ++i) {
+    if (pieces[i] != 1) {
+      throw fail(field, ShapeToString(pieces) + ": the batch axes (" +
+                            job.axes.letters.substr(0, nb) +
+                            ") must be pieces of 1, so that a block owns whole pieces");
+    }
+  }
+  if (c && pieces[nb] != c) {
+    throw fail(field, "the channel axis must be one piece (" + std::to_string(c) +
+                          "), so that a block owns whole pieces");
+  }
+  return pieces;
+}
+
+// Format, chunks, shards, codecs and the storage unit blocks are made of.
+template <typename Fail>
+void ResolveOutputLayout(ResolvedJob& job, const Fail& fail) {
+  const JobSpec& spec = job.spec;
+  job.output_format = OutputFormat(spec);
+  job.output_chunks =
+      FullPieces(job, spec.output.chunks.value_or(Shape(job.output_spatial.size(), 64)),
+                 "[output] chunks", fail);
+  if (spec.output.shards) {
+    if (job.output_format != "zarr3") {
+      throw fail("[output] shards", "sharding needs a Zarr v3 output (format = \"zarr3\")");
+    }
+    const Shape shards = FullPieces(job, *spec.output.shards, "[output] shards", fail);
+    for (size_t i = 0; i < shards.size(); ++i) {
+      if (shards[i] % job.output_chunks[i] != 0) {
+        throw fail("[output] shards", ShapeToString(shards) + " must be a multiple of the chunks " +
+                                          ShapeToString(job.output_chunks));
+      }
+    }
+    job.output_shards = shards;
+  }
+  try {
+    job.output_codecs = ParseCodecSpec(spec.output.codec);
+  } catch (const Error& e) {
+    throw WithContext(e, spec.source + ": [output] codec");
+  }
+  job.unit = SpatialPart(job, job.output_shards.value_or(job.output_chunks), job.output_channels);
+}
+
 // Which pyramid levels the blocks can write themselves: level k needs factors that divide the
 // block's origin, and a block part that is whole level-k chunks (or the whole axis).
 template <typename Fail>
@@ -494,7 +565,7 @@ void ResolveBlockLevels(ResolvedJob& job, const Fail& fail) {
   }
   const auto [out_parent, out_name] = SplitLocation(job.output_path);
   const std::vector<std::string> names = PyramidLevelNames(out_name, spec.output.pyramid);
-  const Shape chunks = Spatial(job.output_chunks, job.output_channels);
+  const Shape chunks = SpatialPart(job, job.output_chunks, job.output_channels);
   Shape total(rank, 1), shape = job.output_spatial;
   for (size_t k = 0; k < factors.size(); ++k) {
     bool whole = true;
@@ -518,6 +589,11 @@ Box FullBox(const Box& spatial, Index channels) {
   b.begin.insert(b.begin.begin(), 0);
   b.shape.insert(b.shape.begin(), channels);
   return b;
+}
+
+Box WithBatch(const Shape& batch, const Box& box) {
+  if (batch.empty()) return box;
+  return Box(Concat(batch, box.begin), Concat(Shape(batch.size(), 1), box.shape));
 }
 
 ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
@@ -550,12 +626,19 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   const Dataset& input = *job.input;
   job.input_shape = input.shape();
   job.input_dtype = input.dtype();
-  if (spec.input.channels) {
+  job.axes = ResolveInputAxes(spec.input.axes, spec.input.channels, job.input_path, input.rank(),
+                              spec.source);
+  job.batch_shape = job.axes.BatchShape(job.input_shape);
+  if (job.axes.channels) {
     if (input.rank() < 2) throw fail("[input] channels", "a channel axis needs rank >= 2");
-    job.input_channels = input.shape()[0];
+    job.input_channels = input.shape()[job.batch_shape.size()];
   }
-  job.input_spatial = Spatial(job.input_shape, job.input_channels);
+  job.input_spatial = SpatialPart(job, job.input_shape, job.input_channels);
   const size_t rank = job.input_spatial.size();
+  if (!job.batch_shape.empty() && spec.output.pyramid > 0) {
+    throw fail("[output] pyramid", "an output with batch axes (" + job.axes.letters +
+                                       ") has no pyramid here; build one per batch index");
+  }
 
   // Operator.
   try {
@@ -576,7 +659,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     throw WithContext(e, spec.source);
   }
   job.output_spatial = job.scale.OutputShape(job.input_spatial);
-  job.output_shape = WithChannels(job.output_channels, job.output_spatial);
+  job.output_shape = Concat(job.batch_shape, WithChannels(job.output_channels, job.output_spatial));
   job.compute_dtype = job.op->ComputeDType(job.input_dtype);
   job.output_dtype = spec.output.dtype.value_or(job.compute_dtype);
   try {
@@ -587,52 +670,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   job.op->SetOutputDType(job.output_dtype);
   job.compute_dtype = job.op->ComputeDType(job.input_dtype);
 
-  // Output layout.
-  job.output_format = OutputFormat(spec);
-  Shape chunks = spec.output.chunks.value_or(Shape(rank, 64));
-  if (chunks.size() == rank && job.output_channels) {
-    chunks.insert(chunks.begin(), job.output_channels);
-  }
-  if (chunks.size() != job.output_shape.size()) {
-    throw fail("[output] chunks", ShapeToString(chunks) + " has " + std::to_string(chunks.size()) +
-                                      " axes; the output " + ShapeToString(job.output_shape) +
-                                      " has " + std::to_string(job.output_shape.size()));
-  }
-  for (Index c : chunks) {
-    if (c < 1) throw fail("[output] chunks", ShapeToString(chunks) + " must be positive");
-  }
-  if (job.output_channels && chunks[0] != job.output_channels) {
-    throw fail("[output] chunks", "the channel axis must be one chunk (" +
-                                      std::to_string(job.output_channels) +
-                                      "), so that a block owns whole chunks");
-  }
-  job.output_chunks = chunks;
-  if (spec.output.shards) {
-    if (job.output_format != "zarr3") {
-      throw fail("[output] shards", "sharding needs a Zarr v3 output (format = \"zarr3\")");
-    }
-    Shape shards = *spec.output.shards;
-    if (shards.size() == rank && job.output_channels) {
-      shards.insert(shards.begin(), job.output_channels);
-    }
-    if (shards.size() != chunks.size()) {
-      throw fail("[output] shards", ShapeToString(shards) + " and chunks " + ShapeToString(chunks) +
-                                        " differ in rank");
-    }
-    for (size_t i = 0; i < shards.size(); ++i) {
-      if (shards[i] < 1 || shards[i] % chunks[i] != 0) {
-        throw fail("[output] shards", ShapeToString(shards) + " must be a multiple of the chunks " +
-                                          ShapeToString(chunks));
-      }
-    }
-    job.output_shards = shards;
-  }
-  try {
-    job.output_codecs = ParseCodecSpec(spec.output.codec);
-  } catch (const Error& e) {
-    throw WithContext(e, spec.source + ": [output] codec");
-  }
-  job.unit = Spatial(job.output_shards.value_or(job.output_chunks), job.output_channels);
+  ResolveOutputLayout(job, fail);
 
   // Tiling.
   if (spec.tiling.window) {

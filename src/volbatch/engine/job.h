@@ -11,8 +11,10 @@
 
 #include "volbatch/core/box.h"
 #include "volbatch/core/dtype.h"
+#include "volbatch/engine/input_axes.h"
 #include "volbatch/engine/metrics_settings.h"
 #include "volbatch/ops/operator.h"
+#include "volbatch/tile/block_grid.h"
 #include "volbatch/tile/blend.h"
 #include "volbatch/tile/padding.h"
 
@@ -25,6 +27,9 @@ struct JobSpec {
   struct Input {
     std::string path;
     bool channels = false;  // the dataset's first axis is channels
+    // "tczyx": batch axes, channel axis c, spatial z y x (input_axes.h); "" = from the input's
+    // OME-Zarr metadata, else `channels` alone.
+    std::string axes;
   } input;
   struct Output {
     std::string path;
@@ -86,8 +91,12 @@ struct ResolvedJob {
   // Opened once, by ResolveJob: every open reads the array's metadata again (and on a shared
   // filesystem, each read is a round trip per worker start).
   std::shared_ptr<const Dataset> input;
-  Shape input_shape;                            // full, with channels first if any
+  Shape input_shape;  // full: batch axes, channels, spatial
   DataType input_dtype = DataType::kUint8;
+  InputAxes axes;
+  // The batch axes' extents (empty: none). The input and the output lead with them; the
+  // operator runs on each index's [c?, spatial] volume, and a block is one index's region.
+  Shape batch_shape;
   Index input_channels = 0;  // 0: no channel axis
   Shape input_spatial;
   std::shared_ptr<Operator> op;
@@ -96,7 +105,7 @@ struct ResolvedJob {
   Index output_channels = 0;
   Index compute_channels = 0;  // what windows return and blending accumulates
   Shape output_spatial;
-  Shape output_shape;  // full, with channels first if any
+  Shape output_shape;  // full: batch axes, channels, spatial
   DataType compute_dtype = DataType::kFloat32;
   DataType output_dtype = DataType::kFloat32;
   Shape output_chunks;                 // full
@@ -128,6 +137,8 @@ struct ResolvedJob {
 
   // What identifies the job's output: input metadata, output layout, operator, tiling.
   nlohmann::json Identity() const;
+  // The blocks: the batch indices (one per block) by the spatial blocks, in C order.
+  BlockGrid Grid() const;
   // Estimated peak bytes one block in flight needs.
   int64_t BlockBytes(const Shape& block) const;
 };
@@ -139,6 +150,8 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block = 
 
 // `spatial` with a channel axis of `channels` prepended (none when channels is 0).
 Box FullBox(const Box& spatial, Index channels);
+// `box` with the batch index `batch` prepended (extent 1 on each batch axis).
+Box WithBatch(const Shape& batch, const Box& box);
 
 // The default job directory of an output dataset: "<output>.volbatch" beside it; for an output
 // at a URL, which has no directory beside it, the URL's path under the working directory

@@ -123,7 +123,10 @@ void VoxelSizeFromAttributes(const std::string& dataset, size_t spatial, std::ve
         for (const auto& t : d.value("coordinateTransformations", json::array())) {
           if (t.is_object() && t.value("type", json()) == "scale" && t.contains("scale")) {
             json s = t["scale"];
-            if (s.is_array() && s.size() > spatial) s.erase(s.begin());  // channel
+            // Batch and channel axes lead (OME-NGFF's t, c, z, y, x).
+            if (s.is_array() && s.size() > spatial) {
+              s.erase(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(s.size() - spatial));
+            }
             numbers(s, false);
           }
         }

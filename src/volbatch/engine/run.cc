@@ -80,6 +80,7 @@ struct Token {
   Array output;
   std::vector<Array> levels;  // the block's pyramid levels, if it writes them
   Box region;
+  Shape batch;
   std::string error;
 };
 
@@ -155,6 +156,7 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     guarded(t, [&] {
       t->input = proc.Read(t->block);
       t->region = t->input.region;
+      t->batch = t->input.batch;
       c.bytes_read += t->input.bytes_read;
       c.voxels_read.fetch_add(
           t->input.bytes_read / static_cast<int64_t>(t->input.data.element_size()),
@@ -178,9 +180,11 @@ std::vector<BlockFailure> RunPass(const ResolvedJob& job, const BlockProcessor& 
     StageRun run(t, nullptr, done.sync);
     const auto s = Clock::now();
     guarded(t, [&] {
-      proc.Write(t->region, t->output, t->levels);
-      c.bytes_written += static_cast<int64_t>(t->output.num_bytes());
-      c.voxels += t->output.num_elements();
+      const auto bytes = static_cast<int64_t>(t->output.num_bytes());
+      const Index voxels = t->output.num_elements();
+      proc.Write(t->batch, t->region, std::move(t->output), t->levels);
+      c.bytes_written += bytes;
+      c.voxels += voxels;
     });
     AddNs(c.write_ns, s);
     t->output = Array();
@@ -287,9 +291,8 @@ PreparedJob PrepareJob(const JobSpec& spec, const RunOptions& options) {
   if (options.claims) {
     // Holders heartbeat every lease/4 (at most 15 s by default): one silent for two minutes
     // (or whose process is gone, on this host) is not live.
-    StartClaimGeneration(job.jobdir,
-                         BlockGrid(job.output_spatial, job.block, job.unit).num_blocks(),
-                         ReadLedgers(job.jobdir), std::chrono::minutes(2));
+    StartClaimGeneration(job.jobdir, job.Grid().num_blocks(), ReadLedgers(job.jobdir),
+                         std::chrono::minutes(2));
   }
   // A run killed mid-write leaves temporaries beside the chunks it was writing.
   p.output->SweepTemporaries();
@@ -510,8 +513,15 @@ nlohmann::json JobStatus(const std::string& jobdir) {
   try {
     const auto& id = job->at("identity");
     Shape shape = id.at("output").at("shape").get<Shape>();
-    const Shape block = id.at("tiling").at("block").get<Shape>();
-    if (shape.size() == block.size() + 1) shape.erase(shape.begin());
+    Shape block = id.at("tiling").at("block").get<Shape>();
+    // Batch axes lead the output (one block per index), then the channel axis if any.
+    const std::string axes =
+        id.value("input", nlohmann::json::object()).value("axes", std::string());
+    const size_t nb = axes.empty() ? 0 : axes.find_first_of("czyx");
+    if (shape.size() == nb + block.size() + 1) {
+      shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(nb));
+    }
+    block.insert(block.begin(), nb, 1);
     total = BlockGrid(shape, block, block).num_blocks();
   } catch (const nlohmann::json::exception& e) {
     throw DataLoss(jobdir + "/job.json: missing or malformed field (" + e.what() + ")");
