@@ -132,16 +132,13 @@ std::string Blocks(const std::string& jobdir, bool include_done) {
   py::gil_scoped_release release;
   const auto job = JobDir(jobdir).ReadJob();
   if (!job) throw NotFound(jobdir + ": not a job directory (no job.json)");
-  Shape shape, block;
+  std::optional<BlockGrid> stored;
   try {
-    const auto& id = job->at("identity");
-    shape = id.at("output").at("shape").get<Shape>();
-    block = id.at("tiling").at("block").get<Shape>();
+    stored = IdentityBlockGrid(job->at("identity"));
   } catch (const nlohmann::json::exception& e) {
     throw DataLoss(jobdir + "/job.json: missing or malformed field (" + e.what() + ")");
   }
-  if (shape.size() == block.size() + 1) shape.erase(shape.begin());
-  const BlockGrid grid(shape, block, block);
+  const BlockGrid& grid = *stored;
   const LedgerState state = ReadLedgers(jobdir);
   nlohmann::json list = nlohmann::json::array();
   for (Index b = 0; b < grid.num_blocks(); ++b) {

@@ -77,6 +77,10 @@ def test_each_index_is_byte_identical_to_its_own_job(volbatch, four_d, tmp_path)
     st = volbatch.status(eu.jobdir_of(out))
     # 3 time points x (24/16 -> 2) x (40/32 -> 2) x (48/32 -> 2) blocks.
     assert st["blocks_total"] == 3 * 2 * 2 * 2 == st["blocks_done"]
+    # The report maps all 24 blocks (time points stacked along z) and previews time point 0.
+    volbatch("report", eu.jobdir_of(out))
+    page = open(os.path.join(eu.jobdir_of(out), "report.html")).read()
+    assert page.count('<img class="preview"') == 2, page[:2000]
 
 
 @pytest.mark.parametrize("fmt", ["zarr3", "n5", "hdf5"])

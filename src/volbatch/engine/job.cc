@@ -400,6 +400,19 @@ BlockGrid ResolvedJob::Grid() const {
   return BlockGrid(Concat(batch_shape, output_spatial), Concat(ones, block), Concat(ones, unit));
 }
 
+BlockGrid IdentityBlockGrid(const nlohmann::json& id) {
+  Shape shape = id.at("output").at("shape").get<Shape>();
+  Shape block = id.at("tiling").at("block").get<Shape>();
+  // Batch axes lead the output (one block per index), then the channel axis if any.
+  const std::string axes = id.value("input", nlohmann::json::object()).value("axes", std::string());
+  const size_t nb = axes.empty() ? 0 : axes.find_first_of("czyx");
+  if (shape.size() == nb + block.size() + 1) {
+    shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(nb));
+  }
+  block.insert(block.begin(), nb, 1);
+  return BlockGrid(shape, block, block);
+}
+
 int64_t ResolvedJob::BlockBytes(const Shape& blk) const {
   // The windows touching a block reach at most one window beyond it on each side; the input
   // is that hull mapped to input space plus context, read once and padded once (2 copies).

@@ -14,8 +14,8 @@
 #include "volbatch/engine/input_axes.h"
 #include "volbatch/engine/metrics_settings.h"
 #include "volbatch/ops/operator.h"
-#include "volbatch/tile/block_grid.h"
 #include "volbatch/tile/blend.h"
+#include "volbatch/tile/block_grid.h"
 #include "volbatch/tile/padding.h"
 
 namespace volbatch {
@@ -60,7 +60,7 @@ struct JobSpec {
     int retries = 1;                // re-tries of a failing block within one run
     std::string order = "lattice";  // "lattice" | "shuffle" (a test of order independence)
     uint64_t seed = 0;
-    std::string jobdir;  // "" = beside the output
+    std::string jobdir;       // "" = beside the output
     MetricsSettings metrics;  // metrics_port, metrics_address, metrics_linger
     // [run.slurm], [run.k8s], ...: each executor's own table, checked by that executor.
     nlohmann::json executors = nlohmann::json::object();
@@ -147,6 +147,11 @@ struct ResolvedJob {
 // is the block of an existing job directory, used when the job names none (so a resume keeps
 // the same block grid whatever the memory budget says).
 ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block = std::nullopt);
+
+// The block grid a stored job identity (job.json's "identity") describes: its output shape
+// without the channel axis, blocks of tiling.block, one batch index per block. Throws
+// nlohmann::json::exception on a missing field.
+BlockGrid IdentityBlockGrid(const nlohmann::json& identity);
 
 // `spatial` with a channel axis of `channels` prepended (none when channels is 0).
 Box FullBox(const Box& spatial, Index channels);

@@ -512,17 +512,7 @@ nlohmann::json JobStatus(const std::string& jobdir) {
   Index total = 0;
   try {
     const auto& id = job->at("identity");
-    Shape shape = id.at("output").at("shape").get<Shape>();
-    Shape block = id.at("tiling").at("block").get<Shape>();
-    // Batch axes lead the output (one block per index), then the channel axis if any.
-    const std::string axes =
-        id.value("input", nlohmann::json::object()).value("axes", std::string());
-    const size_t nb = axes.empty() ? 0 : axes.find_first_of("czyx");
-    if (shape.size() == nb + block.size() + 1) {
-      shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(nb));
-    }
-    block.insert(block.begin(), nb, 1);
-    total = BlockGrid(shape, block, block).num_blocks();
+    total = IdentityBlockGrid(id).num_blocks();
   } catch (const nlohmann::json::exception& e) {
     throw DataLoss(jobdir + "/job.json: missing or malformed field (" + e.what() + ")");
   }

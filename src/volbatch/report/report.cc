@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "volbatch/core/error.h"
+#include "volbatch/engine/job.h"
 #include "volbatch/engine/job_dir.h"
 #include "volbatch/engine/ledger.h"
 #include "volbatch/ops/operator.h"
@@ -98,11 +99,12 @@ Preview SlicePreview(const Dataset& ds, const Box& region, const std::string& wh
 
 // The middle slice of the leading spatial axis, cropped around the centre to kPreviewSide,
 // channel 0; `frac` places the crop (fractions of the volume) so input and output agree.
-Box PreviewBox(const Shape& shape, Index channels) {
+// `lead`: the leading batch and channel axes, each shown at index 0.
+Box PreviewBox(const Shape& shape, size_t lead) {
   const size_t rank = shape.size();
   Shape begin(rank, 0), size = shape;
-  if (channels > 0) size[0] = 1;
-  const size_t first = channels > 0 ? 1 : 0;
+  for (size_t a = 0; a < lead && a < rank; ++a) size[a] = 1;
+  const size_t first = std::min(lead, rank);
   const size_t spatial = rank - first;
   if (spatial >= 3) {
     for (size_t a = first; a + 2 < rank; ++a) {
@@ -167,15 +169,16 @@ ReportResult WriteReport(const std::string& jobdir) {
   const json& in = id.at("input");
   const json& out = id.at("output");
   const Shape in_shape = ShapeOf(in.at("shape")), out_shape = ShapeOf(out.at("shape"));
-  const Index channels = in.value("channels", Index{0});
   const Shape block = ShapeOf(id.at("tiling").at("block"));
   const Shape out_spatial(out_shape.end() - static_cast<std::ptrdiff_t>(block.size()),
                           out_shape.end());
-  Shape grid(block.size());
-  Index nblocks = 1;
-  for (size_t a = 0; a < block.size(); ++a) {
-    grid[a] = (out_spatial[a] + block[a] - 1) / block[a];
-    nblocks *= grid[a];
+  // The map draws the spatial grid; batch indices (leading, C order) stack along its first axis.
+  const BlockGrid block_grid = IdentityBlockGrid(id);
+  const Index nblocks = block_grid.num_blocks();
+  Shape grid = block_grid.counts();
+  while (grid.size() > block.size()) {
+    grid[1] *= grid[0];
+    grid.erase(grid.begin());
   }
 
   // Ledgers: per worker, and over time.
@@ -259,19 +262,18 @@ ReportResult WriteReport(const std::string& jobdir) {
   try {
     const Dataset input = Dataset::Open(in.at("path").get<std::string>());
     const Dataset output = Dataset::Open(out.at("path").get<std::string>());
-    const Box ib = PreviewBox(in_shape, channels);
+    const size_t ic = in_shape.size() >= block.size() ? in_shape.size() - block.size() : 0;
+    const Box ib = PreviewBox(in_shape, ic);
     previews.push_back(SlicePreview(input, ib, "input"));
-    // The output's spatial axes scaled like the input's; its channel axis (if any) at 0.
-    const size_t ic = channels > 0 ? 1 : 0;
+    // The output's spatial axes scaled like the input's; its batch and channel axes at 0.
     const Shape in_sp(in_shape.begin() + static_cast<std::ptrdiff_t>(ic), in_shape.end());
     const Box sp(Shape(ib.begin.begin() + static_cast<std::ptrdiff_t>(ic), ib.begin.end()),
                  Shape(ib.shape.begin() + static_cast<std::ptrdiff_t>(ic), ib.shape.end()));
     Box ob = ScaledBox(sp, in_sp, out_spatial);
     for (size_t a = 0; a + 2 < ob.rank(); ++a) ob.shape[a] = 1;  // one slice
-    if (out_shape.size() > out_spatial.size()) {
-      ob.begin.insert(ob.begin.begin(), 0);
-      ob.shape.insert(ob.shape.begin(), 1);
-    }
+    const size_t lead = out_shape.size() - out_spatial.size();
+    ob.begin.insert(ob.begin.begin(), lead, 0);
+    ob.shape.insert(ob.shape.begin(), lead, 1);
     previews.push_back(SlicePreview(output, ob, "output"));
   } catch (const Error& e) {
     preview_problem = e.what();
