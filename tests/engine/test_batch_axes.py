@@ -215,3 +215,11 @@ def test_five_axes_in_every_format_equal_zarr2(volbatch, tmp_path, fmt):
     got = export(volbatch, out, tmp_path, "got")
     assert got.shape == a.shape
     np.testing.assert_array_equal(got, eu.read_zarr2(ref))
+
+
+def test_batch_axes_under_the_processes_executor(volbatch, four_d, tmp_path):
+    out = tmp_path / "out.zarr/y"
+    volbatch("run", job(tmp_path, "j", four_d["src"], out, "tzyx"), "--executor", "processes",
+             "--workers", 3, "--threads", 1, "--quiet")
+    np.testing.assert_array_equal(eu.read_zarr2(out), four_d["ref"])
+    assert volbatch.status(eu.jobdir_of(out))["blocks_done"] == 24
