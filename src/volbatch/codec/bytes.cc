@@ -17,7 +17,7 @@ class BytesEndianCodec : public ArrayToBytesCodec {
     return {{"name", "bytes"}, {"configuration", {{"endian", big_ ? "big" : "little"}}}};
   }
   Bytes Encode(const Array& a, const ChunkSpec&) const override {
-    Bytes b(a.bytes().begin(), a.bytes().end());
+    Bytes b = CopyBytes(a.bytes());
     if (big_) SwapBytes(b, a.element_size());
     return b;
   }
@@ -28,7 +28,7 @@ class BytesEndianCodec : public ArrayToBytesCodec {
                      std::to_string(n) + " for shape " + ShapeToString(spec.shape) + " " +
                      std::string(DataTypeName(spec.dtype)));
     }
-    return DecodeOwned(Bytes(in.begin(), in.end()), spec);
+    return DecodeOwned(CopyBytes(in), spec);
   }
   std::optional<ByteView> EncodedView(const Array& a, const ChunkSpec&) const override {
     if (big_ && a.element_size() > 1) return std::nullopt;

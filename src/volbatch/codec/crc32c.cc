@@ -141,7 +141,7 @@ class Crc32cCodec : public BytesCodec {
                     actual, n);
       throw DataLoss(std::string("crc32c checksum mismatch") + buf);
     }
-    return Bytes(encoded.begin(), encoded.begin() + static_cast<std::ptrdiff_t>(n));
+    return CopyBytes(encoded.first(n));
   }
 };
 

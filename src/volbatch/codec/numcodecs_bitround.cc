@@ -25,13 +25,13 @@ class BitRoundFilter : public Zarr2Filter {
 
   Bytes Decode(ByteView enc, size_t n) const override {
     CheckSize(enc, n, type_, "bitround");
-    return Bytes(enc.begin(), enc.end());
+    return CopyBytes(enc);
   }
 
   // numpy on the same-width integer view: b += ((b >> m) & 1) + (1 << (m - 1)) - 1; b &= mask.
   Bytes Encode(ByteView dec, size_t n) const override {
     CheckSize(dec, n, type_, "bitround");
-    Bytes out(dec.begin(), dec.end());
+    Bytes out = CopyBytes(dec);
     if (keepbits_ == mantissa_) return out;
     const size_t size = ByteSize(type_.dtype);
     const int m = mantissa_ - keepbits_;

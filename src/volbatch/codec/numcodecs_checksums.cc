@@ -103,7 +103,7 @@ class ChecksumCodec : public BytesCodec {
       throw DataLoss(name + ": checksum mismatch (stored " + Hex(stored) + ", computed " +
                      Hex(computed) + ")");
     }
-    return Bytes(payload.begin(), payload.end());
+    return CopyBytes(payload);
   }
 
   size_t MaxEncodedSize(size_t decoded_size) const override {

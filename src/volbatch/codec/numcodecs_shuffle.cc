@@ -49,7 +49,7 @@ class ShuffleCodec : public BytesCodec {
   }
 
   Bytes Move(ByteView in, bool unshuffle) const {
-    Bytes out(in.begin(), in.end());
+    Bytes out = CopyBytes(in);
     if (elementsize_ <= 1) return out;
     const size_t n = in.size() / elementsize_;
     for (size_t i = 0; i < n; ++i) {

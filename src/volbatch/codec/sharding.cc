@@ -31,6 +31,32 @@ ChunkSpec IndexSpec(const Shape& grid) {
   return s;
 }
 
+// Each thread's buffer for the inner chunk it is encoding (ShardingCodec::EncodeInnerChunk).
+Bytes& InnerChunkBuffer() {
+  thread_local Bytes buffer;
+  return buffer;
+}
+
+// A shard's bytes, `size` of them: the encoded index and the stored inner chunks in order,
+// copied once into one allocation.
+Bytes JoinShard(const std::vector<std::optional<Bytes>>& parts, const Bytes& index,
+                bool index_at_end, size_t size) {
+  Bytes out(size);
+  std::byte* at = out.data();
+  auto put = [&](const Bytes& b) {
+    if (b.empty()) return;
+    std::memcpy(at, b.data(), b.size());
+    at += b.size();
+  };
+  if (!index_at_end) put(index);
+  for (const auto& p : parts) {
+    if (p) put(*p);
+  }
+  if (index_at_end) put(index);
+  if (at != out.data() + size) throw Internal("sharding_indexed: shard size miscounted");
+  return out;
+}
+
 // Saturates instead of throwing: the bound only limits what a decoder may produce.
 size_t SatAdd(size_t a, size_t b) {
   size_t r;
@@ -231,10 +257,8 @@ Bytes ShardingCodec::EncodeShard(const Array& src, const Shape& shard_origin, co
     Shape origin = Unravel(grid, i);
     for (size_t d = 0; d < origin.size(); ++d)
       origin[d] = shard_origin[d] + origin[d] * inner_shape_[d];
-    Array chunk = src.Slice(Box(origin, inner_shape_));
-    if (chunk.AllEqual(spec.fill_value)) return;
     try {
-      parts[i] = inner_.Encode(chunk, inner);
+      parts[i] = EncodeInnerChunk(src, origin, inner);
     } catch (const Error& e) {
       throw WithContext(e, "inner chunk " + InnerChunkName(grid, i));
     }
@@ -258,13 +282,25 @@ Bytes ShardingCodec::EncodeShard(const Array& src, const Shape& shard_origin, co
                    " bytes, expected " + std::to_string(index_size));
   }
 
-  Bytes out;
-  out.reserve(pos + (index_at_end_ ? index_size : 0));
-  if (!index_at_end_) out.insert(out.end(), encoded_index.begin(), encoded_index.end());
-  for (auto& p : parts) {
-    if (p) out.insert(out.end(), p->begin(), p->end());
+  return JoinShard(parts, encoded_index, index_at_end_, pos + (index_at_end_ ? index_size : 0));
+}
+
+std::optional<Bytes> ShardingCodec::EncodeInnerChunk(const Array& src, const Shape& origin,
+                                                     const ChunkSpec& inner) const {
+  // The thread's buffer is taken while in use: an inner chunk of another shard that this
+  // thread runs meanwhile (nested sharding waits in ParallelFor) finds it empty.
+  Bytes gathered = std::move(InnerChunkBuffer());
+  gathered.clear();  // nothing to keep: growing moves no bytes
+  gathered.resize(inner.num_bytes());
+  CopyRegion(src.data(), src.shape(), origin, gathered.data(), inner_shape_,
+             Shape(inner_shape_.size(), 0), inner_shape_, src.element_size());
+  std::optional<Bytes> out;
+  if (!AllElementsEqual(gathered, inner.fill_value)) {
+    Array chunk = Array::FromBytes(inner.dtype, inner_shape_, std::move(gathered));
+    out = inner_.Encode(chunk, inner);
+    gathered = chunk.release();
   }
-  if (index_at_end_) out.insert(out.end(), encoded_index.begin(), encoded_index.end());
+  InnerChunkBuffer() = std::move(gathered);
   return out;
 }
 

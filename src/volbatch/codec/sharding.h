@@ -9,11 +9,13 @@
 // + crc32c: 16 n + 4 bytes). Offsets count from the start of the shard. An inner chunk equal to
 // the fill value everywhere is not stored: offset = nbytes = 2^64 - 1.
 //
-// Cost: encoding and decoding a whole shard touch every inner chunk once (in parallel); a
-// partial read needs the index (one ranged read of a known size) and then only the inner
-// chunks it overlaps, which is what the Zarr v3 driver does through the accessors below. An
-// uncompressed inner chunk is copied from the shard's bytes into the destination (no decode),
-// and a blosc one partly inside a region decodes only the blocks holding that part.
+// Cost: encoding and decoding a whole shard touch every inner chunk once (in parallel; on
+// encode each is gathered into a reused per-thread buffer, and the encoded chunks and the
+// index are copied once into the shard's bytes); a partial read needs the index (one ranged
+// read of a known size) and then only the inner chunks it overlaps, which is what the Zarr v3
+// driver does through the accessors below. An uncompressed inner chunk is copied from the
+// shard's bytes into the destination (no decode), and a blosc one partly inside a region
+// decodes only the blocks holding that part.
 #pragma once
 
 #include <cstdint>
@@ -84,6 +86,10 @@ class ShardingCodec : public ArrayToBytesCodec {
   // `*stored`: how many inner chunks the shard holds.
   Bytes EncodeShard(const Array& src, const Shape& shard_origin, const ChunkSpec& spec,
                     size_t* stored) const;
+  // The inner chunk at `origin` of `src` encoded; nullopt when it is all fill value (checked
+  // as it is gathered into a reused per-thread buffer).
+  std::optional<Bytes> EncodeInnerChunk(const Array& src, const Shape& origin,
+                                        const ChunkSpec& inner) const;
 
   Shape inner_shape_;
   CodecChain inner_;

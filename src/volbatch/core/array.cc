@@ -84,28 +84,43 @@ Array Array::FromBytes(DataType dtype, Shape shape, Bytes bytes) {
   return a;
 }
 
+Array::Array(const Array& other)
+    : dtype_(other.dtype_),
+      shape_(other.shape_),
+      num_elements_(other.num_elements_),
+      bytes_(CopyBytes(other.bytes_)) {}
+
+Array& Array::operator=(const Array& other) {
+  if (this != &other) *this = Array(other);
+  return *this;
+}
+
 bool Array::AllEqual(std::span<const std::byte> fill) const {
-  const size_t es = element_size();
-  if (fill.empty() ||
-      std::all_of(fill.begin(), fill.end(), [](std::byte b) { return b == std::byte{0}; })) {
-    // Fast path: compare against zeros in words.
-    const std::byte* p = bytes_.data();
-    size_t n = bytes_.size();
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-      uint64_t w;
-      std::memcpy(&w, p + i, 8);
-      if (w) return false;
-    }
-    for (; i < n; ++i) {
-      if (p[i] != std::byte{0}) return false;
+  return AllElementsEqual(bytes_, fill);
+}
+
+bool AllElementsEqual(std::span<const std::byte> data, std::span<const std::byte> fill) {
+  // A block of 64 bytes of the pattern (zeros, or `fill` repeated), compared block by block;
+  // elements whose size does not divide 64 go one at a time.
+  constexpr size_t kBlock = 64;
+  const size_t es = fill.empty() ? 1 : fill.size();
+  if (kBlock % es != 0) {
+    for (size_t off = 0; off + es <= data.size(); off += es) {
+      if (std::memcmp(data.data() + off, fill.data(), es) != 0) return false;
     }
     return true;
   }
-  for (size_t off = 0; off < bytes_.size(); off += es) {
-    if (std::memcmp(&bytes_[off], fill.data(), es) != 0) return false;
+  std::byte pattern[kBlock] = {};
+  if (!fill.empty()) {
+    for (size_t off = 0; off < kBlock; off += es) std::memcpy(pattern + off, fill.data(), es);
   }
-  return true;
+  const std::byte* p = data.data();
+  const size_t n = data.size();
+  size_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    if (std::memcmp(p + i, pattern, kBlock) != 0) return false;
+  }
+  return n == i || std::memcmp(p + i, pattern, n - i) == 0;
 }
 
 Array Array::Slice(const Box& region) const {
@@ -214,6 +229,7 @@ void SwapBytes(std::span<std::byte> data, size_t es) {
 Array Transpose(const Array& a, const std::vector<size_t>& perm) {
   const size_t rank = a.rank();
   if (perm.size() != rank) throw InvalidArgument("transpose: order has the wrong rank");
+  if (rank == 0) return a;  // (and GCC 12 sees no out-of-range index walk below)
   Shape out_shape(rank);
   for (size_t i = 0; i < rank; ++i) out_shape[i] = a.shape()[perm[i]];
   Array out = Array::Uninitialized(a.dtype(), out_shape);

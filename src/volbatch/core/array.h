@@ -15,6 +15,11 @@ namespace volbatch {
 class Array {
  public:
   Array() = default;
+  // Copies use memcpy (bytes.h: a Bytes copy would go byte by byte); moves take the buffer.
+  Array(const Array& other);
+  Array& operator=(const Array& other);
+  Array(Array&&) noexcept = default;
+  Array& operator=(Array&&) noexcept = default;
   // Zero-filled. Throws InvalidArgument if the byte size overflows or exceeds `max_bytes`.
   Array(DataType dtype, Shape shape);
   // Every element set to `fill` (one element's bytes, native endianness; empty = zeros).
@@ -46,7 +51,7 @@ class Array {
   }
 
   // True when every element's bytes equal `fill` (empty `fill` means all zero bytes).
-  bool AllEqual(std::span<const std::byte> fill) const;
+  bool AllEqual(std::span<const std::byte> fill) const;  // AllElementsEqual(bytes(), fill)
   // A C-order copy of `region` (must lie inside this array).
   Array Slice(const Box& region) const;
 
@@ -60,6 +65,11 @@ class Array {
   Index num_elements_ = 0;
   Bytes bytes_;
 };
+
+// True when every element (fill.size() bytes, or any size when `fill` is empty) in `data`
+// equals `fill` (empty: all bytes zero). Stops at the first difference, and compares 64 bytes
+// at a time, so a unit that is not all fill value costs a few bytes' look.
+bool AllElementsEqual(std::span<const std::byte> data, std::span<const std::byte> fill);
 
 // Copies the box `extent` starting at `src_origin` in src to `dst_origin` in dst (same dtype).
 // Both are C-order dense buffers of the given shapes. Innermost runs are memcpy'd.

@@ -46,6 +46,35 @@ TEST(Array, FilledAndAllEqual) {
   EXPECT_TRUE(z.AllEqual({}));
 }
 
+TEST(Array, AllElementsEqualStopsAtAnyDifference) {
+  const std::byte fill[2] = {std::byte{1}, std::byte{2}};
+  for (size_t n : {0, 1, 31, 32, 33, 100}) {
+    Array a = Array::Filled(DataType::kUint16, {static_cast<Index>(n)}, fill);
+    EXPECT_TRUE(AllElementsEqual(a.bytes(), fill)) << n;
+    EXPECT_EQ(AllElementsEqual(a.bytes(), {}), n == 0) << n;
+    for (size_t at : {size_t{0}, n / 2, n - 1}) {
+      if (n == 0) break;
+      Array b = a;  // a copy, not a view
+      b.data()[2 * at + 1] = std::byte{3};
+      EXPECT_FALSE(AllElementsEqual(b.bytes(), fill)) << n << " " << at;
+      EXPECT_TRUE(a.AllEqual(fill));
+    }
+  }
+}
+
+TEST(Array, CopyBytesAndAppendBytes) {
+  Bytes b;
+  for (int i = 0; i < 100; ++i) {
+    const std::byte part[3] = {std::byte(i), std::byte(i + 1), std::byte(i + 2)};
+    AppendBytes(b, part);
+  }
+  ASSERT_EQ(b.size(), 300u);
+  EXPECT_EQ(b[297], std::byte(99));
+  EXPECT_EQ(b[4], std::byte(2));
+  EXPECT_EQ(CopyBytes(b), b);
+  EXPECT_TRUE(CopyBytes({}).empty());
+}
+
 TEST(Array, TransposeAndSwap) {
   Array a = Iota({2, 3});
   Array t = Transpose(a, {1, 0});

@@ -318,15 +318,7 @@ void Dataset::Write(const Box& region, const Array& data) {
     const Box inter = Intersect(unit_box, region);
     const Box valid = Intersect(unit_box, volume);
     if (inter == unit_box) {
-      // The whole unit is in `data`: the driver encodes it from there.
-      const std::string key = driver_->UnitKey(idx);
-      std::optional<Bytes> encoded;
-      try {
-        encoded = driver_->EncodeUnitFrom(data, inter.Relative(region.begin).begin, idx);
-      } catch (const Error& e) {
-        throw WithContext(e, kv_->Describe(key));
-      }
-      Store(key, encoded);
+      WriteWholeUnit(idx, data, inter.Relative(region.begin).begin);
       return;
     }
     if (inter == valid) {
@@ -417,6 +409,51 @@ void Dataset::WriteUnit(const Shape& unit_index, const Array& unit) {
     throw WithContext(e, kv_->Describe(key));
   }
   Store(key, encoded);
+}
+
+namespace {
+
+// Each thread's buffer for encoding whole units, taken while in use (a unit that a waiting
+// thread runs meanwhile, nested, finds it empty and allocates its own) and given back after,
+// unless it grew past kKeepBytes (a shard, say): a large one goes back to the heap rather
+// than stay with the thread.
+constexpr size_t kKeepBytes = size_t{8} << 20;
+
+Bytes& ThreadUnitBuffer() {
+  thread_local Bytes buffer;
+  return buffer;
+}
+
+class UnitScratch {
+ public:
+  UnitScratch() : bytes_(std::move(ThreadUnitBuffer())) {}
+  ~UnitScratch() {
+    if (bytes_.capacity() <= kKeepBytes) ThreadUnitBuffer() = std::move(bytes_);
+  }
+  UnitScratch(const UnitScratch&) = delete;
+  UnitScratch& operator=(const UnitScratch&) = delete;
+  Bytes& bytes() { return bytes_; }
+
+ private:
+  Bytes bytes_;
+};
+
+}  // namespace
+
+void Dataset::WriteWholeUnit(const Shape& idx, const Array& data, const Shape& origin) {
+  const std::string key = driver_->UnitKey(idx);
+  UnitScratch scratch;
+  std::optional<ByteView> encoded;
+  try {
+    encoded = driver_->EncodeUnitView(data, origin, idx, scratch.bytes());
+  } catch (const Error& e) {
+    throw WithContext(e, kv_->Describe(key));
+  }
+  if (encoded) {
+    kv_->Set(key, *encoded);
+  } else {
+    kv_->Erase(key);
+  }
 }
 
 void Dataset::Store(const std::string& key, const std::optional<Bytes>& encoded) {

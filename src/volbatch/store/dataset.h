@@ -105,6 +105,9 @@ class Dataset {
   bool ReadUnitInto(const Shape& idx, const Box& local, Array& out, const Shape& dst) const;
   // Sets `key` to `encoded`, or erases it when the unit is all fill value (nullopt).
   void Store(const std::string& key, const std::optional<Bytes>& encoded);
+  // Writes unit `idx`, all of which lies in `data` at `origin` (no read, no lock: it is
+  // replaced whole), encoded straight from `data` into a reused per-thread buffer.
+  void WriteWholeUnit(const Shape& idx, const Array& data, const Shape& origin);
   // Writes the part `inter` of unit `idx` from `data` (whose origin is region_begin), keeping
   // the rest of the unit, safe against other writers of the unit (see the .cc).
   void WritePartOfUnit(const Shape& idx, const Box& inter, const Shape& region_begin,

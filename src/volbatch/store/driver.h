@@ -83,6 +83,14 @@ class FormatDriver {
   // `src`; sharded arrays slice their inner chunks straight from it.
   virtual std::optional<Bytes> EncodeUnitFrom(const Array& src, const Shape& origin,
                                               const Shape& unit_index) const;
+  // The same, for a caller that stores the bytes at once: they may be left in `scratch`,
+  // reusing its memory, or be a view of `src` itself (a unit stored as its elements that lies
+  // contiguous there), so the view is valid while both are and `scratch` is not changed.
+  // The default keeps EncodeUnitFrom's result in `scratch`; formats whose units can be their
+  // elements as they are (Zarr v2 and unsharded v3 with no filter, transpose or byte swap)
+  // take them from `src` with at most one copy and no allocation.
+  virtual std::optional<ByteView> EncodeUnitView(const Array& src, const Shape& origin,
+                                                 const Shape& unit_index, Bytes& scratch) const;
   // The array's metadata document as stored (for `info --json`).
   virtual nlohmann::json Metadata() const = 0;
   // One line describing the codecs, e.g. "bytes(little) | zstd(level=3)".
@@ -100,6 +108,17 @@ class FormatDriver {
   // unit (HDF5); nullopt: count the files under the array's directory.
   virtual std::optional<int64_t> StoredBytes() const { return std::nullopt; }
 };
+
+// The elements of the box at `origin` of `shape` in `src` (it must lie inside), in C order: a
+// view of `src` where they lie contiguous there, else gathered into `scratch` (resized, not
+// zeroed; its memory reused).
+ByteView UnitElements(const Array& src, const Shape& origin, const Shape& shape, Bytes& scratch);
+
+// `elements` passed through `codecs` in order, left in `scratch` (which `elements` may view);
+// `elements` itself when there are no codecs.
+ByteView EncodeElements(ByteView elements,
+                        const std::vector<std::shared_ptr<const BytesCodec>>& codecs,
+                        const ChunkSpec& spec, Bytes& scratch);
 
 // A format, as the registry knows it. Adding a format is one file and one registration line.
 struct Format {

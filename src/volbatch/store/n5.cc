@@ -167,7 +167,7 @@ class N5Driver : public FormatDriver {
       ChunkSpec spec{layout_.dtype, h.dims, layout_.fill_value};
       data = codec_->Decode(payload, nbytes, spec);
     } else {
-      data.assign(payload.begin(), payload.end());
+      data = CopyBytes(payload);
     }
     if (data.size() != nbytes) {
       throw DataLoss("N5 block holds " + std::to_string(data.size()) + " bytes of data, its dims " +
@@ -195,7 +195,7 @@ class N5Driver : public FormatDriver {
     const Shape valid = ValidExtent(unit_index);
     Bytes data;
     if (valid == layout_.chunks) {
-      data.assign(unit.bytes().begin(), unit.bytes().end());
+      data = CopyBytes(unit.bytes());
     } else {
       data = unit.Slice(Box(Shape(rank, 0), valid)).release();
     }
@@ -206,7 +206,8 @@ class N5Driver : public FormatDriver {
       data = codec_->Encode(data, spec);
     }
     Bytes out = EncodeN5BlockHeader(valid);
-    out.insert(out.end(), data.begin(), data.end());
+    out.reserve(out.size() + data.size());
+    AppendBytes(out, data);
     return out;
   }
 

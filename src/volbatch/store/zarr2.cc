@@ -10,7 +10,11 @@
 // container root are groups (.zgroup).
 //
 // Cost per chunk: the compressor, plus one copy for byte swapping (big-endian dtypes), one
-// transpose (order F) and one pass per filter; edge chunks pay one extra copy on write.
+// transpose (order F) and one pass per filter; edge chunks pay one extra copy on write. A
+// whole chunk written from a larger array (Dataset::Write) whose stream is its elements as
+// they are (C order, no swap, no filter) is gathered once into a reused per-thread buffer and
+// compressed from there, or stored from there uncompressed; a chunk lying contiguous in that
+// array is not copied at all. Its all-fill-value check stops at the first other element.
 #include <nlohmann/json.hpp>
 
 #include "volbatch/core/checked.h"
@@ -255,7 +259,7 @@ class Zarr2Driver : public FormatDriver {
       if (owned) {
         buf = std::move(*owned);
       } else {
-        buf.assign(bytes.begin(), bytes.end());
+        buf = CopyBytes(bytes);
       }
     } else {
       // Streams between two byte codecs may be larger than the raw chunk: codec i decodes to
@@ -306,18 +310,31 @@ class Zarr2Driver : public FormatDriver {
     const bool swap = m_.dtype.big_endian && ByteSize(l.dtype) > 1;
     size_t next = 0;
     Bytes buf;
-    if (!m_.fortran && !swap && m_.filters.empty() && !m_.codecs.empty()) {
+    if (ElementsAsStored() && !m_.codecs.empty()) {
       // The compressor reads the chunk's own bytes: no copy.
       buf = m_.codecs[next++]->Encode(chunk.bytes(), spec_);
     } else {
       buf = m_.fortran ? Transpose(chunk, ReversedAxes(chunk.rank())).release()
-                       : Bytes(chunk.bytes().begin(), chunk.bytes().end());
+                       : CopyBytes(chunk.bytes());
       if (swap) SwapBytes(buf, ByteSize(l.dtype));
       const size_t n = static_cast<size_t>(chunk.num_elements());
       for (const auto& f : m_.filters) buf = f->Encode(buf, n);
     }
     for (; next < m_.codecs.size(); ++next) buf = m_.codecs[next]->Encode(buf, spec_);
     return buf;
+  }
+
+  // A whole chunk inside the array whose stream is its elements as they are goes from `src`
+  // to the compressor (or to the store, uncompressed) with at most one copy, into `scratch`.
+  std::optional<ByteView> EncodeUnitView(const Array& src, const Shape& origin, const Shape& idx,
+                                         Bytes& scratch) const override {
+    const ArrayLayout& l = m_.layout;
+    if (!ElementsAsStored() || src.dtype() != l.dtype || IsEdgeChunk(Origin(idx), l)) {
+      return FormatDriver::EncodeUnitView(src, origin, idx, scratch);
+    }
+    const ByteView elements = UnitElements(src, origin, l.chunks, scratch);
+    if (!m_.fill_is_null && AllElementsEqual(elements, l.fill_value)) return std::nullopt;
+    return EncodeElements(elements, m_.codecs, spec_, scratch);
   }
 
   json Metadata() const override { return m_.document; }
@@ -356,6 +373,13 @@ class Zarr2Driver : public FormatDriver {
     Shape o(idx.size());
     for (size_t i = 0; i < idx.size(); ++i) o[i] = idx[i] * m_.layout.chunks[i];
     return o;
+  }
+
+  // True if the stream the byte codecs see is the chunk's elements as they are: C order, no
+  // byte swap, no filter.
+  bool ElementsAsStored() const {
+    const bool swap = m_.dtype.big_endian && ByteSize(m_.layout.dtype) > 1;
+    return !m_.fortran && !swap && m_.filters.empty();
   }
 
   Zarr2Metadata m_;

@@ -293,6 +293,36 @@ TEST_F(Zarr2Test, SeparatorsAndEdgeChunksOnDisk) {
   EXPECT_FALSE(fs::exists(Path("d.zarr/1.1")));
 }
 
+// Whole chunks written from a larger array are taken from it as they lie: contiguous there
+// (chunks spanning the trailing axes) or gathered. The files hold the C-order elements, and a
+// chunk that is all fill value (a non-zero one here) is not stored, raw or compressed.
+TEST_F(Zarr2Test, WholeChunksFromLargerArray) {
+  for (const char* codec : {"raw", "zstd:1"}) {
+    for (const Shape& chunks : {Shape{1, 4, 6}, Shape{2, 2, 3}}) {
+      CreateOptions o;
+      o.format = "zarr2";
+      o.shape = {4, 4, 6};
+      o.chunks = chunks;
+      o.dtype = DataType::kUint16;
+      o.fill_value = 7;
+      o.codecs = ParseCodecSpec(codec);
+      const std::string path =
+          Path(std::string(codec[0] == 'r' ? "raw" : "zstd") + std::to_string(chunks[0]) + ".zarr");
+      Dataset ds = Dataset::Create(path, o);
+      Array a = Array::Filled(DataType::kUint16, o.shape, ToBytes<uint16_t>({7}));
+      for (Index i = 0; i < 24; ++i) a.data_as<uint16_t>()[48 + i] = static_cast<uint16_t>(i);
+      ds.Write(Box::FromShape(o.shape), a);
+      EXPECT_FALSE(fs::exists(path + "/0/0/0")) << codec;
+      EXPECT_EQ(Dataset::Open(path).Read(Box::FromShape(o.shape)), a) << codec;
+      if (chunks[0] == 1 && codec[0] == 'r') {
+        Bytes want(48);
+        std::memcpy(want.data(), a.data() + 96, 48);
+        EXPECT_EQ(ReadFile(path + "/2/0/0"), want);
+      }
+    }
+  }
+}
+
 TEST_F(Zarr2Test, ParentGroupsAndAttributes) {
   WriteFile(Path("out.zarr/.zgroup"), "{\"zarr_format\": 2, \"mine\": 1}");
   WriteFile(Path("out.zarr/.zattrs"), "{\"keep\": true}");

@@ -11,7 +11,10 @@
 // Cost: opening reads one small document; reading a region of a sharded array reads the shard
 // index with one ranged read and then one ranged read per run of adjacent needed inner chunks,
 // and decodes only the inner chunks the region touches, each no more than the codec needs for
-// its part (ShardingCodec::DecodeInnerRegionInto). A whole shard is one read.
+// its part (ShardingCodec::DecodeInnerRegionInto). A whole shard is one read. Writing a whole
+// unit from a larger array: an unsharded chunk stored as its elements (bytes, host order, no
+// transpose) is gathered once into a reused buffer, or not at all where it lies contiguous;
+// a shard's inner chunks are gathered one at a time (ShardingCodec::EncodeRegion).
 
 #include <algorithm>
 #include <limits>
@@ -125,6 +128,8 @@ class Zarr3Driver : public FormatDriver {
                     const Shape& out_origin) const override;
   std::optional<Bytes> EncodeUnitFrom(const Array& src, const Shape& origin,
                                       const Shape& unit_index) const override;
+  std::optional<ByteView> EncodeUnitView(const Array& src, const Shape& origin,
+                                         const Shape& unit_index, Bytes& scratch) const override;
   nlohmann::json Metadata() const override { return metadata_; }
   std::string CodecSummary() const override { return SummarizeCodecs(codecs_.ToJson()); }
   nlohmann::json Attributes() const override { return attributes_; }
@@ -321,6 +326,19 @@ std::optional<Bytes> Zarr3Driver::EncodeUnitFrom(const Array& src, const Shape& 
                    std::string(DataTypeName(layout_.dtype)) + " array");
   }
   return sharding_->EncodeRegion(src, origin, unit_spec_);
+}
+
+// An unsharded chunk whose bytes codec stores its elements as they are (no transpose) goes
+// from `src` to the bytes->bytes codecs, or to the store, with at most one copy.
+std::optional<ByteView> Zarr3Driver::EncodeUnitView(const Array& src, const Shape& origin,
+                                                    const Shape& unit_index, Bytes& scratch) const {
+  if (sharding_ || src.dtype() != layout_.dtype || !codecs_.array_codecs().empty() ||
+      !codecs_.array_to_bytes()->DecodesAsIs(unit_spec_)) {
+    return FormatDriver::EncodeUnitView(src, origin, unit_index, scratch);
+  }
+  const ByteView elements = UnitElements(src, origin, layout_.write_chunks, scratch);
+  if (AllElementsEqual(elements, layout_.fill_value)) return std::nullopt;
+  return EncodeElements(elements, codecs_.bytes_codecs(), unit_spec_, scratch);
 }
 
 std::optional<Array> Zarr3Driver::ReadUnitRegion(const KvStore& kv, const Shape& unit_index,

@@ -316,6 +316,37 @@ TEST(Zarr3, BigEndian) {
   CheckAgainstModel(ds, 3, 10);
 }
 
+// Whole chunks and shards written from a larger array: contiguous or gathered, raw or
+// compressed, the all-fill-value ones (fill 7) not stored.
+TEST(Zarr3, WholeUnitsFromLargerArray) {
+  const fs::path dir = TestDir();
+  int n = 0;
+  for (const char* codec : {"raw", "zstd:1"}) {
+    for (const Shape& chunks : {Shape{1, 4, 6}, Shape{2, 2, 3}}) {
+      for (bool sharded : {false, true}) {
+        CreateOptions o = Options({4, 4, 6}, chunks, DataType::kUint16);
+        o.fill_value = 7;
+        o.codecs = ParseCodecSpec(codec);
+        if (sharded) o.shards = Shape{2, 4, 6};
+        const fs::path path = dir / ("a" + std::to_string(n++) + ".zarr");
+        Dataset ds = Dataset::Create(path.string(), o);
+        Array a(DataType::kUint16, o.shape);
+        for (Index i = 0; i < a.num_elements(); ++i) {
+          a.data_as<uint16_t>()[i] = i < 48 ? 7 : static_cast<uint16_t>(i);
+        }
+        ds.Write(Box::FromShape(o.shape), a);
+        EXPECT_FALSE(fs::exists(path / "c" / "0" / "0" / "0")) << path;
+        EXPECT_EQ(Dataset::Open(path.string()).Read(Box::FromShape(o.shape)), a) << path;
+        if (!sharded && chunks[0] == 1 && codec[0] == 'r') {
+          const std::string raw = ReadFile(path / "c" / "2" / "0" / "0");
+          ASSERT_EQ(raw.size(), 48u);
+          EXPECT_EQ(std::memcmp(raw.data(), a.data() + 96, 48), 0);
+        }
+      }
+    }
+  }
+}
+
 TEST(Zarr3, TransposeCodec) {
   if (!HaveCodec("transpose")) GTEST_SKIP() << "transpose codec not built yet";
   const fs::path dir = TestDir();
