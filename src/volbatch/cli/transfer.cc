@@ -65,7 +65,7 @@ CreateOptions MakeCreateOptions(const Shape& shape, DataType dtype, const Transf
     throw InvalidArgument("--chunks " + ShapeToString(c.chunks) + " does not match the rank of " +
                           ShapeToString(shape));
   }
-  c.codecs = ParseCodecSpec(o.codec.value_or("zstd:3"));
+  c.codecs = ParseCodecSpec(o.codec.value_or("zstd:3"), dtype);
   c.shards = o.shards;
   c.fill_value = o.fill_value;
   c.overwrite = o.overwrite;

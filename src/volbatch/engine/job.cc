@@ -628,7 +628,7 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     job.output_shards = shards;
   }
   try {
-    job.output_codecs = ParseCodecSpec(spec.output.codec);
+    job.output_codecs = ParseCodecSpec(spec.output.codec, job.output_dtype);
   } catch (const Error& e) {
     throw WithContext(e, spec.source + ": [output] codec");
   }

@@ -17,6 +17,7 @@
 #include <limits>
 #include <set>
 
+#include "volbatch/codec/registry.h"
 #include "volbatch/codec/sharding.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
@@ -506,6 +507,12 @@ void WriteParentGroups(KvStore& root, const std::string& key_in_root) {
   }
 }
 
+// A codec's name in a codec list (a bare string or an object's "name"; ResolveCodecSpec has
+// checked the shape).
+std::string CodecName(const nlohmann::json& c) {
+  return c.is_string() ? c.get<std::string>() : c["name"].get<std::string>();
+}
+
 std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_ptr<KvStore> root,
                                      const std::string& key_in_root, const CreateOptions& o) {
   const std::string where = kv->Describe(kMetadataKey);
@@ -526,9 +533,28 @@ std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_pt
                           o.chunk_key_encoding + "\"");
   }
 
+  // numcodecs' filters (array->array) before "bytes", in native byte order as zarr-python 3
+  // hands them the chunk; bytes->bytes codecs after it.
+  nlohmann::json resolved;
+  try {
+    resolved = ResolveCodecSpec(o.codecs, Zarr2DType{o.dtype, false});
+  } catch (const Error& e) {
+    throw WithContext(e, where);
+  }
   nlohmann::ordered_json codecs = nlohmann::ordered_json::array();
+  for (const auto& c : resolved) {
+    if (KindOfCodec(CodecName(c)) == CodecKind::kArrayToArray) {
+      codecs.push_back(
+          {{"name", c["name"]},
+           {"configuration", nlohmann::ordered_json::parse(c["configuration"].dump())}});
+    }
+  }
   codecs.push_back({{"name", "bytes"}, {"configuration", {{"endian", o.endian}}}});
-  for (const auto& c : o.codecs) codecs.push_back(nlohmann::ordered_json::parse(c.dump()));
+  for (const auto& c : resolved) {
+    if (KindOfCodec(CodecName(c)) != CodecKind::kArrayToArray) {
+      codecs.push_back(nlohmann::ordered_json::parse(c.dump()));
+    }
+  }
   Shape grid_shape = o.chunks;
   if (o.shards) {
     const Shape& shards = *o.shards;
