@@ -91,7 +91,8 @@ json Codec(const std::string& name, json config) {
 
 TEST(ParseCodecSpec, FiltersComeFirstAndLeaveTheArrayTypeOpen) {
   const json zstd = Codec("zstd", {{"level", 3}, {"checksum", false}});
-  EXPECT_EQ(ParseCodecSpec("delta+zstd:3"), json::array({Codec("numcodecs.delta", json::object()), zstd}));
+  EXPECT_EQ(ParseCodecSpec("delta+zstd:3"),
+            json::array({Codec("numcodecs.delta", json::object()), zstd}));
   EXPECT_EQ(ParseCodecSpec("delta:u1"), One("numcodecs.delta", {{"astype", "u1"}}));
   EXPECT_EQ(ParseCodecSpec("shuffle"), One("numcodecs.shuffle", json::object()));
   EXPECT_EQ(ParseCodecSpec("shuffle:4"), One("numcodecs.shuffle", {{"elementsize", 4}}));
