@@ -56,4 +56,8 @@ nlohmann::json ParseCodecSpec(const std::string& spec, std::optional<DataType> d
 // integers, packbits on anything but bool).
 nlohmann::json ResolveCodecSpec(const nlohmann::json& codecs, Zarr2DType type);
 
+// A whole Zarr v3 codec chain for resolved codecs: the array->array ones, then
+// {"name": "bytes", "configuration": {"endian": endian}}, then the bytes->bytes ones.
+nlohmann::json ChainAroundBytes(const nlohmann::json& resolved, const std::string& endian);
+
 }  // namespace volbatch

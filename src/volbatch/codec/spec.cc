@@ -294,4 +294,17 @@ json ResolveCodecSpec(const json& codecs, Zarr2DType type) {
   return out;
 }
 
+json ChainAroundBytes(const json& resolved, const std::string& endian) {
+  json chain = json::array();
+  auto add = [&](bool array_codecs) {
+    for (const json& c : resolved) {
+      if ((KindOfCodec(NameOf(c)) == CodecKind::kArrayToArray) == array_codecs) chain.push_back(c);
+    }
+  };
+  add(true);
+  chain.push_back({{"name", "bytes"}, {"configuration", {{"endian", endian}}}});
+  add(false);
+  return chain;
+}
+
 }  // namespace volbatch

@@ -507,10 +507,15 @@ void WriteParentGroups(KvStore& root, const std::string& key_in_root) {
   }
 }
 
-// A codec's name in a codec list (a bare string or an object's "name"; ResolveCodecSpec has
-// checked the shape).
-std::string CodecName(const nlohmann::json& c) {
-  return c.is_string() ? c.get<std::string>() : c["name"].get<std::string>();
+// A codec object with "name" before "configuration", as the specification lists them.
+nlohmann::ordered_json OrderedCodec(const nlohmann::json& c) {
+  if (!c.is_object() || !c.contains("name")) return nlohmann::ordered_json::parse(c.dump());
+  nlohmann::ordered_json o;
+  o["name"] = nlohmann::ordered_json::parse(c["name"].dump());
+  if (c.contains("configuration")) {
+    o["configuration"] = nlohmann::ordered_json::parse(c["configuration"].dump());
+  }
+  return o;
 }
 
 std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_ptr<KvStore> root,
@@ -535,26 +540,14 @@ std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_pt
 
   // numcodecs' filters (array->array) before "bytes", in native byte order as zarr-python 3
   // hands them the chunk; bytes->bytes codecs after it.
-  nlohmann::json resolved;
+  nlohmann::json chain;
   try {
-    resolved = ResolveCodecSpec(o.codecs, Zarr2DType{o.dtype, false});
+    chain = ChainAroundBytes(ResolveCodecSpec(o.codecs, Zarr2DType{o.dtype, false}), o.endian);
   } catch (const Error& e) {
     throw WithContext(e, where);
   }
   nlohmann::ordered_json codecs = nlohmann::ordered_json::array();
-  for (const auto& c : resolved) {
-    if (KindOfCodec(CodecName(c)) == CodecKind::kArrayToArray) {
-      codecs.push_back(
-          {{"name", c["name"]},
-           {"configuration", nlohmann::ordered_json::parse(c["configuration"].dump())}});
-    }
-  }
-  codecs.push_back({{"name", "bytes"}, {"configuration", {{"endian", o.endian}}}});
-  for (const auto& c : resolved) {
-    if (KindOfCodec(CodecName(c)) != CodecKind::kArrayToArray) {
-      codecs.push_back(nlohmann::ordered_json::parse(c.dump()));
-    }
-  }
+  for (const auto& c : chain) codecs.push_back(OrderedCodec(c));
   Shape grid_shape = o.chunks;
   if (o.shards) {
     const Shape& shards = *o.shards;
