@@ -126,7 +126,7 @@ CreateOptions MakeCreateOptions(const std::vector<int64_t>& shape, const std::st
   c.shape = ToShape(shape);
   c.dtype = ParseDataType(dtype, "dtype");
   c.chunks = chunks ? ToShape(*chunks) : DefaultChunks(c.shape, c.dtype);
-  c.codecs = ParseCodecSpec(codec);
+  c.codecs = ParseCodecSpec(codec, c.dtype);
   if (shards) c.shards = ToShape(*shards);
   c.fill_value = FromText(fill_value, "fill_value");
   c.attributes = FromText(attrs, "attrs");

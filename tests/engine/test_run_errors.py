@@ -58,6 +58,12 @@ BAD = [
     ("window_not_multiple_of_scale", {"operator": {"type": "upsample", "factor": [1, 2, 2]},
                                       "dtype": None, "tiling": {"window": [16, 15, 16]}}, {},
      ["[tiling] window"]),
+    ("filter_unfit_for_dtype", {"codec": "packbits+zstd:1"}, {},
+     ["[output] codec", "numcodecs.packbits", "packbits needs bool elements, got <f4"]),
+    ("bitround_on_integers", {"operator": {"type": "identity"}, "dtype": "uint8",
+                              "codec": "bitround:3+zstd:1"}, {},
+     ["[output] codec", "numcodecs.bitround", "bitround needs float elements, got |u1"]),
+    ("unknown_filter", {"codec": "deltaa+zstd:1"}, {}, ["[output] codec", "unknown codec \"deltaa\""]),
 ]
 
 
@@ -67,7 +73,7 @@ def write_bad_job(d, name, change, raw_lines):
         "input": {"path": str(d / spec["input"]),
                   "channels": True if spec.get("input_channels") else None},
         "output": {"path": str(d / f"{name}.zarr/o"), "dtype": spec["dtype"],
-                   "chunks": list(spec["chunks"]), "codec": "zstd:1"},
+                   "chunks": list(spec["chunks"]), "codec": spec.get("codec", "zstd:1")},
         "operator": spec["operator"],
         "tiling": spec["tiling"],
         "run": {"threads": 2},
@@ -92,6 +98,21 @@ def test_bad_job_is_one_line_naming_the_field_and_creates_nothing(volbatch, inpu
     assert f"{name}.toml" in line, line  # and the job file, like every other job error
     assert not (d / f"{name}.zarr").exists(), "the refused run created its output"
     assert not os.path.exists(eu.jobdir_of(d / f"{name}.zarr/o")), "... or its job directory"
+
+
+def test_output_with_filters_reads_in_zarr_python(volbatch, inputs, tmp_path):
+    """A job's [output] codec may name numcodecs filters; the Zarr v2 output is what
+    zarr-python reads with the same filters."""
+    import zarr
+    out = tmp_path / "out.zarr/o"
+    job = eu.write_job(tmp_path / "j.toml", inputs["dir"] / "in.zarr/raw", out,
+                       {"type": "identity"}, "uint8", CHUNKS, codec="delta+shuffle+zstd:1",
+                       tiling={"block": [64, 64, 64]}, format="zarr2")
+    volbatch("run", job, "--quiet")
+    z = zarr.open_array(str(out), mode="r")
+    assert [f.get_config() for f in z.filters] == [
+        {"id": "delta", "dtype": "|u1", "astype": "|u1"}, {"id": "shuffle", "elementsize": 1}]
+    assert np.array_equal(z[...], inputs["raw"])
 
 
 @pytest.mark.parametrize("layout,needle", [

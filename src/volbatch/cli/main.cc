@@ -315,7 +315,7 @@ int Main(int argc, char** argv) {
       c.shape = ParseShapeList(shape, "--shape");
       c.dtype = ParseDataType(dtype, "--dtype");
       c.chunks = t.chunks ? *t.chunks : DefaultChunks(c.shape, c.dtype);
-      c.codecs = ParseCodecSpec(t.codec.value_or("zstd:3"));
+      c.codecs = ParseCodecFlag(t.codec, c.dtype);
       c.shards = t.shards;
       c.fill_value = t.fill_value;
       c.overwrite = t.overwrite;

@@ -54,6 +54,18 @@ SlabSource OpenSlabSource(const std::string& src) {
                         ": not a .npy file, a .tif file, a folder of .tif slices or a dataset");
 }
 
+}  // namespace
+
+nlohmann::json ParseCodecFlag(const std::optional<std::string>& codec, DataType dtype) {
+  try {
+    return ParseCodecSpec(codec.value_or("zstd:3"), dtype);
+  } catch (const Error& e) {
+    throw WithContext(e, "--codec");
+  }
+}
+
+namespace {
+
 CreateOptions MakeCreateOptions(const Shape& shape, DataType dtype, const TransferOptions& o,
                                 const std::optional<Shape>& source_chunks) {
   CreateOptions c;
@@ -65,7 +77,7 @@ CreateOptions MakeCreateOptions(const Shape& shape, DataType dtype, const Transf
     throw InvalidArgument("--chunks " + ShapeToString(c.chunks) + " does not match the rank of " +
                           ShapeToString(shape));
   }
-  c.codecs = ParseCodecSpec(o.codec.value_or("zstd:3"));
+  c.codecs = ParseCodecFlag(o.codec, dtype);
   c.shards = o.shards;
   c.fill_value = o.fill_value;
   c.overwrite = o.overwrite;

@@ -22,6 +22,10 @@ struct TransferOptions {
 };
 
 // Chunks of about `target_bytes` for an array of `shape`: halves the largest axis until it fits.
+// The --codec flag's spec (default "zstd:3") checked against arrays of `dtype`; errors name
+// the flag.
+nlohmann::json ParseCodecFlag(const std::optional<std::string>& codec, DataType dtype);
+
 Shape DefaultChunks(const Shape& shape, DataType dtype, int64_t target_bytes = 1 << 20);
 
 // SRC: .npy, a multi-page .tif/.tiff, a folder of .tif slices, or a dataset.

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "volbatch/codec/numcodecs_filters.h"
@@ -29,6 +30,10 @@ void Store(std::byte* p, Zarr2DType t, const Value& v);
 void CheckSize(ByteView data, size_t n, Zarr2DType t, const std::string& filter);
 // A numpy dtype field of a filter configuration ("<i4", "int32" or "i4").
 Zarr2DType TypeField(const nlohmann::json& config, const char* field, const std::string& what);
+// The same, for the field naming the type a filter decodes to: when it is absent and the input
+// type is known, the input type (as zarr-python 3 evolves a codec from the array's dtype).
+Zarr2DType InputTypeField(const nlohmann::json& config, const char* field, const std::string& what,
+                          std::optional<Zarr2DType> input);
 
 // The Zarr v3 array->array codec "numcodecs.<id>" over a filter factory (numcodecs_array.cc).
 std::shared_ptr<const ArrayCodec> MakeNumcodecsArrayCodec(const std::string& id,

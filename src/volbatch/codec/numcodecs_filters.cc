@@ -123,6 +123,12 @@ Zarr2DType TypeField(const nlohmann::json& config, const char* field, const std:
   return ParseNumpyDTypeLenient(config[field].get<std::string>(), what + "." + field);
 }
 
+Zarr2DType InputTypeField(const nlohmann::json& config, const char* field, const std::string& what,
+                          std::optional<Zarr2DType> input) {
+  if (input && (!config.contains(field) || config[field].is_null())) return *input;
+  return TypeField(config, field, what);
+}
+
 }  // namespace codec_internal
 namespace {
 
@@ -280,8 +286,8 @@ std::string KnownFilters() {
 }
 
 std::shared_ptr<const Zarr2Filter> MakeDelta(const nlohmann::json& config, const std::string& what,
-                                             std::optional<Zarr2DType>) {
-  const Zarr2DType dtype = TypeField(config, "dtype", what);
+                                             std::optional<Zarr2DType> input) {
+  const Zarr2DType dtype = InputTypeField(config, "dtype", what, input);
   Zarr2DType astype = dtype;
   if (config.contains("astype") && !config["astype"].is_null()) {
     astype = TypeField(config, "astype", what);
@@ -293,9 +299,9 @@ std::shared_ptr<const Zarr2Filter> MakeDelta(const nlohmann::json& config, const
 }
 
 std::shared_ptr<const Zarr2Filter> MakeAsType(const nlohmann::json& config, const std::string& what,
-                                              std::optional<Zarr2DType>) {
+                                              std::optional<Zarr2DType> input) {
   const Zarr2DType encode = TypeField(config, "encode_dtype", what);
-  const Zarr2DType decode = TypeField(config, "decode_dtype", what);
+  const Zarr2DType decode = InputTypeField(config, "decode_dtype", what, input);
   return std::make_shared<AsTypeFilter>(encode, decode);
 }
 

@@ -168,10 +168,10 @@ Zarr2DType AsTypeOr(const json& config, Zarr2DType dtype, const std::string& wha
 }
 
 std::shared_ptr<const Zarr2Filter> MakeFixedScaleOffset(const json& config, const std::string& what,
-                                                        std::optional<Zarr2DType>) {
+                                                        std::optional<Zarr2DType> input) {
   Number(config, "offset", what);
   Number(config, "scale", what);
-  const Zarr2DType dtype = TypeField(config, "dtype", what);
+  const Zarr2DType dtype = InputTypeField(config, "dtype", what, input);
   const Zarr2DType astype = AsTypeOr(config, dtype, what);
   if (dtype.dtype == DataType::kBool || astype.dtype == DataType::kBool) {
     throw Unsupported(what + ": fixedscaleoffset on booleans is not supported");
@@ -180,12 +180,12 @@ std::shared_ptr<const Zarr2Filter> MakeFixedScaleOffset(const json& config, cons
 }
 
 std::shared_ptr<const Zarr2Filter> MakeQuantize(const json& config, const std::string& what,
-                                                std::optional<Zarr2DType>) {
+                                                std::optional<Zarr2DType> input) {
   const json d = config.value("digits", json());
   if (!d.is_number_integer() || d.get<int64_t>() < -300 || d.get<int64_t>() > 300) {
     throw InvalidArgument(what + ": \"digits\" must be an integer, got " + d.dump());
   }
-  const Zarr2DType dtype = TypeField(config, "dtype", what);
+  const Zarr2DType dtype = InputTypeField(config, "dtype", what, input);
   const Zarr2DType astype = AsTypeOr(config, dtype, what);
   if (!IsFloat(dtype.dtype) || !IsFloat(astype.dtype)) {
     throw InvalidArgument(what + ": quantize takes float types only, got " +

@@ -543,7 +543,7 @@ void ResolveOutputLayout(ResolvedJob& job, const Fail& fail) {
     job.output_shards = shards;
   }
   try {
-    job.output_codecs = ParseCodecSpec(spec.output.codec);
+    job.output_codecs = ParseCodecSpec(spec.output.codec, job.output_dtype);
   } catch (const Error& e) {
     throw WithContext(e, spec.source + ": [output] codec");
   }

@@ -105,6 +105,13 @@ std::vector<PlanCandidate> PlanStorage(const PlanOptions& o) {
     if (v < 1) throw InvalidArgument("plan: --shape " + ShapeToString(shape) + " must be positive");
   }
   if (o.codecs.empty()) throw InvalidArgument("plan: --codec names no codec");
+  for (const std::string& codec : o.codecs) {
+    try {
+      ParseCodecSpec(codec, dtype);  // refuses a filter that does not fit the dtype
+    } catch (const Error& e) {
+      throw WithContext(e, "plan: --codec");
+    }
+  }
   if (o.sample_chunks < 1 || o.sample_chunks > 10000) {
     throw InvalidArgument("plan: --sample must be 1 to 10000 chunks");
   }
@@ -161,9 +168,8 @@ std::vector<PlanCandidate> PlanStorage(const PlanOptions& o) {
       c.files_per_dir = grid.back();  // "c/i/j/k": one directory per leading index
       c.chunk_bytes = Product(chunks) * static_cast<int64_t>(itemsize);
       if (!samples.empty()) {
-        nlohmann::json list = nlohmann::json::array(
-            {{{"name", "bytes"}, {"configuration", {{"endian", "little"}}}}});
-        for (const auto& k : ParseCodecSpec(codec)) list.push_back(k);
+        const nlohmann::json list = ChainAroundBytes(
+            ResolveCodecSpec(ParseCodecSpec(codec, dtype), Zarr2DType{dtype, false}), "little");
         const CodecChain chain = CodecChain::FromJson(list, "--codec " + codec);
         ChunkSpec spec;
         spec.dtype = dtype;

@@ -17,6 +17,7 @@
 // array is not copied at all. Its all-fill-value check stops at the first other element.
 #include <nlohmann/json.hpp>
 
+#include "volbatch/codec/registry.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
 #include "volbatch/store/driver.h"
@@ -146,6 +147,7 @@ Zarr2Metadata ParseZarray(const json& j, const std::string& file) {
           throw Unsupported(what + ": array filter \"" + id + "\" after one that changes the " +
                             "element count");
         }
+        MakeZarr2Filter(f, what);  // the configuration alone must be complete, as numcodecs needs
         auto filter = MakeZarr2Filter(f, what, current);
         if (ByteSize(filter->decoded_type().dtype) != ByteSize(current.dtype)) {
           throw Unsupported(what + ": filter \"" + id + "\" decodes to " +
@@ -416,6 +418,40 @@ std::shared_ptr<FormatDriver> Open(std::shared_ptr<KvStore> kv, const std::strin
   return std::make_shared<Zarr2Driver>(std::move(m), ReadAttributes(*kv));
 }
 
+// A numcodecs configuration ({"id": ...}) for a resolved Zarr v3 codec: numcodecs' filters
+// keep their configuration, bytes codecs are translated.
+json ToNumcodecs(const json& codec, const std::string& what) {
+  if (codec.is_object() && codec.contains("name") && codec["name"].is_string() &&
+      KindOfCodec(codec["name"]) == CodecKind::kArrayToArray) {
+    const std::string name = codec["name"];
+    if (name.rfind("numcodecs.", 0) != 0) {
+      throw InvalidArgument(what + ": array codec \"" + name + "\" has no Zarr v2 form");
+    }
+    json j = codec.value("configuration", json::object());
+    j["id"] = name.substr(std::string("numcodecs.").size());
+    return j;
+  }
+  return V3ToNumcodecs(codec, what);
+}
+
+// The "filters" and "compressor" of a .zarray for resolved codecs: the last bytes codec is the
+// compressor; array filters and any bytes codecs before it go into "filters", which
+// zarr-python applies in order before the compressor. A spec of filters only has no compressor.
+std::pair<json, json> Zarr2FiltersAndCompressor(const json& codecs) {
+  json filters = json::array();
+  json compressor = nullptr;
+  for (size_t i = 0; i < codecs.size(); ++i) {
+    json c = ToNumcodecs(codecs[i], "codecs[" + std::to_string(i) + "]");
+    const bool last = i + 1 == codecs.size();
+    if (last && !IsZarr2ArrayFilter(c["id"].get<std::string>())) {
+      compressor = std::move(c);
+    } else {
+      filters.push_back(std::move(c));
+    }
+  }
+  return {filters.empty() ? json(nullptr) : filters, compressor};
+}
+
 // The .zarray document for `o`; validated afterwards by the same parser that reads it.
 json BuildZarray(const CreateOptions& o) {
   if (o.shards) throw InvalidArgument("shards are a Zarr v3 feature; Zarr v2 cannot store them");
@@ -429,21 +465,8 @@ json BuildZarray(const CreateOptions& o) {
     throw InvalidArgument("dimension_separator must be \".\" or \"/\", got \"" +
                           o.dimension_separator + "\"");
   }
-  if (!o.codecs.is_array()) throw InvalidArgument("codecs must be a list");
-  // One codec is the compressor; with more, all but the last go into "filters", which
-  // zarr-python applies in order before the compressor.
-  json filters = nullptr;
-  json compressor = nullptr;
-  for (size_t i = 0; i < o.codecs.size(); ++i) {
-    json c = V3ToNumcodecs(o.codecs[i], "codecs[" + std::to_string(i) + "]");
-    if (i + 1 == o.codecs.size()) {
-      compressor = std::move(c);
-    } else {
-      if (filters.is_null()) filters = json::array();
-      filters.push_back(std::move(c));
-    }
-  }
   const Zarr2DType dtype{o.dtype, o.endian == "big" && ByteSize(o.dtype) > 1};
+  const auto [filters, compressor] = Zarr2FiltersAndCompressor(ResolveCodecSpec(o.codecs, dtype));
   return {
       {"zarr_format", 2},
       {"shape", o.shape},

@@ -240,6 +240,51 @@ TEST_F(Zarr2Test, CreatedMetadata) {
   EXPECT_EQ(ReadJsonFile(Path("m.zarr/.zarray"))["fill_value"], false);
 }
 
+TEST_F(Zarr2Test, FiltersFromTheCodecSpec) {
+  CreateOptions o;
+  o.format = "zarr2";
+  o.shape = {2, 3};
+  o.chunks = {2, 3};
+  o.dtype = DataType::kInt16;
+  o.endian = "big";
+  o.dimension_separator = ".";
+  o.codecs = ParseCodecSpec("delta+shuffle", o.dtype);
+  Dataset ds = Dataset::Create(Path("f.zarr"), o);
+  // numcodecs' configurations, typed in the array's byte order; the last bytes codec is the
+  // compressor (zarr-python takes any codec there).
+  const json z = ReadJsonFile(Path("f.zarr/.zarray"));
+  EXPECT_EQ(z["filters"], json::parse(R"([{"id": "delta", "dtype": ">i2", "astype": ">i2"}])"));
+  EXPECT_EQ(z["compressor"], json({{"id", "shuffle"}, {"elementsize", 2}}));
+  const Array a = MakeArray<int16_t>(DataType::kInt16, {2, 3}, {0, 1, 2, 3, 4, 300});
+  ds.Write(Box::FromShape({2, 3}), a);
+  // delta: 0 1 1 1 1 296 as big-endian int16; shuffle: the high bytes, then the low ones.
+  EXPECT_EQ(ReadFile(Path("f.zarr/0.0")), ToBytes<uint8_t>({0, 0, 0, 0, 0, 1, 0, 1, 1, 1, 1, 40}));
+  EXPECT_EQ(Dataset::Open(Path("f.zarr")).Read(Box::FromShape({2, 3})), a);
+  EXPECT_EQ(ds.Info()["codecs"], "delta(>i2) | bytes(big) | numcodecs.shuffle(elementsize=2)");
+
+  // The last bytes codec is the compressor, the filters before it stay in "filters".
+  o.codecs = ParseCodecSpec("astype:i1+zstd:1", o.dtype);
+  o.overwrite = true;
+  Dataset::Create(Path("f.zarr"), o);
+  const json y = ReadJsonFile(Path("f.zarr/.zarray"));
+  EXPECT_EQ(y["filters"], json::parse(R"([{"id": "astype", "encode_dtype": "|i1",
+                                           "decode_dtype": ">i2"}])"));
+  EXPECT_EQ(y["compressor"], json({{"id", "zstd"}, {"level", 1}}));
+
+  // A filter that does not fit the dtype is refused before anything is written.
+  o.codecs = ParseCodecSpec("bitround:3");
+  std::string msg;
+  try {
+    Dataset::Create(Path("g.zarr"), o);
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find("codecs[0] numcodecs.bitround: bitround needs float elements, got >i2"),
+            std::string::npos)
+      << msg;
+  EXPECT_FALSE(fs::exists(Path("g.zarr")));
+}
+
 TEST_F(Zarr2Test, OrderFAndBigEndianLayoutOnDisk) {
   CreateOptions o;
   o.format = "zarr2";

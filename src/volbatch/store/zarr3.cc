@@ -20,6 +20,7 @@
 #include <limits>
 #include <set>
 
+#include "volbatch/codec/registry.h"
 #include "volbatch/codec/sharding.h"
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
@@ -524,6 +525,17 @@ void WriteParentGroups(KvStore& root, const std::string& key_in_root) {
   }
 }
 
+// A codec object with "name" before "configuration", as the specification lists them.
+nlohmann::ordered_json OrderedCodec(const nlohmann::json& c) {
+  if (!c.is_object() || !c.contains("name")) return nlohmann::ordered_json::parse(c.dump());
+  nlohmann::ordered_json o;
+  o["name"] = nlohmann::ordered_json::parse(c["name"].dump());
+  if (c.contains("configuration")) {
+    o["configuration"] = nlohmann::ordered_json::parse(c["configuration"].dump());
+  }
+  return o;
+}
+
 std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_ptr<KvStore> root,
                                      const std::string& key_in_root, const CreateOptions& o) {
   const std::string where = kv->Describe(kMetadataKey);
@@ -544,9 +556,16 @@ std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_pt
                           o.chunk_key_encoding + "\"");
   }
 
+  // numcodecs' filters (array->array) before "bytes", in native byte order as zarr-python 3
+  // hands them the chunk; bytes->bytes codecs after it.
+  nlohmann::json chain;
+  try {
+    chain = ChainAroundBytes(ResolveCodecSpec(o.codecs, Zarr2DType{o.dtype, false}), o.endian);
+  } catch (const Error& e) {
+    throw WithContext(e, where);
+  }
   nlohmann::ordered_json codecs = nlohmann::ordered_json::array();
-  codecs.push_back({{"name", "bytes"}, {"configuration", {{"endian", o.endian}}}});
-  for (const auto& c : o.codecs) codecs.push_back(nlohmann::ordered_json::parse(c.dump()));
+  for (const auto& c : chain) codecs.push_back(OrderedCodec(c));
   Shape grid_shape = o.chunks;
   if (o.shards) {
     const Shape& shards = *o.shards;

@@ -406,6 +406,32 @@ TEST(Zarr3, CompressedAndChecksummedChunks) {
   }
 }
 
+TEST(Zarr3, NumcodecsFiltersFromTheCodecSpec) {
+  const fs::path dir = TestDir();
+  CreateOptions o = Options({20, 30}, {8, 7}, DataType::kInt16);
+  o.codecs = ParseCodecSpec("delta+shuffle+gzip:1", o.dtype);
+  for (bool sharded : {false, true}) {
+    SCOPED_TRACE(sharded);
+    if (sharded) o.shards = Shape{16, 14};
+    const std::string path = (dir / (sharded ? "s.zarr" : "a.zarr")).string();
+    Dataset ds = Dataset::Create(path, o);
+    json codecs = json::parse(ReadFile(fs::path(path) / "zarr.json"))["codecs"];
+    if (sharded) codecs = codecs[0]["configuration"]["codecs"];
+    // zarr-python 3's form: filters before "bytes", numcodecs.shuffle after it.
+    EXPECT_EQ(codecs, json::parse(R"([
+        {"name": "numcodecs.delta", "configuration": {"dtype": "<i2", "astype": "<i2"}},
+        {"name": "bytes", "configuration": {"endian": "little"}},
+        {"name": "numcodecs.shuffle", "configuration": {"elementsize": 2}},
+        {"name": "gzip", "configuration": {"level": 1}}])"));
+    CheckAgainstModel(ds, sharded ? 2 : 1, 30);
+  }
+  // packbits changes the element count: the chunk after it is a flat uint8 array.
+  o = Options({9, 10}, {4, 5}, DataType::kBool);
+  o.codecs = ParseCodecSpec("packbits+zstd:1", o.dtype);
+  Dataset bits = Dataset::Create((dir / "b.zarr").string(), o);
+  CheckAgainstModel(bits, 3, 30);
+}
+
 TEST(Zarr3, ShardedLayoutOnDisk) {
   if (!HaveCodec("crc32c")) GTEST_SKIP() << "crc32c codec not built yet";
   const fs::path dir = TestDir();
