@@ -18,8 +18,16 @@ namespace volbatch {
 namespace {
 namespace fs = std::filesystem;
 
+// Unique to this process by mkdtemp: a PID alone is reused (pid_max is 32768 on the test
+// machines), and a forked child that exits without its TearDown leaves its stores behind, whose
+// keys a later process with the same PID listed as its own (ConcurrentSetsAndSyncs failed so).
 fs::path TestBase() {
-  return fs::temp_directory_path() / ("volbatch_file_store_test_" + std::to_string(::getpid()));
+  static const fs::path base = [] {
+    std::string t = (fs::temp_directory_path() / "volbatch_file_store_test_XXXXXX").string();
+    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed for " + t);
+    return fs::path(t);
+  }();
+  return base;
 }
 
 KvStoreBackend FileBackend(std::string name, FileStoreOptions options) {
