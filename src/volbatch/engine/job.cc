@@ -609,25 +609,12 @@ Box WithBatch(const Shape& batch, const Box& box) {
   return Box(Concat(batch, box.begin), Concat(Shape(batch.size(), 1), box.shape));
 }
 
-ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
-  ResolvedJob job;
-  job.spec = spec;
-  job.input_path = AbsoluteLocation(spec.input.path);
-  job.output_path = AbsoluteLocation(spec.output.path);
-  job.jobdir = JobDirOf(spec);
-  auto fail = [&](const std::string& field, const std::string& what) {
-    return InvalidArgument(spec.source + ": " + field + ": " + what);
-  };
-  if (job.input_path == job.output_path) {
-    throw fail("[output] path", "is the input dataset; the engine never writes its input");
-  }
-  // Before anything is created beside the output (its job directory would make "out.h5" a
-  // directory, which no longer looks like an HDF5 file).
-  try {
-    RefuseHdf5Write(job.output_path);
-  } catch (const Error& e) {
-    throw WithContext(e, spec.source + ": [output] path");
-  }
+namespace {
+
+// Opens the input and names its axes: batch, channel, spatial.
+template <typename Fail>
+void ResolveInput(ResolvedJob& job, const Fail& fail) {
+  const JobSpec& spec = job.spec;
   // Input.
   job.input = [&] {
     try {
@@ -647,12 +634,17 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     job.input_channels = input.shape()[job.batch_shape.size()];
   }
   job.input_spatial = SpatialPart(job, job.input_shape, job.input_channels);
-  const size_t rank = job.input_spatial.size();
   if (!job.batch_shape.empty() && spec.output.pyramid > 0) {
     throw fail("[output] pyramid", "an output with batch axes (" + job.axes.letters +
                                        ") has no pyramid here; build one per batch index");
   }
+}
 
+// The operator, its channels, scale and context, and the output's shape and element type.
+template <typename Fail>
+void ResolveOperator(ResolvedJob& job, const Fail& fail) {
+  const JobSpec& spec = job.spec;
+  const size_t rank = job.input_spatial.size();
   // Operator.
   try {
     job.op = MakeOperator(spec.op, rank);
@@ -682,9 +674,13 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
   }
   job.op->SetOutputDType(job.output_dtype);
   job.compute_dtype = job.op->ComputeDType(job.input_dtype);
+}
 
-  ResolveOutputLayout(job, fail);
-
+// Window, overlap and blending on the output's lattice.
+template <typename Fail>
+void ResolveTiling(ResolvedJob& job, const Fail& fail) {
+  const JobSpec& spec = job.spec;
+  const size_t rank = job.input_spatial.size();
   // Tiling.
   if (spec.tiling.window) {
     job.window = *spec.tiling.window;
@@ -744,6 +740,12 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
     throw fail("[tiling] blend", "\"none\" needs an exact operator; " + job.op->name() +
                                      " windows must be blended (constant, linear, gaussian, bump)");
   }
+}
+
+// How the input is padded beyond its border (a constant the input's type holds exactly).
+template <typename Fail>
+void ResolvePadding(ResolvedJob& job, const Fail& fail) {
+  const JobSpec& spec = job.spec;
   try {
     job.padding.mode = ParsePaddingMode(spec.tiling.padding);
   } catch (const Error& e) {
@@ -769,7 +771,14 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
                      std::string(DataTypeName(job.input_dtype)) + " data");
     }
   }
+}
 
+// Threads in flight, memory, the block (given, stored by an earlier run, or the largest that
+// fits the budget) and the pyramid levels the blocks write.
+template <typename Fail>
+void ResolveBlock(ResolvedJob& job, const std::optional<Shape>& stored_block, const Fail& fail) {
+  const JobSpec& spec = job.spec;
+  const size_t rank = job.input_spatial.size();
   // Run.
   job.blocks_in_flight =
       spec.run.blocks_in_flight > 0 ? spec.run.blocks_in_flight : job.threads + 1;
@@ -810,6 +819,35 @@ ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
                                    ShapeToString(job.unit) + " (needs about " +
                                    std::to_string(job.BlockBytes(job.unit)) + " bytes)");
   }
+}
+
+}  // namespace
+
+ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
+  ResolvedJob job;
+  job.spec = spec;
+  job.input_path = AbsoluteLocation(spec.input.path);
+  job.output_path = AbsoluteLocation(spec.output.path);
+  job.jobdir = JobDirOf(spec);
+  auto fail = [&](const std::string& field, const std::string& what) {
+    return InvalidArgument(spec.source + ": " + field + ": " + what);
+  };
+  if (job.input_path == job.output_path) {
+    throw fail("[output] path", "is the input dataset; the engine never writes its input");
+  }
+  // Before anything is created beside the output (its job directory would make "out.h5" a
+  // directory, which no longer looks like an HDF5 file).
+  try {
+    RefuseHdf5Write(job.output_path);
+  } catch (const Error& e) {
+    throw WithContext(e, spec.source + ": [output] path");
+  }
+  ResolveInput(job, fail);
+  ResolveOperator(job, fail);
+  ResolveOutputLayout(job, fail);
+  ResolveTiling(job, fail);
+  ResolvePadding(job, fail);
+  ResolveBlock(job, stored_block, fail);
   return job;
 }
 
