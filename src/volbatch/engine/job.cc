@@ -823,7 +823,7 @@ void ResolveBlock(ResolvedJob& job, const std::optional<Shape>& stored_block, co
 
 }  // namespace
 
-ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block) {
+ResolvedJob ResolveJob(const JobSpec& spec, const std::optional<Shape>& stored_block) {
   ResolvedJob job;
   job.spec = spec;
   job.input_path = AbsoluteLocation(spec.input.path);

@@ -146,7 +146,8 @@ struct ResolvedJob {
 // Opens the input, builds the operator, checks every field against the others. `stored_block`
 // is the block of an existing job directory, used when the job names none (so a resume keeps
 // the same block grid whatever the memory budget says).
-ResolvedJob ResolveJob(const JobSpec& spec, std::optional<Shape> stored_block = std::nullopt);
+ResolvedJob ResolveJob(const JobSpec& spec,
+                       const std::optional<Shape>& stored_block = std::nullopt);
 
 // The block grid a stored job identity (job.json's "identity") describes: its output shape
 // without the channel axis, blocks of tiling.block, one batch index per block. Throws
