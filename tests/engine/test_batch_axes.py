@@ -67,6 +67,9 @@ def test_each_index_is_byte_identical_to_its_own_job(volbatch, four_d, tmp_path)
     # The chunks themselves: a batched job writes each index's chunks as its own job would.
     meta = json.loads((tmp_path / "out.zarr/y/.zarray").read_text())
     assert meta["chunks"] == [1, 16, 16, 16]
+    # The output names its axes (xarray's convention in Zarr v2).
+    attrs = json.loads((tmp_path / "out.zarr/y/.zattrs").read_text())
+    assert attrs["_ARRAY_DIMENSIONS"] == ["t", "z", "y", "x"]
     files = eu.dataset_files(out)
     sep = meta.get("dimension_separator", ".")
     for t in range(3):
@@ -215,6 +218,9 @@ def test_five_axes_in_every_format_equal_zarr2(volbatch, tmp_path, fmt):
     got = export(volbatch, out, tmp_path, "got")
     assert got.shape == a.shape
     np.testing.assert_array_equal(got, eu.read_zarr2(ref))
+    if out_fmt == "zarr3":
+        meta = json.loads((out / "zarr.json").read_text())
+        assert meta["dimension_names"] == ["t", "c", "z", "y", "x"]
 
 
 def test_batch_axes_under_the_processes_executor(volbatch, four_d, tmp_path):

@@ -69,6 +69,14 @@ std::shared_ptr<Dataset> PrepareOutput(const ResolvedJob& job, bool owned_by_job
   o.dtype = job.output_dtype;
   o.codecs = job.output_codecs;
   o.shards = job.output_shards;
+  // With batch axes the output's axes are not the usual (c,) z, y, x: name them.
+  if (!job.batch_shape.empty()) {
+    const std::string& a = job.axes.letters;
+    std::string letters = a.substr(0, job.batch_shape.size());
+    if (job.output_channels) letters += 'c';
+    letters += a.substr(a.find_first_of("zyx"));
+    for (char l : letters) o.dimension_names.emplace_back(1, l);
+  }
   return PrepareJobDataset(job.spec.source + ": [output] path: " + job.output_path, job.output_path,
                            o, job.jobdir, owned_by_job, create);
 }

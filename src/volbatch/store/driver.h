@@ -39,6 +39,9 @@ struct CreateOptions {
   std::string chunk_key_encoding = "default";  // Zarr v3: "default" or "v2"
   std::string endian = "little";               // Zarr v3 bytes / Zarr v2 dtype
   nlohmann::json attributes = nlohmann::json::object();
+  // One name per axis (empty: none): Zarr v3's "dimension_names", Zarr v2's "_ARRAY_DIMENSIONS"
+  // attribute (xarray's convention); N5 has no place for them.
+  std::vector<std::string> dimension_names;
   bool overwrite = false;
 };
 

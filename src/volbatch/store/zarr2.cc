@@ -485,11 +485,13 @@ std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_pt
   const json doc = BuildZarray(o);
   Zarr2Metadata m = ParseZarray(doc, kv->Describe(kZarray));
   if (!o.attributes.is_object()) throw InvalidArgument("attributes must be a JSON object");
+  json attributes = o.attributes;
+  if (!o.dimension_names.empty()) attributes["_ARRAY_DIMENSIONS"] = o.dimension_names;
   WriteZarr2ParentGroups(*root, key_in_root);
-  if (!o.attributes.empty()) WriteJson(*kv, kZattrs, o.attributes);
+  if (!attributes.empty()) WriteJson(*kv, kZattrs, attributes);
   // Last, so that a reader who finds .zarray finds everything it refers to.
   WriteJson(*kv, kZarray, doc);
-  return std::make_shared<Zarr2Driver>(std::move(m), o.attributes);
+  return std::make_shared<Zarr2Driver>(std::move(m), attributes);
 }
 
 }  // namespace

@@ -607,6 +607,7 @@ std::shared_ptr<FormatDriver> Create(std::shared_ptr<KvStore> kv, std::shared_pt
   meta["fill_value"] = nlohmann::ordered_json::parse(fill_json.dump());
   meta["codecs"] = codecs;
   meta["attributes"] = nlohmann::ordered_json::parse(o.attributes.dump());
+  if (!o.dimension_names.empty()) meta["dimension_names"] = o.dimension_names;
   const std::string text = meta.dump(2) + "\n";
 
   // Parse our own document first: a bad codec or shape fails before anything is written.

@@ -685,6 +685,18 @@ TEST(Zarr3, OptionalFields) {
   CheckAgainstModel(ds, 11, 20);
 }
 
+TEST(Zarr3, CreatesDimensionNames) {
+  const fs::path dir = TestDir();
+  CreateOptions o = Options({2, 4, 3}, {1, 2, 2}, DataType::kUint8);
+  o.dimension_names = {"t", "y", "x"};
+  Dataset::Create((dir / "n.zarr").string(), o);
+  EXPECT_EQ(Dataset::Open((dir / "n.zarr").string()).driver().Metadata()["dimension_names"],
+            json({"t", "y", "x"}));
+  o.dimension_names = {"y", "x"};  // one name short: refused before anything is written
+  EXPECT_THROW(Dataset::Create((dir / "bad.zarr").string(), o), Error);
+  EXPECT_FALSE(fs::exists(dir / "bad.zarr" / "zarr.json"));
+}
+
 TEST(Zarr3, ParentGroups) {
   const fs::path dir = TestDir();
   const fs::path root = dir / "root.zarr";
