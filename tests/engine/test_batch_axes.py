@@ -173,6 +173,8 @@ def test_axes_from_ome_zarr_multiscales(volbatch, tmp_path):
     volbatch("run", job(tmp_path, "given", tmp_path / "img.zarr/0", given, "tczyx"), "--quiet")
     assert eu.read_zarr2(out).shape == a.shape
     np.testing.assert_array_equal(eu.read_zarr2(out), eu.read_zarr2(given))
+    # Written into the job directory's spec: `volbatch work` resolves them without the metadata.
+    assert eu.job_json(eu.jobdir_of(out))["spec"]["input"]["axes"] == "tczyx"
 
 
 @pytest.mark.parametrize("axes,needle", [

@@ -104,6 +104,8 @@ void JobDir::WriteJob(const ResolvedJob& job) const {
   spec.input.path = job.input_path;
   spec.output.path = job.output_path;
   spec.run.jobdir = job.jobdir;
+  // Axes the input's OME metadata gave: written down, so no worker reads that metadata again.
+  if (spec.input.axes.empty()) spec.input.axes = job.axes.letters;
   if (spec.op.contains("model") && spec.op["model"].is_string()) {
     spec.op["model"] =
         fs::absolute(spec.op["model"].get<std::string>()).lexically_normal().string();
