@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "volbatch/core/error.h"
+#include "volbatch/engine/ome_level.h"
 #include "volbatch/kvstore/location.h"
 #include "volbatch/store/node_attributes.h"
 
@@ -17,24 +18,6 @@ bool IsSpatial(char a) { return a == 'z' || a == 'y' || a == 'x'; }
 int Role(char a) { return a == 'c' ? 1 : IsSpatial(a) ? 2 : 0; }
 
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
-
-// The multiscales entry of `attrs` that lists dataset `name`, or null.
-const json* MultiscaleNaming(const json& attrs, const std::string& name) {
-  for (const json* ms :
-       {attrs.contains("ome") && attrs["ome"].is_object() && attrs["ome"].contains("multiscales")
-            ? &attrs["ome"]["multiscales"]
-            : nullptr,
-        attrs.contains("multiscales") ? &attrs["multiscales"] : nullptr}) {
-    if (!ms || !ms->is_array()) continue;
-    for (const auto& m : *ms) {
-      if (!m.is_object() || !m.contains("datasets") || !m["datasets"].is_array()) continue;
-      for (const auto& d : m["datasets"]) {
-        if (d.is_object() && d.value("path", json()) == name) return &m;
-      }
-    }
-  }
-  return nullptr;
-}
 
 // One OME axis (0.4: {"name", "type"}; 0.3: a bare name) as a letter; '\0' if it is not one.
 char OmeLetter(const json& axis, std::string& used) {
@@ -109,7 +92,7 @@ std::optional<std::string> OmeAxesOf(const std::string& dataset) {
   } catch (const Error&) {
     return std::nullopt;
   }
-  const json* m = MultiscaleNaming(parent, SplitLocation(dataset).second);
+  const json* m = FindOmeLevel(parent, SplitLocation(dataset).second).multiscale;
   if (!m || !m->contains("axes") || !(*m)["axes"].is_array()) return std::nullopt;
   std::string letters, used;
   for (const auto& axis : (*m)["axes"]) {

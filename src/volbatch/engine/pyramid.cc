@@ -8,6 +8,7 @@
 #include "volbatch/core/error.h"
 #include "volbatch/engine/job.h"
 #include "volbatch/engine/job_dir.h"
+#include "volbatch/engine/ome_level.h"
 #include "volbatch/engine/run.h"
 #include "volbatch/kvstore/location.h"
 #include "volbatch/store/dataset.h"
@@ -110,33 +111,23 @@ void VoxelSizeFromAttributes(const std::string& dataset, size_t spatial, std::ve
     parent = ReadNodeAttributes(SplitLocation(dataset).first);
   } catch (const Error&) {
   }
-  const std::string name = SplitLocation(dataset).second;
-  for (const json* ms :
-       {parent.contains("ome") && parent["ome"].is_object() ? &parent["ome"]["multiscales"]
-                                                            : nullptr,
-        parent.contains("multiscales") ? &parent["multiscales"] : nullptr}) {
-    if (!ms || !ms->is_array()) continue;
-    for (const auto& m : *ms) {
-      if (!m.is_object() || !m.contains("datasets") || !m["datasets"].is_array()) continue;
-      for (const auto& d : m["datasets"]) {
-        if (!d.is_object() || d.value("path", json()) != name) continue;
-        for (const auto& t : d.value("coordinateTransformations", json::array())) {
-          if (t.is_object() && t.value("type", json()) == "scale" && t.contains("scale")) {
-            json s = t["scale"];
-            // Batch and channel axes lead (OME-NGFF's t, c, z, y, x).
-            if (s.is_array() && s.size() > spatial) {
-              s.erase(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(s.size() - spatial));
-            }
-            numbers(s, false);
-          }
+  if (const OmeLevel level = FindOmeLevel(parent, SplitLocation(dataset).second); level.dataset) {
+    for (const auto& t : level.dataset->value("coordinateTransformations", json::array())) {
+      if (t.is_object() && t.value("type", json()) == "scale" && t.contains("scale")) {
+        json s = t["scale"];
+        // Batch and channel axes lead (OME-NGFF's t, c, z, y, x).
+        if (s.is_array() && s.size() > spatial) {
+          s.erase(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(s.size() - spatial));
         }
-        if (m.contains("axes") && m["axes"].is_array() && !m["axes"].empty() &&
-            m["axes"].back().is_object() && m["axes"].back().value("unit", json()).is_string()) {
-          *unit = m["axes"].back()["unit"].get<std::string>();
-        }
-        return;
+        numbers(s, false);
       }
     }
+    const json& m = *level.multiscale;
+    if (m.contains("axes") && m["axes"].is_array() && !m["axes"].empty() &&
+        m["axes"].back().is_object() && m["axes"].back().value("unit", json()).is_string()) {
+      *unit = m["axes"].back()["unit"].get<std::string>();
+    }
+    return;
   }
   bool hdf5 = false;
   try {
@@ -267,7 +258,7 @@ PyramidResult BuildPyramid(const PyramidOptions& o) {
     // Beside the levels; for a group at a URL, on this filesystem (engine/job.h DefaultJobDir).
     spec.run.jobdir = !o.jobdirs.empty() ? (fs::path(o.jobdirs) / names[k]).string()
                       : IsUrl(group)     ? DefaultJobDir(out)
-                                         : (fs::path(group) / ".volbatch-pyramid" / names[k]).string();
+                                     : (fs::path(group) / ".volbatch-pyramid" / names[k]).string();
     RunOptions ro;
     ro.threads = o.threads;
     ro.quiet = o.quiet;
