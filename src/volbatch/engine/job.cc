@@ -615,7 +615,6 @@ namespace {
 template <typename Fail>
 void ResolveInput(ResolvedJob& job, const Fail& fail) {
   const JobSpec& spec = job.spec;
-  // Input.
   job.input = [&] {
     try {
       return std::make_shared<const Dataset>(Dataset::Open(job.input_path));
@@ -645,7 +644,6 @@ template <typename Fail>
 void ResolveOperator(ResolvedJob& job, const Fail& fail) {
   const JobSpec& spec = job.spec;
   const size_t rank = job.input_spatial.size();
-  // Operator.
   try {
     job.op = MakeOperator(spec.op, rank);
   } catch (const Error& e) {
@@ -681,7 +679,6 @@ template <typename Fail>
 void ResolveTiling(ResolvedJob& job, const Fail& fail) {
   const JobSpec& spec = job.spec;
   const size_t rank = job.input_spatial.size();
-  // Tiling.
   if (spec.tiling.window) {
     job.window = *spec.tiling.window;
   } else {
@@ -779,7 +776,6 @@ template <typename Fail>
 void ResolveBlock(ResolvedJob& job, const std::optional<Shape>& stored_block, const Fail& fail) {
   const JobSpec& spec = job.spec;
   const size_t rank = job.input_spatial.size();
-  // Run.
   job.blocks_in_flight =
       spec.run.blocks_in_flight > 0 ? spec.run.blocks_in_flight : job.threads + 1;
   job.memory = spec.run.memory > 0 ? spec.run.memory : int64_t{2} << 30;
