@@ -8,6 +8,7 @@
 
 #include "volbatch/core/checked.h"
 #include "volbatch/core/error.h"
+#include "volbatch/core/runs.h"
 
 namespace volbatch {
 
@@ -136,53 +137,10 @@ Array Array::Slice(const Box& region) const {
 void CopyRegion(const std::byte* src, const Shape& src_shape, const Shape& src_origin,
                 std::byte* dst, const Shape& dst_shape, const Shape& dst_origin,
                 const Shape& extent, size_t es) {
-  const size_t rank = extent.size();
-  for (Index e : extent) {
-    if (e <= 0) return;
-  }
-  // Merge trailing axes that are contiguous in both buffers into one long run.
-  size_t inner = rank - 1;
-  Index run = extent[inner];
-  while (inner > 0 && extent[inner] == src_shape[inner] && extent[inner] == dst_shape[inner] &&
-         src_origin[inner] == 0 && dst_origin[inner] == 0) {
-    --inner;
-    run *= extent[inner];
-  }
-  // Strides in elements.
-  std::vector<Index> ss(rank), ds(rank);
-  Index s = 1, d = 1;
-  for (size_t i = rank; i-- > 0;) {
-    ss[i] = s;
-    ds[i] = d;
-    s *= src_shape[i];
-    d *= dst_shape[i];
-  }
-  Index src_off = 0, dst_off = 0;
-  for (size_t i = 0; i < rank; ++i) {
-    src_off += src_origin[i] * ss[i];
-    dst_off += dst_origin[i] * ds[i];
-  }
-  const size_t run_bytes = static_cast<size_t>(run) * es;
-  if (inner == 0) {
-    std::memcpy(dst + dst_off * es, src + src_off * es, run_bytes);
-    return;
-  }
-  std::vector<Index> idx(inner, 0);
-  while (true) {
-    Index so = src_off, dof = dst_off;
-    for (size_t i = 0; i < inner; ++i) {
-      so += idx[i] * ss[i];
-      dof += idx[i] * ds[i];
-    }
-    std::memcpy(dst + dof * es, src + so * es, run_bytes);
-    size_t i = inner;
-    while (i > 0) {
-      --i;
-      if (++idx[i] < extent[i]) break;
-      idx[i] = 0;
-      if (i == 0) return;
-    }
-  }
+  ForEachRun(src_shape, src_origin, dst_shape, dst_origin, extent, [&](Index s, Index d, Index n) {
+    std::memcpy(dst + static_cast<size_t>(d) * es, src + static_cast<size_t>(s) * es,
+                static_cast<size_t>(n) * es);
+  });
 }
 
 void CopyRegion(const Array& src, const Shape& src_origin, Array& dst, const Shape& dst_origin,

@@ -78,6 +78,47 @@ TEST_P(KvStoreConformance, BinaryAndLargeValues) {
             Bytes(big.begin() + (1 << 20), big.begin() + (1 << 20) + 3));
 }
 
+// A value given in pieces is their concatenation: small pieces (gathered by the file store),
+// pieces of 256 KiB and more (written as they are), empty ones, and a single piece.
+TEST_P(KvStoreConformance, SetPiecesStoresTheirConcatenation) {
+  const Bytes all = Iota(1 << 20);
+  const std::vector<size_t> cuts = {0, 0, 7, 512, 1024, 1536, 300000, 700000, 700001, 1 << 20};
+  std::vector<ByteView> pieces;
+  for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+    pieces.push_back(ByteView(all).subspan(cuts[i], cuts[i + 1] - cuts[i]));
+  }
+  store().SetPieces("p/many", pieces);
+  EXPECT_EQ(store().Get("p/many"), all);
+  const ByteView one[] = {ByteView(all).first(100)};
+  store().SetPieces("p/one", one);
+  EXPECT_EQ(store().Get("p/one"), Iota(100));
+  store().SetPieces("p/none", {});
+  EXPECT_EQ(store().Get("p/none"), Bytes{});
+}
+
+// GetInto either reads the pieces asked for (any store may) or declines and touches nothing;
+// it never reads a value of another size, nor an absent one.
+TEST_P(KvStoreConformance, GetIntoReadsThePiecesOrDeclines) {
+  const Bytes all = Iota(1 << 19);
+  store().Set("v", all);
+  Bytes a(100, std::byte{0xee}), b(300000, std::byte{0xee}), c(10, std::byte{0xee});
+  const KvStore::ReadPiece pieces[] = {{5, a}, {105, b}, {400000, c}};
+  const auto result = store().GetInto("v", all.size(), pieces);
+  if (result == KvStore::GetIntoResult::kRead) {
+    EXPECT_EQ(a, Bytes(all.begin() + 5, all.begin() + 105));
+    EXPECT_EQ(b, Bytes(all.begin() + 105, all.begin() + 300105));
+    EXPECT_EQ(c, Bytes(all.begin() + 400000, all.begin() + 400010));
+  } else {
+    EXPECT_EQ(result, KvStore::GetIntoResult::kDeclined);
+    EXPECT_EQ(a, Bytes(100, std::byte{0xee}));
+  }
+  Bytes d(4, std::byte{0xee});
+  const KvStore::ReadPiece one[] = {{0, d}};
+  EXPECT_NE(store().GetInto("v", all.size() + 1, one), KvStore::GetIntoResult::kRead);
+  EXPECT_NE(store().GetInto("absent", 4, one), KvStore::GetIntoResult::kRead);
+  EXPECT_EQ(d, Bytes(4, std::byte{0xee}));
+}
+
 TEST_P(KvStoreConformance, NestedKeysAndErase) {
   store().Set("a/b/c/d", B("deep"));
   store().Set("a/b/e", B("side"));

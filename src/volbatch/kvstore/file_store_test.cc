@@ -438,6 +438,33 @@ namespace {
 
 // Hostile corpus (issue 8): a FIFO where a chunk or metadata file should be blocked the open
 // forever; now it is refused at once, naming the key.
+// The file store reads pieces itself (the conformance suite lets a store decline): absent keys,
+// a file of another size (declined, nothing read), and runs of pieces with gaps between them.
+TEST_F(FileStoreTest, GetIntoReadsPiecesInPlaceAndDeclinesOtherSizes) {
+  auto kv = OpenFileStore(root_.string());
+  Bytes all(1 << 20);
+  for (size_t i = 0; i < all.size(); ++i) all[i] = std::byte((i * 31) >> 3);
+  kv->Set("c/0", all);
+  Bytes big(300000), small1(64), small2(64), far(1000);
+  const KvStore::ReadPiece pieces[] = {
+      {0, small1}, {64, small2}, {128, big}, {500000, far}, {1 << 19, std::span<std::byte>()}};
+  ASSERT_EQ(kv->GetInto("c/0", all.size(), pieces), KvStore::GetIntoResult::kRead);
+  EXPECT_EQ(small1, Bytes(all.begin(), all.begin() + 64));
+  EXPECT_EQ(small2, Bytes(all.begin() + 64, all.begin() + 128));
+  EXPECT_EQ(big, Bytes(all.begin() + 128, all.begin() + 300128));
+  EXPECT_EQ(far, Bytes(all.begin() + 500000, all.begin() + 501000));
+  Bytes untouched(64, std::byte{1});
+  const KvStore::ReadPiece one[] = {{0, untouched}};
+  EXPECT_EQ(kv->GetInto("c/0", all.size() - 1, one), KvStore::GetIntoResult::kDeclined);
+  EXPECT_EQ(untouched, Bytes(64, std::byte{1}));
+  EXPECT_EQ(kv->GetInto("c/1", 64, one), KvStore::GetIntoResult::kAbsent);
+  EXPECT_EQ(kv->GetInto("c", 64, one), KvStore::GetIntoResult::kAbsent);  // a directory
+  const KvStore::ReadPiece outside[] = {{all.size() - 10, untouched}};
+  const std::string msg =
+      ErrorOf(ErrorCode::kInternal, [&] { kv->GetInto("c/0", all.size(), outside); });
+  EXPECT_NE(msg.find("c/0"), std::string::npos) << msg;
+}
+
 TEST_F(FileStoreTest, FifoValueIsRefusedWithoutBlocking) {
   auto kv = OpenFileStore(root_.string());
   kv->Set("0/0/0", B("abcd"));

@@ -1,8 +1,11 @@
 // Key validation shared by every backend: keys are relative '/'-separated paths, and anything
 // that could name a location outside the store (absolute, "..", Windows separators, NUL) is
-// refused before a backend turns the key into a path or a URL.
+// refused before a backend turns the key into a path or a URL. Also the KvStore interface's
+// defaults that every backend may keep.
+#include <cstring>
 #include <string>
 
+#include "volbatch/core/bytes.h"
 #include "volbatch/core/error.h"
 #include "volbatch/kvstore/kvstore.h"
 
@@ -54,6 +57,19 @@ void ValidateKey(std::string_view key) {
 
 Error NoConditionalWrites(std::string_view key) {
   return Unsupported(std::string(key) + ": this store has no conditional writes");
+}
+
+void KvStore::SetPieces(std::string_view key, std::span<const ByteView> pieces) {
+  if (pieces.size() == 1) return Set(key, pieces[0]);
+  size_t n = 0;
+  for (ByteView p : pieces) n += p.size();
+  Bytes value(n);
+  size_t at = 0;
+  for (ByteView p : pieces) {
+    if (!p.empty()) std::memcpy(value.data() + at, p.data(), p.size());
+    at += p.size();
+  }
+  Set(key, value);
 }
 
 }  // namespace volbatch

@@ -38,6 +38,24 @@ class KvStore {
   // Atomic: readers see the old value or the new one, never a mix. Durable when it returns,
   // unless the store defers durability to Sync (FileStoreOptions).
   virtual void Set(std::string_view key, ByteView value) = 0;
+  // Set of the value made of `pieces` in order (the rows of a chunk where they lie in a larger
+  // array): the file store writes them through a small buffer, so the value is never gathered
+  // in one piece. The default gathers them and calls Set.
+  virtual void SetPieces(std::string_view key, std::span<const ByteView> pieces);
+  // Reads a value of exactly `size` bytes straight to where its parts belong: piece i gets its
+  // bytes [offset, offset + dest.size()). Pieces come in increasing offsets and do not overlap.
+  // kDeclined, with nothing read, when the value has another size or the store cannot (the
+  // default): the caller then takes Get's path, which reports what is wrong with the value.
+  struct ReadPiece {
+    uint64_t offset = 0;
+    std::span<std::byte> dest;
+  };
+  enum class GetIntoResult { kAbsent, kRead, kDeclined };
+  virtual GetIntoResult GetInto(std::string_view key, uint64_t size,
+                                std::span<const ReadPiece> pieces) const {
+    (void)key, (void)size, (void)pieces;
+    return GetIntoResult::kDeclined;
+  }
   // Absent keys are not an error. Durable like Set.
   virtual void Erase(std::string_view key) = 0;
   // Makes every Set and Erase that returned before this call (through this store, its Sub

@@ -443,14 +443,14 @@ class UnitScratch {
 void Dataset::WriteWholeUnit(const Shape& idx, const Array& data, const Shape& origin) {
   const std::string key = driver_->UnitKey(idx);
   UnitScratch scratch;
-  std::optional<ByteView> encoded;
+  std::optional<UnitBytes> encoded;
   try {
     encoded = driver_->EncodeUnitView(data, origin, idx, scratch.bytes());
   } catch (const Error& e) {
     throw WithContext(e, kv_->Describe(key));
   }
   if (encoded) {
-    kv_->Set(key, *encoded);
+    kv_->SetPieces(key, *encoded);
   } else {
     kv_->Erase(key);
   }

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -193,6 +194,83 @@ TEST(Dataset, PartialReadsOfBloscChunksEqualWholeReads) {
   o.codecs = ParseCodecSpec("blosc");
   o.format = "n5";
   EXPECT_FALSE(Dataset::Create((dir / "b.n5").string(), o).driver().DecodesUnitRegions());
+}
+
+// The bytes of a stored unit file.
+Bytes FileBytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  Bytes b(s.size());
+  if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());
+  return b;
+}
+
+// Uncompressed chunks (Zarr v2 and v3) are written from the rows where they lie in the written
+// array and read straight into the rows of the array read into (KvStore::SetPieces, GetInto):
+// the files must hold exactly each chunk's elements, and every read, of whole chunks, parts,
+// edge chunks, into an offset in a larger array, equal the data. A chunk file of the wrong
+// size still fails with the decoder's message naming it.
+TEST(Dataset, UncompressedChunksGoBetweenFilesAndRowsInPlace) {
+  const fs::path dir = TestDir();
+  for (const char* format : {"zarr2", "zarr3"}) {
+    SCOPED_TRACE(format);
+    CreateOptions o;
+    o.format = format;
+    o.shape = {40, 300, 530};   // edge chunks on every axis
+    o.chunks = {16, 128, 256};  // 1 MiB: whole-chunk pieces take the direct path
+    o.dtype = DataType::kUint16;
+    o.codecs = ParseCodecSpec("raw");
+    const std::string path = (dir / (std::string(format) + ".zarr")).string();
+    Dataset ds = Dataset::Create(path, o);
+    EXPECT_TRUE(ds.driver().StoresUnitsAsElements());
+    const Array all = RandomArray(o.dtype, o.shape, 11);
+    ds.Write(Box::FromShape(o.shape), all);
+    const Box chunk({16, 128, 256}, {16, 128, 256});
+    const std::string key = std::string(format) == "zarr2" ? "1/1/1" : "c/1/1/1";
+    EXPECT_EQ(FileBytes(fs::path(path) / key), CopyBytes(all.Slice(chunk).bytes()));
+    for (const Box& region : {Box::FromShape(o.shape), chunk, Box({3, 5, 7}, {20, 200, 300}),
+                              Box({16, 0, 0}, {16, 300, 530}), Box({33, 290, 520}, {7, 10, 10}),
+                              Box({20, 130, 260}, {2, 3, 1})}) {
+      EXPECT_EQ(ds.Read(region), all.Slice(region)) << region.ToString();
+      Array out = Array::Filled(o.dtype, {region.shape[0] + 2, region.shape[1] + 3, 600}, {});
+      ds.Read(region, out, {1, 2, 600 - region.shape[2]});
+      EXPECT_EQ(out.Slice(Box({1, 2, 600 - region.shape[2]}, region.shape)), all.Slice(region))
+          << region.ToString();
+      EXPECT_TRUE(out.Slice(Box({0, 0, 0}, {1, out.shape()[1], 600})).AllEqual({}));
+    }
+    // A chunk never written reads as the fill value; a chunk cut short is an error naming it.
+    Dataset empty = Dataset::Create((dir / (std::string(format) + "e.zarr")).string(), o);
+    EXPECT_TRUE(empty.Read(chunk).AllEqual({}));
+    fs::resize_file(fs::path(path) / key, 1000);
+    try {
+      ds.Read(chunk);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kDataLoss) << e.what();
+      EXPECT_NE(std::string(e.what()).find(key), std::string::npos) << e.what();
+    }
+  }
+  // Chunks that are not their elements as they are take the decoders' path.
+  CreateOptions o;
+  o.shape = {8, 8};
+  o.chunks = {4, 4};
+  o.dtype = DataType::kUint16;
+  o.format = "zarr3";
+  o.codecs = ParseCodecSpec("zstd:1");
+  EXPECT_FALSE(Dataset::Create((dir / "z.zarr").string(), o).driver().StoresUnitsAsElements());
+  o.codecs = ParseCodecSpec("raw");
+  o.shards = Shape{8, 8};
+  EXPECT_FALSE(Dataset::Create((dir / "s.zarr").string(), o).driver().StoresUnitsAsElements());
+  o.shards.reset();
+  o.endian = "big";
+  EXPECT_FALSE(Dataset::Create((dir / "b.zarr").string(), o).driver().StoresUnitsAsElements());
+  o.endian = "little";
+  o.format = "zarr2";
+  o.order = "F";
+  EXPECT_FALSE(Dataset::Create((dir / "f.zarr").string(), o).driver().StoresUnitsAsElements());
+  o.order = "C";
+  o.format = "n5";
+  EXPECT_FALSE(Dataset::Create((dir / "r.n5").string(), o).driver().StoresUnitsAsElements());
 }
 
 }  // namespace

@@ -45,6 +45,11 @@ struct CreateOptions {
   bool overwrite = false;
 };
 
+// A unit's stored bytes in order: one piece, or (a unit stored as its elements, uncompressed)
+// the runs of its elements where they lie in the array being written, which the store writes
+// without gathering them into one buffer first.
+using UnitBytes = std::vector<ByteView>;
+
 class FormatDriver {
  public:
   virtual ~FormatDriver() = default;
@@ -72,13 +77,18 @@ class FormatDriver {
   // Encodes a unit given as an array of write_chunks shape. Returns nullopt when the unit
   // should not exist (all fill value), so the caller erases it.
   virtual std::optional<Bytes> EncodeUnit(const Array& unit, const Shape& unit_index) const = 0;
+  // True if every unit is stored as its elements and nothing else: C order, native byte order,
+  // no codec, all write_chunks of them even at the array's edge. The default ReadUnitInto then
+  // has the store read the part it needs straight into place (KvStore::GetInto).
+  virtual bool StoresUnitsAsElements() const { return false; }
   // Reads `local` (unit-local coordinates) of a unit; nullopt if the unit is absent. The
   // default reads and decodes the whole unit; sharded arrays read only the inner chunks needed.
   virtual std::optional<Array> ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
                                               const Box& local) const;
   // Reads `local` of a unit straight into `out` at `out_origin`; false (and `out` untouched)
-  // if the unit is absent. The default copies what ReadUnitRegion returns; sharded arrays
-  // decode inner chunks into `out` without a shard-sized buffer.
+  // if the unit is absent. The default has the store read a unit stored as its elements into
+  // place, else copies what ReadUnitRegion returns; sharded arrays decode inner chunks into
+  // `out` without a shard-sized buffer.
   virtual bool ReadUnitInto(const KvStore& kv, const Shape& unit_index, const Box& local,
                             Array& out, const Shape& out_origin) const;
   // Encodes the whole unit `unit_index` whose elements are src[origin : origin + write_chunks]
@@ -87,13 +97,13 @@ class FormatDriver {
   virtual std::optional<Bytes> EncodeUnitFrom(const Array& src, const Shape& origin,
                                               const Shape& unit_index) const;
   // The same, for a caller that stores the bytes at once: they may be left in `scratch`,
-  // reusing its memory, or be a view of `src` itself (a unit stored as its elements that lies
-  // contiguous there), so the view is valid while both are and `scratch` is not changed.
-  // The default keeps EncodeUnitFrom's result in `scratch`; formats whose units can be their
-  // elements as they are (Zarr v2 and unsharded v3 with no filter, transpose or byte swap)
-  // take them from `src` with at most one copy and no allocation.
-  virtual std::optional<ByteView> EncodeUnitView(const Array& src, const Shape& origin,
-                                                 const Shape& unit_index, Bytes& scratch) const;
+  // reusing its memory, or be views of `src` itself (a unit stored as its elements: the runs
+  // where they lie there), so the views are valid while both are and `scratch` is not
+  // changed. The default keeps EncodeUnitFrom's result in `scratch`; formats whose units can
+  // be their elements as they are (Zarr v2 and unsharded v3 with no filter, transpose or byte
+  // swap) take them from `src` with at most one copy (none when uncompressed).
+  virtual std::optional<UnitBytes> EncodeUnitView(const Array& src, const Shape& origin,
+                                                  const Shape& unit_index, Bytes& scratch) const;
   // The array's metadata document as stored (for `info --json`).
   virtual nlohmann::json Metadata() const = 0;
   // One line describing the codecs, e.g. "bytes(little) | zstd(level=3)".
@@ -116,6 +126,12 @@ class FormatDriver {
 // view of `src` where they lie contiguous there, else gathered into `scratch` (resized, not
 // zeroed; its memory reused).
 ByteView UnitElements(const Array& src, const Shape& origin, const Shape& shape, Bytes& scratch);
+
+// The same elements as the runs where they lie in `src` (one run when contiguous there).
+UnitBytes UnitElementRuns(const Array& src, const Shape& origin, const Shape& shape);
+
+// True if every element in `runs` equals `fill` (one element's bytes).
+bool AllElementsEqual(const UnitBytes& runs, ByteView fill);
 
 // `elements` passed through `codecs` in order, left in `scratch` (which `elements` may view);
 // `elements` itself when there are no codecs.

@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/runs.h"
 #include "volbatch/store/driver.h"
 #include "volbatch/store/formats.h"
 
@@ -63,8 +64,54 @@ std::optional<Array> FormatDriver::ReadUnitRegion(const KvStore& kv, const Shape
   return unit.Slice(local);
 }
 
+namespace {
+
+// Below this many bytes per stretch of the file, reading each stretch of a part of a unit on
+// its own costs more than reading the whole unit and copying the part.
+constexpr uint64_t kMinStretchBytes = uint64_t{64} << 10;
+
+// `local` of a unit stored as its elements (`unit` of them), read by the store straight into
+// `out` at `out_origin`: true if read, false if absent, nullopt where the caller should read
+// the unit whole (the store declines, or the part is many small stretches of the file).
+std::optional<bool> ReadStoredElementsInto(const KvStore& kv, const std::string& key,
+                                           const Shape& unit, const Box& local, Array& out,
+                                           const Shape& out_origin) {
+  const size_t es = out.element_size();
+  std::vector<KvStore::ReadPiece> pieces;
+  uint64_t total = 0, next = 0;
+  size_t stretches = 0;
+  ForEachRun(unit, local.begin, out.shape(), out_origin, local.shape,
+             [&](Index in_unit, Index in_out, Index n) {
+               const uint64_t offset = static_cast<uint64_t>(in_unit) * es;
+               const size_t bytes = static_cast<size_t>(n) * es;
+               if (pieces.empty() || offset != next) ++stretches;
+               pieces.push_back({offset, {out.data() + static_cast<size_t>(in_out) * es, bytes}});
+               next = offset + bytes;
+               total += bytes;
+             });
+  if (stretches > 1 && total / stretches < kMinStretchBytes) return std::nullopt;
+  const uint64_t size = static_cast<uint64_t>(NumElements(unit)) * es;
+  switch (kv.GetInto(key, size, pieces)) {
+    case KvStore::GetIntoResult::kAbsent:
+      return false;
+    case KvStore::GetIntoResult::kRead:
+      return true;
+    case KvStore::GetIntoResult::kDeclined:
+      break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 bool FormatDriver::ReadUnitInto(const KvStore& kv, const Shape& unit_index, const Box& local,
                                 Array& out, const Shape& out_origin) const {
+  if (StoresUnitsAsElements() && out.dtype() == layout().dtype) {
+    if (std::optional<bool> read = ReadStoredElementsInto(
+            kv, UnitKey(unit_index), layout().write_chunks, local, out, out_origin)) {
+      return *read;
+    }
+  }
   std::optional<Array> part = ReadUnitRegion(kv, unit_index, local);
   if (!part) return false;
   CopyRegion(*part, Shape(local.rank(), 0), out, out_origin, local.shape);
@@ -76,13 +123,13 @@ std::optional<Bytes> FormatDriver::EncodeUnitFrom(const Array& src, const Shape&
   return EncodeUnit(src.Slice(Box(origin, layout().write_chunks)), unit_index);
 }
 
-std::optional<ByteView> FormatDriver::EncodeUnitView(const Array& src, const Shape& origin,
-                                                     const Shape& unit_index,
-                                                     Bytes& scratch) const {
+std::optional<UnitBytes> FormatDriver::EncodeUnitView(const Array& src, const Shape& origin,
+                                                      const Shape& unit_index,
+                                                      Bytes& scratch) const {
   std::optional<Bytes> encoded = EncodeUnitFrom(src, origin, unit_index);
   if (!encoded) return std::nullopt;
   scratch = std::move(*encoded);
-  return ByteView(scratch);
+  return UnitBytes{ByteView(scratch)};
 }
 
 namespace {
@@ -113,6 +160,24 @@ ByteView UnitElements(const Array& src, const Shape& origin, const Shape& shape,
   CopyRegion(src.data(), src.shape(), origin, scratch.data(), shape, Shape(shape.size(), 0), shape,
              es);
   return ByteView(scratch);
+}
+
+UnitBytes UnitElementRuns(const Array& src, const Shape& origin, const Shape& shape) {
+  const size_t es = src.element_size();
+  UnitBytes runs;
+  ForEachRun(
+      src.shape(), origin, shape, Shape(shape.size(), 0), shape, [&](Index in_src, Index, Index n) {
+        runs.push_back(
+            src.bytes().subspan(static_cast<size_t>(in_src) * es, static_cast<size_t>(n) * es));
+      });
+  return runs;
+}
+
+bool AllElementsEqual(const UnitBytes& runs, ByteView fill) {
+  for (ByteView run : runs) {
+    if (!AllElementsEqual(run, fill)) return false;
+  }
+  return true;
 }
 
 ByteView EncodeElements(ByteView elements,

@@ -327,16 +327,25 @@ class Zarr2Driver : public FormatDriver {
   }
 
   // A whole chunk inside the array whose stream is its elements as they are goes from `src`
-  // to the compressor (or to the store, uncompressed) with at most one copy, into `scratch`.
-  std::optional<ByteView> EncodeUnitView(const Array& src, const Shape& origin, const Shape& idx,
-                                         Bytes& scratch) const override {
+  // to the compressor with one copy, into `scratch`, or uncompressed to the store with none.
+  std::optional<UnitBytes> EncodeUnitView(const Array& src, const Shape& origin, const Shape& idx,
+                                          Bytes& scratch) const override {
     const ArrayLayout& l = m_.layout;
     if (!ElementsAsStored() || src.dtype() != l.dtype || IsEdgeChunk(Origin(idx), l)) {
       return FormatDriver::EncodeUnitView(src, origin, idx, scratch);
     }
+    if (m_.codecs.empty()) {
+      UnitBytes runs = UnitElementRuns(src, origin, l.chunks);
+      if (!m_.fill_is_null && AllElementsEqual(runs, l.fill_value)) return std::nullopt;
+      return runs;
+    }
     const ByteView elements = UnitElements(src, origin, l.chunks, scratch);
     if (!m_.fill_is_null && AllElementsEqual(elements, l.fill_value)) return std::nullopt;
-    return EncodeElements(elements, m_.codecs, spec_, scratch);
+    return UnitBytes{EncodeElements(elements, m_.codecs, spec_, scratch)};
+  }
+
+  bool StoresUnitsAsElements() const override {
+    return ElementsAsStored() && m_.codecs.empty() && m_.encoded_type.dtype == m_.layout.dtype;
   }
 
   json Metadata() const override { return m_.document; }

@@ -129,13 +129,21 @@ class Zarr3Driver : public FormatDriver {
                     const Shape& out_origin) const override;
   std::optional<Bytes> EncodeUnitFrom(const Array& src, const Shape& origin,
                                       const Shape& unit_index) const override;
-  std::optional<ByteView> EncodeUnitView(const Array& src, const Shape& origin,
-                                         const Shape& unit_index, Bytes& scratch) const override;
+  std::optional<UnitBytes> EncodeUnitView(const Array& src, const Shape& origin,
+                                          const Shape& unit_index, Bytes& scratch) const override;
+  bool StoresUnitsAsElements() const override {
+    return !sharding_ && StoresElementsAsTheyAre() && codecs_.bytes_codecs().empty();
+  }
   nlohmann::json Metadata() const override { return metadata_; }
   std::string CodecSummary() const override { return SummarizeCodecs(codecs_.ToJson()); }
   nlohmann::json Attributes() const override { return attributes_; }
 
  private:
+  // True if the array->bytes codec writes the elements as they are and no array codec
+  // (transpose) comes before it.
+  bool StoresElementsAsTheyAre() const {
+    return codecs_.array_codecs().empty() && codecs_.array_to_bytes()->DecodesAsIs(unit_spec_);
+  }
   // Reads `local` of the shard `key` into `out` at `out_origin` (inner chunks that are not
   // stored read as the fill value); false if the shard is absent.
   bool ReadShardInto(const KvStore& kv, const std::string& key, const Box& local, Array& out,
@@ -330,16 +338,21 @@ std::optional<Bytes> Zarr3Driver::EncodeUnitFrom(const Array& src, const Shape& 
 }
 
 // An unsharded chunk whose bytes codec stores its elements as they are (no transpose) goes
-// from `src` to the bytes->bytes codecs, or to the store, with at most one copy.
-std::optional<ByteView> Zarr3Driver::EncodeUnitView(const Array& src, const Shape& origin,
-                                                    const Shape& unit_index, Bytes& scratch) const {
-  if (sharding_ || src.dtype() != layout_.dtype || !codecs_.array_codecs().empty() ||
-      !codecs_.array_to_bytes()->DecodesAsIs(unit_spec_)) {
+// from `src` to the bytes->bytes codecs with one copy, or to the store with none.
+std::optional<UnitBytes> Zarr3Driver::EncodeUnitView(const Array& src, const Shape& origin,
+                                                     const Shape& unit_index,
+                                                     Bytes& scratch) const {
+  if (sharding_ || src.dtype() != layout_.dtype || !StoresElementsAsTheyAre()) {
     return FormatDriver::EncodeUnitView(src, origin, unit_index, scratch);
+  }
+  if (codecs_.bytes_codecs().empty()) {
+    UnitBytes runs = UnitElementRuns(src, origin, layout_.write_chunks);
+    if (AllElementsEqual(runs, layout_.fill_value)) return std::nullopt;
+    return runs;
   }
   const ByteView elements = UnitElements(src, origin, layout_.write_chunks, scratch);
   if (AllElementsEqual(elements, layout_.fill_value)) return std::nullopt;
-  return EncodeElements(elements, codecs_.bytes_codecs(), unit_spec_, scratch);
+  return UnitBytes{EncodeElements(elements, codecs_.bytes_codecs(), unit_spec_, scratch)};
 }
 
 std::optional<Array> Zarr3Driver::ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
