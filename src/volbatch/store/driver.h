@@ -127,6 +127,17 @@ class FormatDriver {
 // zeroed; its memory reused).
 ByteView UnitElements(const Array& src, const Shape& origin, const Shape& shape, Bytes& scratch);
 
+// Units of at least this many bytes stored as their elements go between the store and the
+// rows of the array as pieces (KvStore::SetPieces, GetInto); smaller ones are copied through
+// one buffer that malloc reuses, since for them a piece per row costs more than the copy it
+// saves (64^3 uint8 chunks read into 64x1024x1024 slabs took 1.3x the CPU as pieces).
+constexpr uint64_t kUnitPiecesFromBytes = uint64_t{1} << 20;
+
+// Bytes of one storage unit's elements (write_chunks of them).
+inline uint64_t UnitBytesOf(const ArrayLayout& l) {
+  return static_cast<uint64_t>(NumElements(l.write_chunks)) * ByteSize(l.dtype);
+}
+
 // The same elements as the runs where they lie in `src` (one run when contiguous there).
 UnitBytes UnitElementRuns(const Array& src, const Shape& origin, const Shape& shape);
 

@@ -77,6 +77,8 @@ std::optional<bool> ReadStoredElementsInto(const KvStore& kv, const std::string&
                                            const Shape& unit, const Box& local, Array& out,
                                            const Shape& out_origin) {
   const size_t es = out.element_size();
+  const uint64_t size = static_cast<uint64_t>(NumElements(unit)) * es;
+  if (size < kUnitPiecesFromBytes) return std::nullopt;
   std::vector<KvStore::ReadPiece> pieces;
   uint64_t total = 0, next = 0;
   size_t stretches = 0;
@@ -90,7 +92,6 @@ std::optional<bool> ReadStoredElementsInto(const KvStore& kv, const std::string&
                total += bytes;
              });
   if (stretches > 1 && total / stretches < kMinStretchBytes) return std::nullopt;
-  const uint64_t size = static_cast<uint64_t>(NumElements(unit)) * es;
   switch (kv.GetInto(key, size, pieces)) {
     case KvStore::GetIntoResult::kAbsent:
       return false;

@@ -48,8 +48,8 @@ int64_t Contest(const std::string& name, const std::string& format, bool sharded
   Dataset::Create(path, o);
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
-    const std::string env = "VOLBATCH_CONTEST=" + path + "|" + std::to_string(p) + "|" +
-                            (lock ? "1" : "0");
+    const std::string env =
+        "VOLBATCH_CONTEST=" + path + "|" + std::to_string(p) + "|" + (lock ? "1" : "0");
     std::vector<std::string> envs = {env};
     for (char** e = environ; *e; ++e) envs.emplace_back(*e);
     std::vector<char*> envp;

@@ -334,7 +334,7 @@ class Zarr2Driver : public FormatDriver {
     if (!ElementsAsStored() || src.dtype() != l.dtype || IsEdgeChunk(Origin(idx), l)) {
       return FormatDriver::EncodeUnitView(src, origin, idx, scratch);
     }
-    if (m_.codecs.empty()) {
+    if (m_.codecs.empty() && UnitBytesOf(l) >= kUnitPiecesFromBytes) {
       UnitBytes runs = UnitElementRuns(src, origin, l.chunks);
       if (!m_.fill_is_null && AllElementsEqual(runs, l.fill_value)) return std::nullopt;
       return runs;

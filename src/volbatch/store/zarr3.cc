@@ -345,7 +345,7 @@ std::optional<UnitBytes> Zarr3Driver::EncodeUnitView(const Array& src, const Sha
   if (sharding_ || src.dtype() != layout_.dtype || !StoresElementsAsTheyAre()) {
     return FormatDriver::EncodeUnitView(src, origin, unit_index, scratch);
   }
-  if (codecs_.bytes_codecs().empty()) {
+  if (codecs_.bytes_codecs().empty() && UnitBytesOf(layout_) >= kUnitPiecesFromBytes) {
     UnitBytes runs = UnitElementRuns(src, origin, layout_.write_chunks);
     if (AllElementsEqual(runs, layout_.fill_value)) return std::nullopt;
     return runs;
