@@ -2,7 +2,6 @@
 // that could name a location outside the store (absolute, "..", Windows separators, NUL) is
 // refused before a backend turns the key into a path or a URL. Also the KvStore interface's
 // defaults that every backend may keep.
-#include <cstring>
 #include <string>
 
 #include "volbatch/core/bytes.h"
@@ -63,12 +62,9 @@ void KvStore::SetPieces(std::string_view key, std::span<const ByteView> pieces) 
   if (pieces.size() == 1) return Set(key, pieces[0]);
   size_t n = 0;
   for (ByteView p : pieces) n += p.size();
-  Bytes value(n);
-  size_t at = 0;
-  for (ByteView p : pieces) {
-    if (!p.empty()) std::memcpy(value.data() + at, p.data(), p.size());
-    at += p.size();
-  }
+  Bytes value;
+  value.reserve(n);
+  for (ByteView p : pieces) AppendBytes(value, p);
   Set(key, value);
 }
 

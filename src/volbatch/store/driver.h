@@ -122,33 +122,16 @@ class FormatDriver {
   virtual std::optional<int64_t> StoredBytes() const { return std::nullopt; }
 };
 
-// The elements of the box at `origin` of `shape` in `src` (it must lie inside), in C order: a
-// view of `src` where they lie contiguous there, else gathered into `scratch` (resized, not
-// zeroed; its memory reused).
-ByteView UnitElements(const Array& src, const Shape& origin, const Shape& shape, Bytes& scratch);
-
-// Units of at least this many bytes stored as their elements go between the store and the
-// rows of the array as pieces (KvStore::SetPieces, GetInto); smaller ones are copied through
-// one buffer that malloc reuses, since for them a piece per row costs more than the copy it
-// saves (64^3 uint8 chunks read into 64x1024x1024 slabs took 1.3x the CPU as pieces).
-constexpr uint64_t kUnitPiecesFromBytes = uint64_t{1} << 20;
-
-// Bytes of one storage unit's elements (write_chunks of them).
-inline uint64_t UnitBytesOf(const ArrayLayout& l) {
-  return static_cast<uint64_t>(NumElements(l.write_chunks)) * ByteSize(l.dtype);
-}
-
-// The same elements as the runs where they lie in `src` (one run when contiguous there).
-UnitBytes UnitElementRuns(const Array& src, const Shape& origin, const Shape& shape);
-
-// True if every element in `runs` equals `fill` (one element's bytes).
-bool AllElementsEqual(const UnitBytes& runs, ByteView fill);
-
-// `elements` passed through `codecs` in order, left in `scratch` (which `elements` may view);
-// `elements` itself when there are no codecs.
-ByteView EncodeElements(ByteView elements,
-                        const std::vector<std::shared_ptr<const BytesCodec>>& codecs,
-                        const ChunkSpec& spec, Bytes& scratch);
+// A whole unit of `l` whose stream is its elements as they are (C order, host byte order),
+// taken from src[origin : origin + write_chunks] and passed through the bytes->bytes
+// `codecs`; for EncodeUnitView. Uncompressed units of 1 MiB or more are the runs where they
+// lie in `src` (no copy); others are gathered into `scratch` once, or viewed in `src` where
+// they lie contiguous there. nullopt when `drop_fill_units` and every element is the fill
+// value.
+std::optional<UnitBytes> EncodeStoredElements(
+    const Array& src, const Shape& origin, const ArrayLayout& l,
+    const std::vector<std::shared_ptr<const BytesCodec>>& codecs, const ChunkSpec& spec,
+    bool drop_fill_units, Bytes& scratch);
 
 // A format, as the registry knows it. Adding a format is one file and one registration line.
 struct Format {

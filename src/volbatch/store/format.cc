@@ -66,23 +66,34 @@ std::optional<Array> FormatDriver::ReadUnitRegion(const KvStore& kv, const Shape
 
 namespace {
 
+// Units of at least this many bytes stored as their elements go between the store and the
+// rows of the array as pieces (KvStore::SetPieces, GetInto); smaller ones are copied through
+// one buffer that malloc reuses, since for them a piece per row costs more than the copy it
+// saves (64^3 uint8 chunks read into 64x1024x1024 slabs took 1.3x the CPU as pieces).
+constexpr uint64_t kUnitPiecesFromBytes = uint64_t{1} << 20;
+
+// Bytes of one storage unit's elements (write_chunks of them).
+uint64_t UnitBytesOf(const ArrayLayout& l) {
+  return static_cast<uint64_t>(NumElements(l.write_chunks)) * ByteSize(l.dtype);
+}
+
 // Below this many bytes per stretch of the file, reading each stretch of a part of a unit on
 // its own costs more than reading the whole unit and copying the part.
 constexpr uint64_t kMinStretchBytes = uint64_t{64} << 10;
 
-// `local` of a unit stored as its elements (`unit` of them), read by the store straight into
-// `out` at `out_origin`: true if read, false if absent, nullopt where the caller should read
-// the unit whole (the store declines, or the part is many small stretches of the file).
+// `local` of a unit of `l` stored as its elements, read by the store straight into `out` at
+// `out_origin`: true if read, false if absent, nullopt where the caller should read the unit
+// whole (a small unit, the store declines, or the part is many small stretches of the file).
 std::optional<bool> ReadStoredElementsInto(const KvStore& kv, const std::string& key,
-                                           const Shape& unit, const Box& local, Array& out,
+                                           const ArrayLayout& l, const Box& local, Array& out,
                                            const Shape& out_origin) {
-  const size_t es = out.element_size();
-  const uint64_t size = static_cast<uint64_t>(NumElements(unit)) * es;
+  const uint64_t size = UnitBytesOf(l);
   if (size < kUnitPiecesFromBytes) return std::nullopt;
+  const size_t es = out.element_size();
   std::vector<KvStore::ReadPiece> pieces;
   uint64_t total = 0, next = 0;
   size_t stretches = 0;
-  ForEachRun(unit, local.begin, out.shape(), out_origin, local.shape,
+  ForEachRun(l.write_chunks, local.begin, out.shape(), out_origin, local.shape,
              [&](Index in_unit, Index in_out, Index n) {
                const uint64_t offset = static_cast<uint64_t>(in_unit) * es;
                const size_t bytes = static_cast<size_t>(n) * es;
@@ -108,8 +119,8 @@ std::optional<bool> ReadStoredElementsInto(const KvStore& kv, const std::string&
 bool FormatDriver::ReadUnitInto(const KvStore& kv, const Shape& unit_index, const Box& local,
                                 Array& out, const Shape& out_origin) const {
   if (StoresUnitsAsElements() && out.dtype() == layout().dtype) {
-    if (std::optional<bool> read = ReadStoredElementsInto(
-            kv, UnitKey(unit_index), layout().write_chunks, local, out, out_origin)) {
+    if (std::optional<bool> read =
+            ReadStoredElementsInto(kv, UnitKey(unit_index), layout(), local, out, out_origin)) {
       return *read;
     }
   }
@@ -146,8 +157,9 @@ bool Contiguous(const Shape& full, const Shape& shape) {
   return true;
 }
 
-}  // namespace
-
+// The elements of the box at `origin` of `shape` in `src` (it must lie inside), in C order: a
+// view of `src` where they lie contiguous there, else gathered into `scratch` (resized, not
+// zeroed; its memory reused).
 ByteView UnitElements(const Array& src, const Shape& origin, const Shape& shape, Bytes& scratch) {
   const size_t es = src.element_size();
   const size_t n = static_cast<size_t>(NumElements(shape)) * es;
@@ -163,6 +175,7 @@ ByteView UnitElements(const Array& src, const Shape& origin, const Shape& shape,
   return ByteView(scratch);
 }
 
+// The same elements as the runs where they lie in `src` (one run when contiguous there).
 UnitBytes UnitElementRuns(const Array& src, const Shape& origin, const Shape& shape) {
   const size_t es = src.element_size();
   UnitBytes runs;
@@ -174,13 +187,8 @@ UnitBytes UnitElementRuns(const Array& src, const Shape& origin, const Shape& sh
   return runs;
 }
 
-bool AllElementsEqual(const UnitBytes& runs, ByteView fill) {
-  for (ByteView run : runs) {
-    if (!AllElementsEqual(run, fill)) return false;
-  }
-  return true;
-}
-
+// `elements` passed through `codecs` in order, left in `scratch` (which `elements` may view);
+// `elements` itself when there are no codecs.
 ByteView EncodeElements(ByteView elements,
                         const std::vector<std::shared_ptr<const BytesCodec>>& codecs,
                         const ChunkSpec& spec, Bytes& scratch) {
@@ -189,6 +197,27 @@ ByteView EncodeElements(ByteView elements,
   for (size_t i = 1; i < codecs.size(); ++i) out = codecs[i]->Encode(out, spec);
   scratch = std::move(out);
   return ByteView(scratch);
+}
+
+}  // namespace
+
+std::optional<UnitBytes> EncodeStoredElements(
+    const Array& src, const Shape& origin, const ArrayLayout& l,
+    const std::vector<std::shared_ptr<const BytesCodec>>& codecs, const ChunkSpec& spec,
+    bool drop_fill_units, Bytes& scratch) {
+  if (codecs.empty() && UnitBytesOf(l) >= kUnitPiecesFromBytes) {
+    UnitBytes runs = UnitElementRuns(src, origin, l.write_chunks);
+    if (drop_fill_units) {
+      for (ByteView run : runs) {
+        if (!AllElementsEqual(run, l.fill_value)) return runs;
+      }
+      return std::nullopt;
+    }
+    return runs;
+  }
+  const ByteView elements = UnitElements(src, origin, l.write_chunks, scratch);
+  if (drop_fill_units && AllElementsEqual(elements, l.fill_value)) return std::nullopt;
+  return UnitBytes{EncodeElements(elements, codecs, spec, scratch)};
 }
 
 }  // namespace volbatch

@@ -334,14 +334,7 @@ class Zarr2Driver : public FormatDriver {
     if (!ElementsAsStored() || src.dtype() != l.dtype || IsEdgeChunk(Origin(idx), l)) {
       return FormatDriver::EncodeUnitView(src, origin, idx, scratch);
     }
-    if (m_.codecs.empty() && UnitBytesOf(l) >= kUnitPiecesFromBytes) {
-      UnitBytes runs = UnitElementRuns(src, origin, l.chunks);
-      if (!m_.fill_is_null && AllElementsEqual(runs, l.fill_value)) return std::nullopt;
-      return runs;
-    }
-    const ByteView elements = UnitElements(src, origin, l.chunks, scratch);
-    if (!m_.fill_is_null && AllElementsEqual(elements, l.fill_value)) return std::nullopt;
-    return UnitBytes{EncodeElements(elements, m_.codecs, spec_, scratch)};
+    return EncodeStoredElements(src, origin, l, m_.codecs, spec_, !m_.fill_is_null, scratch);
   }
 
   bool StoresUnitsAsElements() const override {

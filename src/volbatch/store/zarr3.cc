@@ -345,14 +345,8 @@ std::optional<UnitBytes> Zarr3Driver::EncodeUnitView(const Array& src, const Sha
   if (sharding_ || src.dtype() != layout_.dtype || !StoresElementsAsTheyAre()) {
     return FormatDriver::EncodeUnitView(src, origin, unit_index, scratch);
   }
-  if (codecs_.bytes_codecs().empty() && UnitBytesOf(layout_) >= kUnitPiecesFromBytes) {
-    UnitBytes runs = UnitElementRuns(src, origin, layout_.write_chunks);
-    if (AllElementsEqual(runs, layout_.fill_value)) return std::nullopt;
-    return runs;
-  }
-  const ByteView elements = UnitElements(src, origin, layout_.write_chunks, scratch);
-  if (AllElementsEqual(elements, layout_.fill_value)) return std::nullopt;
-  return UnitBytes{EncodeElements(elements, codecs_.bytes_codecs(), unit_spec_, scratch)};
+  return EncodeStoredElements(src, origin, layout_, codecs_.bytes_codecs(), unit_spec_,
+                              /*drop_fill_units=*/true, scratch);
 }
 
 std::optional<Array> Zarr3Driver::ReadUnitRegion(const KvStore& kv, const Shape& unit_index,
