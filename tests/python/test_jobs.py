@@ -197,6 +197,27 @@ def test_torch_operator_plugin_loads_in_a_python_process(cli, reference, tmp_pat
                          eu.dataset_files(tmp_path / "t.zarr/o"), "torch: python vs cli")
 
 
+def test_torch_operator_gives_the_callers_thread_its_torch_threads_back(reference, tmp_path):
+    """On the CPU the block threads run the forward passes with one intra-op thread each; with
+    threads = 1 that is the caller's own thread, whose LibTorch setting (shared with the torch
+    module in this process) must come back as it was."""
+    import torch
+    model = tmp_path / "affine.pt"
+    subprocess.run([sys.executable, "-c", TORCH_MODEL, str(model)], check=True)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        for threads in (1, 2):
+            job = tables(reference, tmp_path / f"t{threads}.zarr/o")
+            job["operator"] = {"type": "torch", "model": str(model), "window": [16, 32, 32]}
+            assert volbatch.run(job, threads=threads)["complete"]
+            assert torch.get_num_threads() == 3, f"threads = {threads}"
+        np.testing.assert_array_equal(volbatch.open(tmp_path / "t1.zarr/o")[...],
+                                      volbatch.open(tmp_path / "t2.zarr/o")[...])
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_status_matches_the_cli(cli, reference, tmp_path):
     out = tmp_path / "s.zarr/o"
     r = volbatch.run(tables(reference, out))

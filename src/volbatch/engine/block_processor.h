@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 
 #include "volbatch/engine/block_levels.h"
 #include "volbatch/engine/job.h"
@@ -81,6 +82,13 @@ class BlockProcessor {
   Lattice lattice_;
   BlockLevels levels_;
   std::vector<float> weights_;  // blend weights over one window (empty: no blending)
+  // The blend's sums of finished blocks, kept for the next: a block's are 8 bytes a voxel
+  // (128 MiB for 256^3), and fresh memory costs a page fault and the kernel's zeroing per page
+  // on top of the zeros the sums start from.
+  mutable std::mutex spare_sums_mu_;
+  mutable std::vector<std::vector<float>> spare_sums_;
+  std::vector<float> TakeSums() const;
+  void KeepSums(std::vector<float> sums) const;
   mutable std::atomic<int64_t> gather_ns_{0}, operator_ns_{0}, blend_ns_{0};
 };
 

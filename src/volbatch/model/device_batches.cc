@@ -55,18 +55,16 @@ DeviceBatches::DeviceBatches(torch::jit::Module& module, torch::Device device, t
   }
 }
 
-torch::Tensor DeviceBatches::Stage(Buffers& b, const std::vector<const float*>& inputs) {
+torch::Tensor DeviceBatches::Stage(Buffers& b, size_t n, const Fill& fill) {
   if (!b.in.defined()) {
     b.in = torch::empty(
         in_sizes_,
         torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(upload_.has_value()));
   }
   float* xp = b.in.data_ptr<float>();
-  ForEachWindow(inputs.size(), [&](size_t i) {
-    std::memcpy(xp + i * per_in_, inputs[i], sizeof(float) * per_in_);
-  });
+  ForEachWindow(n, [&](size_t i) { fill(i, xp + i * per_in_); });
   // Only a short batch's padding is zeroed: the rest is overwritten.
-  std::fill(xp + inputs.size() * per_in_, xp + static_cast<size_t>(in_sizes_[0]) * per_in_, 0.f);
+  std::fill(xp + n * per_in_, xp + static_cast<size_t>(in_sizes_[0]) * per_in_, 0.f);
   return b.in;
 }
 
@@ -98,13 +96,18 @@ torch::Tensor DeviceBatches::Forward(const torch::Tensor& host_in, Flight& f) {
 }
 
 void DeviceBatches::Launch(const std::vector<const float*>& inputs) {
-  if (inputs.empty() || inputs.size() > static_cast<size_t>(in_sizes_[0])) {
-    throw Internal("DeviceBatches: " + std::to_string(inputs.size()) + " windows for a batch of " +
+  Launch(inputs.size(),
+         [&](size_t i, float* to) { std::memcpy(to, inputs[i], sizeof(float) * per_in_); });
+}
+
+void DeviceBatches::Launch(size_t n, const Fill& fill) {
+  if (n == 0 || n > static_cast<size_t>(in_sizes_[0])) {
+    throw Internal("DeviceBatches: " + std::to_string(n) + " windows for a batch of " +
                    std::to_string(in_sizes_[0]));
   }
   Flight f;
   f.slot = next_slot_;
-  f.y = Forward(Stage(buffers_[f.slot], inputs), f);
+  f.y = Forward(Stage(buffers_[f.slot], n, fill), f);
   if (f.y.sizes() != c10::IntArrayRef(out_sizes_)) {
     throw InvalidArgument("the model returned " + SizesText(f.y.sizes()) +
                           ", unlike its dry run (" + SizesText(out_sizes_) + ")");

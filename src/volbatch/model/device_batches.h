@@ -28,6 +28,7 @@
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -41,8 +42,14 @@ class DeviceBatches {
                 int64_t c_in, const std::vector<int64_t>& window, int64_t c_out,
                 const std::vector<int64_t>& output_window);
 
-  // Stages `inputs` (one pointer per window, at most `batch`; the rest is zeros), uploads
-  // them and starts the forward pass.
+  // Writes window i's c_in x window float32 voxels to `to`, in the staging buffer.
+  using Fill = std::function<void(size_t i, float* to)>;
+
+  // Stages `n` windows (at most `batch`; the rest is zeros), each written by `fill` where the
+  // batch holds it (no copy of a window on its way in), uploads them and starts the forward
+  // pass.
+  void Launch(size_t n, const Fill& fill);
+  // The same with window i copied from inputs[i].
   void Launch(const std::vector<const float*>& inputs);
 
   // Waits for the oldest launched batch and copies each window's output to `outputs` (as many
@@ -61,7 +68,7 @@ class DeviceBatches {
     std::optional<c10::Event> computed;  // CUDA: recorded after its forward pass
   };
 
-  torch::Tensor Stage(Buffers& b, const std::vector<const float*>& inputs);
+  torch::Tensor Stage(Buffers& b, size_t n, const Fill& fill);
   torch::Tensor Forward(const torch::Tensor& host_in, Flight& f);
   const float* Download(Flight& f);
 

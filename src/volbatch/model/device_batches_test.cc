@@ -48,6 +48,26 @@ DeviceBatches Batches(torch::jit::Module& m) {
   return DeviceBatches(m, torch::kCPU, torch::kFloat32, kBatch, 1, kWindow, 1, kWindow);
 }
 
+TEST(DeviceBatches, FillWritesEachWindowWhereTheBatchHoldsIt) {
+  torch::jit::Module m = Scripted("x * 2.0");
+  DeviceBatches b = Batches(m);
+  std::vector<float*> at(3, nullptr);
+  b.Launch(3, [&](size_t i, float* to) {
+    at[i] = to;
+    for (size_t v = 0; v < kVoxels; ++v) to[v] = static_cast<float>(100 * i + v);
+  });
+  // One staging buffer, window after window.
+  EXPECT_EQ(at[1] - at[0], static_cast<ptrdiff_t>(kVoxels));
+  EXPECT_EQ(at[2] - at[1], static_cast<ptrdiff_t>(kVoxels));
+  std::vector<std::vector<float>> y(3, std::vector<float>(kVoxels));
+  b.Land(Out(y));
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t v = 0; v < kVoxels; ++v) ASSERT_EQ(y[i][v], 2.f * (100 * i + v)) << i;
+  }
+  EXPECT_THROW(b.Launch(0, [](size_t, float*) {}), Error);
+  EXPECT_THROW(b.Launch(kBatch + 1, [](size_t, float*) {}), Error);
+}
+
 TEST(DeviceBatches, TwoInFlightLandInOrderWithTheirOwnOutputs) {
   // `return x`: the output is the staging buffer itself, the harshest case for reuse.
   for (const std::string forward : {"x", "x * 2.0"}) {

@@ -2,18 +2,26 @@
 // This is the only translation unit that includes LibTorch headers (they cost ~7 s and
 // 0.8 GB to compile).
 //
-// The model is loaded once per process. One inference thread owns it and runs batches of
-// exactly `batch` windows, two in flight (device_batches.h) (short batches are padded with zeros,
-// so every forward pass has the same shape and a window's result does not depend on which windows
-// shared its batch — the output stays bit-identical however blocks are cut). Windows come from
-// every block in flight through one queue, so blocks batch together while the pipeline reads and
-// writes others. With `tta = "flips"` a window is queued once per flip of its input (tta.h) and its
-// prediction is the mean of the flipped-back outputs, taken before cropping, channel
-// selection and softmax.
+// The model is loaded once per process. Windows from every block in flight go through one
+// queue and run in batches of exactly `batch` (short batches are padded with zeros, so every
+// forward pass has the same shape and a window's result does not depend on which windows shared
+// its batch: the output stays bit-identical however blocks are cut), so blocks batch together
+// while the pipeline reads and writes others. Who runs the batches depends on the device:
+//  - on a GPU, one inference thread owns the device and keeps two batches in flight
+//    (device_batches.h), so uploads and downloads overlap the forward passes;
+//  - on the CPU, the block threads waiting in ComputeBatch run them, each a whole batch on its
+//    own staging buffers with one intra-op thread. A handoff to one inference thread made every
+//    block thread wait on it, and that thread shared the cores with them: from 1 to 2 block
+//    threads the window path gained only 1.30x (bench/feed). A block thread takes whatever
+//    windows are queued, its own or another block's, and returns when its own have landed.
+// With `tta = "flips"` a window is queued once per flip of its input (tta.h) and its prediction
+// is the mean of the flipped-back outputs, taken before cropping, channel selection and softmax.
 #include <ATen/Parallel.h>
 #include <malloc.h>
+#include <sys/syscall.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -23,6 +31,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -63,9 +72,33 @@ std::string SizesText(const std::vector<int64_t>& s) {
 }
 
 struct Request {
-  const float* input = nullptr;  // C_in x window voxels
-  float* output = nullptr;       // C_model x output_window voxels
+  const Array* input = nullptr;  // C_in x window voxels, normalized and flipped when staged
+  const Flip* flip = nullptr;
+  float* output = nullptr;  // C_model x output_window voxels
+  bool taken = false;       // out of the queue (under the operator's mutex)
   std::promise<void> done;
+};
+
+// One LibTorch intra-op thread on the calling thread while it runs forward passes on the CPU, so
+// that as many batches run at once as there are block threads. Setting it also clears the
+// thread's oneDNN primitive cache, so the pipeline's own threads keep it (set once); the
+// process's main thread, which may be a Python user's, gets its own setting back.
+class OneIntraOpThread {
+ public:
+  OneIntraOpThread() {
+    const int now = at::get_num_threads();
+    if (now == 1) return;
+    if (::getpid() == static_cast<pid_t>(::syscall(SYS_gettid))) restore_ = now;
+    at::set_num_threads(1);
+  }
+  ~OneIntraOpThread() {
+    if (restore_ > 0) at::set_num_threads(restore_);
+  }
+  OneIntraOpThread(const OneIntraOpThread&) = delete;
+  OneIntraOpThread& operator=(const OneIntraOpThread&) = delete;
+
+ private:
+  int restore_ = 0;
 };
 
 class TorchOperator : public Operator {
@@ -108,6 +141,7 @@ class TorchOperator : public Operator {
              : spec_.precision == "bfloat16" ? torch::kBFloat16
                                              : torch::kFloat32;
     module_.to(device_, dtype_);
+    on_cpu_ = device_.is_cpu();
   }
 
   ~TorchOperator() override {
@@ -170,27 +204,27 @@ class TorchOperator : public Operator {
   // batches like other windows do; the flipped-back predictions are averaged before Crop.
   std::vector<Array> ComputeBatch(const std::vector<Array>& inputs,
                                   const std::vector<WindowInfo>& infos) const override {
-    EnsureWorker();
+    if (!on_cpu_) EnsureWorker();
     const Index c_in = std::max<Index>(1, input_channels_);
     const Index in_vox = NumElements(spec_.window, "window");
     const Index out_vox = NumElements(spec_.output_window, "output window");
     const size_t nf = flips_.size();
-    std::vector<std::vector<float>> xs(inputs.size() * nf);
     std::vector<Bytes> ys(inputs.size() * nf);  // float32 outputs (see Crop)
-    std::vector<Request> requests(xs.size());
+    std::vector<Request> requests(ys.size());
     std::vector<std::future<void>> futures;
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (inputs[i].num_elements() != c_in * in_vox) {
         throw Internal("torch: window input " + ShapeToString(inputs[i].shape()) +
                        " does not match the model window " + ShapeToString(spec_.window));
       }
-      xs[i * nf] = Normalized(inputs[i]);
-      for (size_t f = 1; f < nf; ++f) xs[i * nf + f] = xs[i * nf];
+      if (inputs[i].dtype() == DataType::kFloat16) {
+        throw Unsupported("float16 data cannot be computed on; cast it to float32 first");
+      }
       for (size_t f = 0; f < nf; ++f) {
         const size_t k = i * nf + f;
-        FlipInPlace(xs[k].data(), c_in, spec_.window, flips_[f]);
         ys[k].resize(sizeof(float) * static_cast<size_t>(model_channels_ * out_vox));
-        requests[k].input = xs[k].data();
+        requests[k].input = &inputs[i];
+        requests[k].flip = &flips_[f];
         requests[k].output = Floats(ys[k]);
         futures.push_back(requests[k].done.get_future());
       }
@@ -199,10 +233,14 @@ class TorchOperator : public Operator {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& r : requests) queue_.push_back(&r);
     }
-    cv_.notify_one();
+    if (on_cpu_) {
+      cv_.notify_all();  // a block thread may be waiting to fill a short batch
+      RunQueued(requests);
+    } else {
+      cv_.notify_one();
+    }
     for (auto& f : futures) f.wait();
     for (auto& f : futures) f.get();  // rethrows a failed forward pass
-    xs.clear();
     std::vector<Array> out;
     for (size_t i = 0; i < inputs.size(); ++i) out.push_back(Crop(Unflipped(ys, i), infos[i]));
     return out;
@@ -247,10 +285,14 @@ class TorchOperator : public Operator {
     return spec_.channels.empty() ? model_channels_ : static_cast<Index>(spec_.channels.size());
   }
 
-  // The dry run is the inference thread's first job: it runs with the job's intra-op threads
-  // and leaves that thread warm (thread pool, allocator, oneDNN primitives for the batch
-  // shape), so the first real batch is not another cold start.
+  // On a GPU the dry run is the inference thread's first job: it leaves that thread warm (its
+  // intra-op threads, allocator, the device's kernels for the batch shape), so the first real
+  // batch is not another cold start. On the CPU it runs on the calling thread.
   void DryRun(Index input_channels) const {
+    if (on_cpu_) {
+      DryRunHere(input_channels);  // its result does not depend on the threads
+      return;
+    }
     std::promise<void> done;
     std::future<void> result = done.get_future();
     const bool started = EnsureWorker([&] {
@@ -300,8 +342,13 @@ class TorchOperator : public Operator {
                             SizesText(want) + Suggestion(got));
     }
     model_channels_ = got[1];
-    batches_.emplace(module_, device_, dtype_, spec_.batch, std::max<Index>(1, input_channels),
-                     spec_.window, model_channels_, spec_.output_window);
+    std::unique_ptr<DeviceBatches> batches = NewBatches();
+    if (on_cpu_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      spare_batches_.push_back(std::move(batches));
+    } else {
+      batches_ = std::move(batches);
+    }
     for (Index c : spec_.channels) {
       if (c >= model_channels_) {
         throw InvalidArgument("[operator] channels: channel " + std::to_string(c) +
@@ -346,10 +393,10 @@ class TorchOperator : public Operator {
     return "";
   }
 
-  // x' = (x - lo) / (hi - lo) in double, rounded to float once; 8-bit input through a table
-  // of its 256 values (the same floats, a fraction of the work).
-  std::vector<float> Normalized(const Array& a) const {
-    std::vector<float> x(static_cast<size_t>(a.num_elements()));
+  // x' = (x - lo) / (hi - lo) in double, rounded to float once, to x[0, n); 8-bit input through
+  // a table of its 256 values (the same floats, a fraction of the work).
+  void NormalizeInto(const Array& a, float* x) const {
+    const size_t n = static_cast<size_t>(a.num_elements());
     double lo = 0, scale = 1;
     if (range_.size() == 2) {
       lo = range_[0];
@@ -364,17 +411,24 @@ class TorchOperator : public Operator {
               static_cast<float>((static_cast<double>(static_cast<T>(v)) - lo) * scale);
         }
         const uint8_t* p = reinterpret_cast<const uint8_t*>(a.data());
-        for (size_t i = 0; i < x.size(); ++i) x[i] = table[p[i]];
+        for (size_t i = 0; i < n; ++i) x[i] = table[p[i]];
       } else if constexpr (std::is_arithmetic_v<T>) {
         const T* p = a.data_as<T>();
-        for (size_t i = 0; i < x.size(); ++i) {
+        for (size_t i = 0; i < n; ++i) {
           x[i] = static_cast<float>((static_cast<double>(p[i]) - lo) * scale);
         }
       } else {
         throw Unsupported("float16 data cannot be computed on; cast it to float32 first");
       }
     });
-    return x;
+  }
+
+  // Stages window i of `batch` straight into the batch: normalized, then flipped.
+  DeviceBatches::Fill StageInto(const std::vector<Request*>& batch) const {
+    return [this, &batch](size_t i, float* to) {
+      NormalizeInto(*batch[i]->input, to);
+      FlipInPlace(to, std::max<Index>(1, input_channels_), spec_.window, *batch[i]->flip);
+    };
   }
 
   static float* Floats(Bytes& b) { return reinterpret_cast<float*>(b.data()); }
@@ -463,14 +517,14 @@ class TorchOperator : public Operator {
     while (true) {
       std::vector<Request*> next = Take(/*wait=*/flying.empty());
       if (next.empty() && flying.empty()) return;  // stopped, and nothing left
-      bool launched = !next.empty() && TryLaunch(next);
-      if (!flying.empty() && !LandOrFail(flying) && launched) {
+      bool launched = !next.empty() && TryLaunch(*batches_, next);
+      if (!flying.empty() && !LandOrFail(*batches_, flying) && launched) {
         // A device error poisons what is in flight with it (see device_batches.h).
         Fail(next, InvalidArgument("the device failed with the batch before this one"));
         next.clear();
         launched = false;
       }
-      if (!next.empty() && !launched) OneByOne(next);
+      if (!next.empty() && !launched) OneByOne(*batches_, next);
       flying = launched ? std::move(next) : std::vector<Request*>();
     }
   }
@@ -488,19 +542,85 @@ class TorchOperator : public Operator {
       cv_.wait_for(lock, std::chrono::milliseconds(2),
                    [&] { return stop_ || static_cast<Index>(queue_.size()) >= spec_.batch; });
     }
+    return TakeLocked();
+  }
+
+  // Up to a batch of the oldest queued windows, under mu_.
+  std::vector<Request*> TakeLocked() const {
+    std::vector<Request*> batch;
     while (!queue_.empty() && static_cast<Index>(batch.size()) < spec_.batch) {
       batch.push_back(queue_.front());
+      batch.back()->taken = true;
       queue_.pop_front();
     }
     return batch;
   }
 
-  bool TryLaunch(const std::vector<Request*>& batch) const {
-    std::vector<const float*> inputs;
-    for (Request* r : batch) inputs.push_back(r->input);
+  // CPU: runs queued batches on this (block) thread until none of `mine` is left in the queue;
+  // those another thread took land there. A short batch first waits a moment for other blocks'
+  // windows, as the inference thread's does.
+  void RunQueued(const std::vector<Request>& mine) const {
+    OneIntraOpThread one_thread;
+    auto any_mine_queued = [&] {
+      return std::any_of(mine.begin(), mine.end(), [](const Request& r) { return !r.taken; });
+    };
+    while (true) {
+      std::vector<Request*> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (!any_mine_queued()) return;
+        if (static_cast<Index>(queue_.size()) < spec_.batch) {
+          cv_.wait_for(lock, std::chrono::milliseconds(2), [&] {
+            return static_cast<Index>(queue_.size()) >= spec_.batch || !any_mine_queued();
+          });
+          if (!any_mine_queued()) return;
+        }
+        batch = TakeLocked();
+      }
+      cv_.notify_all();  // another block thread may be waiting for its windows to be taken
+      BatchesLease lease(*this);
+      if (TryLaunch(lease.batches(), batch)) {
+        LandOrFail(lease.batches(), batch);
+      } else {
+        OneByOne(lease.batches(), batch);
+      }
+    }
+  }
+
+  std::unique_ptr<DeviceBatches> NewBatches() const {
+    return std::make_unique<DeviceBatches>(module_, device_, dtype_, spec_.batch,
+                                           std::max<Index>(1, input_channels_), spec_.window,
+                                           model_channels_, spec_.output_window);
+  }
+
+  // A CPU runner's staging buffers, kept for the next runner (as many as ran at once).
+  class BatchesLease {
+   public:
+    explicit BatchesLease(const TorchOperator& op) : op_(op) {
+      std::lock_guard<std::mutex> lock(op_.mu_);
+      if (!op_.spare_batches_.empty()) {
+        batches_ = std::move(op_.spare_batches_.back());
+        op_.spare_batches_.pop_back();
+      }
+      if (!batches_) batches_ = op_.NewBatches();
+    }
+    ~BatchesLease() {
+      std::lock_guard<std::mutex> lock(op_.mu_);
+      op_.spare_batches_.push_back(std::move(batches_));
+    }
+    BatchesLease(const BatchesLease&) = delete;
+    BatchesLease& operator=(const BatchesLease&) = delete;
+    DeviceBatches& batches() { return *batches_; }
+
+   private:
+    const TorchOperator& op_;
+    std::unique_ptr<DeviceBatches> batches_;
+  };
+
+  bool TryLaunch(DeviceBatches& batches, const std::vector<Request*>& batch) const {
     try {
       c10::InferenceMode guard;
-      batches_->Launch(inputs);
+      batches.Launch(batch.size(), StageInto(batch));
       return true;
     } catch (const std::exception&) {
       return false;  // each window again alone, for its own error
@@ -509,12 +629,12 @@ class TorchOperator : public Operator {
 
   // Lands the oldest batch in flight and completes its windows; false (and its windows
   // failed) when the device failed.
-  bool LandOrFail(const std::vector<Request*>& batch) const {
+  bool LandOrFail(DeviceBatches& batches, const std::vector<Request*>& batch) const {
     std::vector<float*> outputs;
     for (Request* r : batch) outputs.push_back(r->output);
     try {
       c10::InferenceMode guard;
-      batches_->Land(outputs);
+      batches.Land(outputs);
     } catch (const c10::Error& e) {
       Fail(batch, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
       return false;
@@ -528,12 +648,13 @@ class TorchOperator : public Operator {
 
   // One bad window must not fail the windows of other blocks that shared its batch: each runs
   // alone (still padded to the batch shape), and only those that fail fail.
-  void OneByOne(const std::vector<Request*>& batch) const {
+  void OneByOne(DeviceBatches& batches, const std::vector<Request*>& batch) const {
     for (Request* r : batch) {
       try {
         c10::InferenceMode guard;
-        batches_->Launch({r->input});
-        batches_->Land({r->output});
+        const std::vector<Request*> one = {r};
+        batches.Launch(1, StageInto(one));
+        batches.Land({r->output});
         r->done.set_value();
       } catch (const c10::Error& e) {
         Fail({r}, InvalidArgument("the model failed: " + ShortTorchMessage(e)));
@@ -563,7 +684,10 @@ class TorchOperator : public Operator {
   mutable std::deque<Request*> queue_;
   mutable bool stop_ = false;
   mutable std::thread worker_;
-  mutable std::optional<DeviceBatches> batches_;  // after the dry run; the inference thread's
+  bool on_cpu_ = true;  // forward passes on the block threads, no inference thread
+  // After the dry run: the inference thread's (GPU), or the CPU runners' spares (under mu_).
+  mutable std::unique_ptr<DeviceBatches> batches_;
+  mutable std::vector<std::unique_ptr<DeviceBatches>> spare_batches_;
 };
 
 }  // namespace
