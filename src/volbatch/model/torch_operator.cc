@@ -578,12 +578,24 @@ class TorchOperator : public Operator {
         batch = TakeLocked();
       }
       cv_.notify_all();  // another block thread may be waiting for its windows to be taken
-      BatchesLease lease(*this);
-      if (TryLaunch(lease.batches(), batch)) {
-        LandOrFail(lease.batches(), batch);
-      } else {
-        OneByOne(lease.batches(), batch);
-      }
+      RunTaken(batch);
+    }
+  }
+
+  // Runs windows taken from the queue; every one of them completes, failed or not (their
+  // callers wait for them).
+  void RunTaken(const std::vector<Request*>& batch) const {
+    std::optional<BatchesLease> lease;
+    try {
+      lease.emplace(*this);
+    } catch (const std::exception& e) {  // the staging buffers could not be allocated
+      Fail(batch, Internal(std::string("torch: a batch's staging buffers: ") + e.what()));
+      return;
+    }
+    if (TryLaunch(lease->batches(), batch)) {
+      LandOrFail(lease->batches(), batch);
+    } else {
+      OneByOne(lease->batches(), batch);
     }
   }
 
