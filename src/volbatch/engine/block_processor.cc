@@ -143,8 +143,8 @@ Array BlockProcessor::Compute(BlockInput in) const {
   Array result;  // without blending: the windows' results as they are
   std::vector<float> acc, wsum;
   if (job_.blend) {
-    acc = TakeSums();
-    wsum = TakeSums();
+    acc = spare_sums_.Take();
+    wsum = spare_sums_.Take();
     acc.assign(static_cast<size_t>(region_voxels * std::max<Index>(1, c_win)), 0.f);
     wsum.assign(static_cast<size_t>(region_voxels), 0.f);
   } else {
@@ -215,8 +215,8 @@ Array BlockProcessor::Compute(BlockInput in) const {
             acc[static_cast<size_t>(c * region_voxels + v)] / wsum[static_cast<size_t>(v)];
       }
     }
-    KeepSums(std::move(acc));
-    KeepSums(std::move(wsum));
+    spare_sums_.Put(std::move(acc));
+    spare_sums_.Put(std::move(wsum));
     result = job_.op->Finalize(std::move(blended));
     if (result.shape() != FullBox(in.region, c_out).shape) {
       throw Internal(job_.op->name() + ": Finalize returned " + ShapeToString(result.shape()) +
@@ -226,19 +226,6 @@ Array BlockProcessor::Compute(BlockInput in) const {
   Array out = CastArray(std::move(result), job_.output_dtype);
   AddNs(blend_ns_, finish);
   return out;
-}
-
-std::vector<float> BlockProcessor::TakeSums() const {
-  std::lock_guard<std::mutex> lock(spare_sums_mu_);
-  if (spare_sums_.empty()) return {};
-  std::vector<float> sums = std::move(spare_sums_.back());
-  spare_sums_.pop_back();
-  return sums;
-}
-
-void BlockProcessor::KeepSums(std::vector<float> sums) const {
-  std::lock_guard<std::mutex> lock(spare_sums_mu_);
-  spare_sums_.push_back(std::move(sums));
 }
 
 void BlockProcessor::Write(const Shape& batch, const Box& region, Array data,

@@ -13,8 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 
+#include "volbatch/core/spares.h"
 #include "volbatch/engine/block_levels.h"
 #include "volbatch/engine/job.h"
 #include "volbatch/store/dataset.h"
@@ -82,13 +82,9 @@ class BlockProcessor {
   Lattice lattice_;
   BlockLevels levels_;
   std::vector<float> weights_;  // blend weights over one window (empty: no blending)
-  // The blend's sums of finished blocks, kept for the next: a block's are 8 bytes a voxel
-  // (128 MiB for 256^3), and fresh memory costs a page fault and the kernel's zeroing per page
-  // on top of the zeros the sums start from.
-  mutable std::mutex spare_sums_mu_;
-  mutable std::vector<std::vector<float>> spare_sums_;
-  std::vector<float> TakeSums() const;
-  void KeepSums(std::vector<float> sums) const;
+  // The blend's sums of finished blocks, kept for the next (a block's are 8 bytes a voxel,
+  // 128 MiB for 256^3).
+  mutable Spares<std::vector<float>> spare_sums_;
   mutable std::atomic<int64_t> gather_ns_{0}, operator_ns_{0}, blend_ns_{0};
 };
 

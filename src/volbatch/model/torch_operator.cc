@@ -18,7 +18,6 @@
 // is the mean of the flipped-back outputs, taken before cropping, channel selection and softmax.
 #include <ATen/Parallel.h>
 #include <malloc.h>
-#include <sys/syscall.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
 #include <unistd.h>
@@ -38,6 +37,7 @@
 #include <thread>
 
 #include "volbatch/core/error.h"
+#include "volbatch/core/spares.h"
 #include "volbatch/model/device_batches.h"
 #include "volbatch/model/model_spec.h"
 #include "volbatch/model/register.h"
@@ -65,6 +65,10 @@ std::string ShortTorchMessage(const c10::Error& e) {
   return ShortMessage(e.what_without_backtrace());
 }
 
+Error Float16Unsupported() {
+  return Unsupported("float16 data cannot be computed on; cast it to float32 first");
+}
+
 std::string SizesText(const std::vector<int64_t>& s) {
   std::string t = "[";
   for (size_t i = 0; i < s.size(); ++i) t += (i ? "," : "") + std::to_string(s[i]);
@@ -88,7 +92,7 @@ class OneIntraOpThread {
   OneIntraOpThread() {
     const int now = at::get_num_threads();
     if (now == 1) return;
-    if (::getpid() == static_cast<pid_t>(::syscall(SYS_gettid))) restore_ = now;
+    if (::gettid() == ::getpid()) restore_ = now;
     at::set_num_threads(1);
   }
   ~OneIntraOpThread() {
@@ -141,7 +145,6 @@ class TorchOperator : public Operator {
              : spec_.precision == "bfloat16" ? torch::kBFloat16
                                              : torch::kFloat32;
     module_.to(device_, dtype_);
-    on_cpu_ = device_.is_cpu();
   }
 
   ~TorchOperator() override {
@@ -204,7 +207,7 @@ class TorchOperator : public Operator {
   // batches like other windows do; the flipped-back predictions are averaged before Crop.
   std::vector<Array> ComputeBatch(const std::vector<Array>& inputs,
                                   const std::vector<WindowInfo>& infos) const override {
-    if (!on_cpu_) EnsureWorker();
+    if (!OnCpu()) EnsureWorker();
     const Index c_in = std::max<Index>(1, input_channels_);
     const Index in_vox = NumElements(spec_.window, "window");
     const Index out_vox = NumElements(spec_.output_window, "output window");
@@ -217,9 +220,8 @@ class TorchOperator : public Operator {
         throw Internal("torch: window input " + ShapeToString(inputs[i].shape()) +
                        " does not match the model window " + ShapeToString(spec_.window));
       }
-      if (inputs[i].dtype() == DataType::kFloat16) {
-        throw Unsupported("float16 data cannot be computed on; cast it to float32 first");
-      }
+      // Checked here too, so a float16 window fails before it shares a batch with others.
+      if (inputs[i].dtype() == DataType::kFloat16) throw Float16Unsupported();
       for (size_t f = 0; f < nf; ++f) {
         const size_t k = i * nf + f;
         ys[k].resize(sizeof(float) * static_cast<size_t>(model_channels_ * out_vox));
@@ -233,7 +235,7 @@ class TorchOperator : public Operator {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& r : requests) queue_.push_back(&r);
     }
-    if (on_cpu_) {
+    if (OnCpu()) {
       cv_.notify_all();  // a block thread may be waiting to fill a short batch
       RunQueued(requests);
     } else {
@@ -278,6 +280,9 @@ class TorchOperator : public Operator {
   }
 
  private:
+  // On the CPU the block threads run the forward passes; there is no inference thread.
+  bool OnCpu() const { return device_.is_cpu(); }
+
   // Runs the model once on zeros and checks its output against the job's geometry; returns
   // the number of output channels the job keeps.
   Index SelectedChannels(Index input_channels) const {
@@ -289,7 +294,7 @@ class TorchOperator : public Operator {
   // intra-op threads, allocator, the device's kernels for the batch shape), so the first real
   // batch is not another cold start. On the CPU it runs on the calling thread.
   void DryRun(Index input_channels) const {
-    if (on_cpu_) {
+    if (OnCpu()) {
       DryRunHere(input_channels);  // its result does not depend on the threads
       return;
     }
@@ -342,12 +347,10 @@ class TorchOperator : public Operator {
                             SizesText(want) + Suggestion(got));
     }
     model_channels_ = got[1];
-    std::unique_ptr<DeviceBatches> batches = NewBatches();
-    if (on_cpu_) {
-      std::lock_guard<std::mutex> lock(mu_);
-      spare_batches_.push_back(std::move(batches));
+    if (OnCpu()) {
+      spare_batches_.Put(NewBatches());
     } else {
-      batches_ = std::move(batches);
+      batches_ = NewBatches();
     }
     for (Index c : spec_.channels) {
       if (c >= model_channels_) {
@@ -418,7 +421,7 @@ class TorchOperator : public Operator {
           x[i] = static_cast<float>((static_cast<double>(p[i]) - lo) * scale);
         }
       } else {
-        throw Unsupported("float16 data cannot be computed on; cast it to float32 first");
+        throw Float16Unsupported();
       }
     });
   }
@@ -609,17 +612,10 @@ class TorchOperator : public Operator {
   class BatchesLease {
    public:
     explicit BatchesLease(const TorchOperator& op) : op_(op) {
-      std::lock_guard<std::mutex> lock(op_.mu_);
-      if (!op_.spare_batches_.empty()) {
-        batches_ = std::move(op_.spare_batches_.back());
-        op_.spare_batches_.pop_back();
-      }
+      batches_ = op_.spare_batches_.Take();
       if (!batches_) batches_ = op_.NewBatches();
     }
-    ~BatchesLease() {
-      std::lock_guard<std::mutex> lock(op_.mu_);
-      op_.spare_batches_.push_back(std::move(batches_));
-    }
+    ~BatchesLease() { op_.spare_batches_.Put(std::move(batches_)); }
     BatchesLease(const BatchesLease&) = delete;
     BatchesLease& operator=(const BatchesLease&) = delete;
     DeviceBatches& batches() { return *batches_; }
@@ -696,10 +692,9 @@ class TorchOperator : public Operator {
   mutable std::deque<Request*> queue_;
   mutable bool stop_ = false;
   mutable std::thread worker_;
-  bool on_cpu_ = true;  // forward passes on the block threads, no inference thread
-  // After the dry run: the inference thread's (GPU), or the CPU runners' spares (under mu_).
+  // After the dry run: the inference thread's (GPU), or the CPU runners' spares.
   mutable std::unique_ptr<DeviceBatches> batches_;
-  mutable std::vector<std::unique_ptr<DeviceBatches>> spare_batches_;
+  mutable Spares<std::unique_ptr<DeviceBatches>> spare_batches_;
 };
 
 }  // namespace
